@@ -1,0 +1,165 @@
+"""The one declaration of every record newswire reads or writes.
+
+Change a record here and the Beam row types, the BigQuery schemas and the DuckDB DDL follow
+(``schemas.generate``). Bump ``schema_version`` of a table whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+from .fields import Field, Table
+
+SCHEMA_VERSION = 1
+
+_IMAGE = (
+    Field("url", "STRING", description="Image URL, when the source gave one."),
+    Field("caption", "STRING", description="Caption text with the credit removed."),
+    Field("credit", "STRING", description="Photo credit, e.g. 'Palestinian President Office/Handout via Xinhua'."),
+)
+
+_LINEAGE = (
+    Field("feed_id", "STRING", "REQUIRED", "Feed the item came from (feeds.yaml id)."),
+    Field("message_id", "STRING", "REQUIRED",
+          "Pub/Sub message id, or file://PATH#LN for items read from files."),
+    Field("fetched_at", "TIMESTAMP", "REQUIRED", "When the poller fetched the feed (UTC)."),
+)
+
+# The raw-item message: the contract between pollers and pipeline (DESIGN.md).
+RAW_ITEM = Table(
+    name="raw_item",
+    description="One feed entry as published by a poller (Pub/Sub message data).",
+    schema_version=SCHEMA_VERSION,
+    fields=(
+        Field("schema_version", "INT64", "REQUIRED"),
+        Field("feed_id", "STRING", "REQUIRED"),
+        Field("feed_url", "STRING", "REQUIRED"),
+        Field("agency_hint", "STRING"),
+        Field("fetched_at", "STRING", "REQUIRED", "RFC 3339."),
+        Field("http", "RECORD", fields=(
+            Field("etag", "STRING"),
+            Field("last_modified", "STRING"),
+            Field("status", "INT64"),
+        )),
+        Field("entry", "RECORD", "REQUIRED", fields=(
+            Field("id", "STRING"),
+            Field("link", "STRING"),
+            Field("title", "STRING"),
+            Field("summary", "STRING"),
+            Field("content", "RECORD", "REPEATED", fields=(
+                Field("type", "STRING"),
+                Field("value", "STRING"),
+            )),
+            Field("published", "STRING"),
+            Field("updated", "STRING"),
+            Field("author", "STRING"),
+            Field("tags", "STRING", "REPEATED"),
+            Field("media", "RECORD", "REPEATED", fields=_IMAGE),
+        )),
+        Field("page_html", "STRING"),
+    ),
+)
+
+RAW_ITEMS = Table(
+    name="raw_items",
+    description="Every message as received, for replay.",
+    schema_version=SCHEMA_VERSION,
+    primary_key=("message_id",),
+    partition_field=None,  # ingestion time
+    clustering=("feed_id",),
+    fields=(
+        Field("message_id", "STRING", "REQUIRED", "Pub/Sub message id, or file://PATH#LN."),
+        Field("feed_id", "STRING", description="From the message attributes or payload; NULL if unreadable."),
+        Field("item_key", "STRING", description="Poller's key for the entry (attribute)."),
+        Field("fetched_at", "TIMESTAMP", description="Event time claimed by the poller."),
+        Field("received_at", "TIMESTAMP", "REQUIRED", "When the pipeline read the message."),
+        Field("attributes", "JSON", description="Pub/Sub attributes as a JSON object."),
+        Field("payload", "STRING", "REQUIRED", "Message data, decoded as UTF-8 with replacement."),
+    ),
+)
+
+ARTICLES = Table(
+    name="articles",
+    description="One row per (article_id, version): one outlet's article, cleaned.",
+    schema_version=SCHEMA_VERSION,
+    primary_key=("article_id", "version"),
+    partition_field="published_at",
+    clustering=("agency", "feed_id"),
+    fields=(
+        Field("article_id", "STRING", "REQUIRED",
+              "Stable id of one outlet's article: from guid, canonical URL or content (see id_source)."),
+        Field("version", "INT64", "REQUIRED", "1 for the first content seen; +1 for each correction."),
+        Field("content_hash", "STRING", "REQUIRED", "SHA-256 of the clean title and body."),
+        Field("id_source", "STRING", "REQUIRED", "'guid', 'url' or 'content'."),
+        Field("cluster_id", "STRING", description="article_id of the first article of this wire story."),
+        Field("agency", "STRING", description="Lowercase agency slug, or NULL when no agency is attributed."),
+        Field("title", "STRING", "REQUIRED"),
+        Field("standfirst", "STRING", description="Summary/standfirst when it is not a body paragraph."),
+        Field("body", "STRING", "REQUIRED", "Clean plain text, paragraphs separated by a newline."),
+        Field("dateline", "STRING", description="Dateline removed from the first paragraph, as written."),
+        Field("dateline_place", "STRING", description="Place named by the dateline."),
+        Field("byline", "STRING"),
+        Field("language", "STRING", description="ISO 639-1 code of the body's language."),
+        Field("word_count", "INT64", "REQUIRED"),
+        Field("url", "STRING", description="Canonical URL (tracking parameters and fragment removed)."),
+        Field("link", "STRING", description="Link as the feed gave it."),
+        Field("guid", "STRING"),
+        Field("tags", "STRING", "REPEATED"),
+        Field("images", "RECORD", "REPEATED", fields=_IMAGE),
+        Field("published_at", "TIMESTAMP", "REQUIRED", "Publication time in UTC."),
+        Field("published_raw", "STRING", description="Date string as the feed gave it."),
+        Field("published_from_fetch", "BOOL", "REQUIRED",
+              "True when the feed had no usable date and fetched_at was used."),
+        Field("updated_at", "TIMESTAMP"),
+        Field("withdrawn", "BOOL", "REQUIRED", "The agency withdrew (killed) this story."),
+        Field("removed_rules", "STRING", "REPEATED", description="Boilerplate rules that fired on this item."),
+        *_LINEAGE,
+        Field("processed_at", "TIMESTAMP", "REQUIRED", "When the pipeline produced this row."),
+        Field("schema_version", "INT64", "REQUIRED"),
+    ),
+)
+
+DEAD_LETTER = Table(
+    name="dead_letter",
+    description="Every input that failed, with enough to fix and replay it.",
+    schema_version=SCHEMA_VERSION,
+    primary_key=("dead_letter_id",),
+    partition_field=None,  # ingestion time
+    clustering=("step", "feed_id"),
+    fields=(
+        Field("dead_letter_id", "STRING", "REQUIRED", "Hash of message id, step and payload (idempotent)."),
+        Field("message_id", "STRING"),
+        Field("feed_id", "STRING"),
+        Field("step", "STRING", "REQUIRED", "Pipeline step that failed, e.g. 'parse'."),
+        Field("error_class", "STRING", "REQUIRED"),
+        Field("error_message", "STRING", "REQUIRED"),
+        Field("payload", "STRING", "REQUIRED", "Raw message data (UTF-8, or base64 if payload_encoding says so)."),
+        Field("payload_encoding", "STRING", "REQUIRED", "'utf-8' or 'base64'."),
+        Field("attributes", "JSON"),
+        Field("failed_at", "TIMESTAMP", "REQUIRED"),
+        Field("schema_version", "INT64", "REQUIRED"),
+    ),
+)
+
+STORIES = Table(
+    name="stories",
+    description="One row per cluster of syndicated copies of one wire story.",
+    schema_version=SCHEMA_VERSION,
+    primary_key=("cluster_id",),
+    partition_field="first_seen",
+    clustering=("agency",),
+    fields=(
+        Field("cluster_id", "STRING", "REQUIRED"),
+        Field("canonical_article_id", "STRING", "REQUIRED",
+              "The agency's own copy when present, else the earliest article."),
+        Field("agency", "STRING"),
+        Field("title", "STRING"),
+        Field("first_seen", "TIMESTAMP", "REQUIRED"),
+        Field("last_seen", "TIMESTAMP", "REQUIRED"),
+        Field("outlet_count", "INT64", "REQUIRED", "Number of distinct feeds that carried the story."),
+        Field("feed_ids", "STRING", "REPEATED"),
+        Field("article_ids", "STRING", "REPEATED"),
+        Field("updated_at", "TIMESTAMP", "REQUIRED"),
+        Field("schema_version", "INT64", "REQUIRED"),
+    ),
+)
+
+WAREHOUSE_TABLES: tuple[Table, ...] = (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES)
