@@ -1,0 +1,82 @@
+"""Typed values passed between the pure transforms.
+
+These are the in-memory shapes of the records in ``schemas.definitions``; the warehouse rows are
+plain dicts keyed by schema field names (see ``transforms.identity.article_row``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str | None = None
+    caption: str | None = None
+    credit: str | None = None
+
+
+@dataclass(frozen=True)
+class Content:
+    type: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str | None
+    link: str | None
+    title: str | None
+    summary: str | None
+    content: tuple[Content, ...] = ()
+    published: str | None = None
+    updated: str | None = None
+    author: str | None = None
+    tags: tuple[str, ...] = ()
+    media: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """One feed entry as published by a poller, plus where the pipeline got it from."""
+
+    schema_version: int
+    feed_id: str
+    feed_url: str
+    agency_hint: str | None
+    fetched_at: datetime  # UTC
+    entry: Entry
+    page_html: str | None = None
+    http: dict = field(default_factory=dict, hash=False, compare=False)
+    message_id: str = ""
+    attributes: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class CleanArticle:
+    """The output of the pure cleaning chain, before identity and versioning."""
+
+    title: str
+    body: list[str]  # paragraphs
+    standfirst: str | None
+    agency: str | None
+    dateline: str | None
+    dateline_place: str | None
+    byline: str | None
+    language: str | None
+    images: list[Image]
+    tags: list[str]
+    url: str | None  # canonical
+    link: str | None
+    guid: str | None
+    published_at: datetime
+    published_raw: str | None
+    published_from_fetch: bool
+    updated_at: datetime | None
+    withdrawn: bool = False
+    removed_rules: list[str] = field(default_factory=list)
+
+    @property
+    def body_text(self) -> str:
+        return "\n".join(self.body)
