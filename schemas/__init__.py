@@ -11,6 +11,7 @@ from .definitions import (
 )
 from .fields import Field, Table
 from .generate import (
+    arrow_schema,
     beam_row_type,
     bigquery_schema,
     bigquery_schema_json,
@@ -21,6 +22,6 @@ from .generate import (
 
 __all__ = [
     "ARTICLES", "DEAD_LETTER", "RAW_ITEM", "RAW_ITEMS", "SCHEMA_VERSION", "STORIES",
-    "WAREHOUSE_TABLES", "Field", "Table", "beam_row_type", "bigquery_schema",
+    "WAREHOUSE_TABLES", "Field", "Table", "arrow_schema", "beam_row_type", "bigquery_schema",
     "bigquery_schema_json", "bigquery_table_options", "duckdb_ddl", "duckdb_type",
 ]

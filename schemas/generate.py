@@ -105,3 +105,26 @@ def _named_tuple(name: str, fields: tuple[Field, ...]):
 def beam_row_type(table: Table):
     """A NamedTuple registered with Beam's RowCoder, one attribute per field."""
     return _named_tuple(table.name, table.fields)
+
+
+# --- Arrow (the in-memory batch format the DuckDB sink inserts from) ----------------------------
+
+def _arrow_type(f: Field):
+    import pyarrow as pa
+
+    if f.type == "RECORD":
+        base = pa.struct([pa.field(sub.name, _arrow_type(sub)) for sub in f.fields])
+    else:
+        base = {
+            "STRING": pa.string(), "INT64": pa.int64(), "FLOAT64": pa.float64(), "BOOL": pa.bool_(),
+            "TIMESTAMP": pa.timestamp("us", tz="UTC"), "JSON": pa.string(),
+        }[f.type]
+    return pa.list_(base) if f.mode == "REPEATED" else base
+
+
+@lru_cache(maxsize=None)
+def arrow_schema(table: Table):
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, _arrow_type(f), nullable=f.mode != "REQUIRED")
+                      for f in table.fields])

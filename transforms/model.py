@@ -80,3 +80,12 @@ class CleanArticle:
     @property
     def body_text(self) -> str:
         return "\n".join(self.body)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message as any source delivers it: Pub/Sub, or one line of a replay file."""
+
+    message_id: str
+    data: bytes
+    attributes: dict = field(default_factory=dict, hash=False, compare=False)

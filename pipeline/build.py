@@ -1,0 +1,58 @@
+"""``build_pipeline(options) -> Pipeline``: the whole job graph, never run here."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
+from transforms.dofns import DEAD, RAW, DedupVersions, ParseCleanIdentify
+
+from .options import NewswireOptions
+from .sinks.beam_duckdb import WriteToDuckDB
+from .sources import read_input
+from .specs import InputSpec, WarehouseSpec, parse_input, parse_warehouse
+
+
+class CleanArticles(beam.PTransform):
+    """Messages → versioned article rows, plus raw_items and dead_letter rows."""
+
+    def __init__(self, *, stamp_event_time: bool, dedup_ttl_seconds: int) -> None:
+        super().__init__()
+        self.stamp_event_time = stamp_event_time
+        self.dedup_ttl_seconds = dedup_ttl_seconds
+
+    def expand(self, messages):
+        parsed = messages | "ParseCleanIdentify" >> beam.ParDo(
+            ParseCleanIdentify(stamp_event_time=self.stamp_event_time)).with_outputs(DEAD, RAW, main="articles")
+        articles = (parsed.articles
+                    | "KeyByArticle" >> beam.Map(lambda row: (row["article_id"], row)).with_output_types(
+                        tuple[str, dict])
+                    | "DedupVersions" >> beam.ParDo(DedupVersions(self.dedup_ttl_seconds)))
+        return {"articles": articles, "raw_items": parsed[RAW], "dead_letter": parsed[DEAD]}
+
+
+def write_warehouse(outputs: dict, spec: WarehouseSpec) -> None:
+    tables = {"articles": ARTICLES, "raw_items": RAW_ITEMS, "dead_letter": DEAD_LETTER}
+    for name, table in tables.items():
+        if spec.kind == "duckdb":
+            outputs[name] | f"Write_{name}" >> WriteToDuckDB(spec.path, table)
+        else:
+            from .sinks.bigquery import WriteToBigQueryTable  # noqa: PLC0415 - cloud-only dependency
+
+            outputs[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
+
+
+def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    opts = options.view_as(NewswireOptions)
+    input_spec: InputSpec = parse_input(opts.input)
+    warehouse: WarehouseSpec = parse_warehouse(opts.warehouse)
+    if input_spec.streaming:
+        options.view_as(StandardOptions).streaming = True
+    p = beam.Pipeline(options=options)
+    messages = p | "ReadInput" >> read_input(input_spec)
+    outputs = messages | "CleanArticles" >> CleanArticles(
+        stamp_event_time=not input_spec.streaming,
+        dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600))
+    write_warehouse(outputs, warehouse)
+    return p

@@ -1,0 +1,122 @@
+"""The ``newswire`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from .build import build_pipeline
+from .runners import local_runner
+from .specs import OptionError, parse_input, parse_warehouse
+
+console = Console()
+
+
+@dataclass
+class Summary:
+    items_read: int = 0
+    articles_written: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    raw_items_written: int = 0
+
+    @classmethod
+    def from_metrics(cls, result) -> "Summary":
+        counters = {}
+        for c in result.metrics().query()["counters"]:
+            key = f"{c.key.metric.namespace}/{c.key.metric.name}"
+            counters[key] = counters.get(key, 0) + (c.committed or 0)
+        return cls(
+            items_read=counters.get("newswire/items_read", 0),
+            articles_written=counters.get("warehouse/articles_inserted", 0),
+            # In-flight repeats plus repeats of content the warehouse already had.
+            duplicates=counters.get("newswire/duplicates", 0) + counters.get("warehouse/articles_skipped", 0),
+            dead_letters=counters.get("newswire/dead_letters", 0),
+            raw_items_written=counters.get("warehouse/raw_items_inserted", 0),
+        )
+
+    def render(self, title: str) -> RichTable:
+        t = RichTable(title=title)
+        t.add_column("items read", justify="right")
+        t.add_column("articles written", justify="right")
+        t.add_column("duplicates", justify="right")
+        t.add_column("dead letters", justify="right")
+        t.add_row(str(self.items_read), str(self.articles_written), str(self.duplicates), str(self.dead_letters))
+        return t
+
+
+def process(input_glob: str, warehouse: str, extra: list[str] | None = None) -> Summary:
+    """Run the pipeline in batch over files; return what it did."""
+    parse_input(input_glob)
+    if parse_warehouse(warehouse).kind != "duckdb":
+        raise OptionError("'newswire process' writes a DuckDB file; use python -m pipeline.main for BigQuery")
+    options = PipelineOptions(["--input", input_glob, "--warehouse", warehouse, *(extra or [])])
+    std = options.view_as(StandardOptions)
+    std.runner = local_runner(std.runner, streaming=False)
+    result = build_pipeline(options).run()
+    result.wait_until_finish()
+    from .sinks.duckdb import DuckDBWarehouse  # noqa: PLC0415
+
+    DuckDBWarehouse.close_all()  # release the file so readers can open it
+    return Summary.from_metrics(result)
+
+
+def _print_rows(cols: list[str], rows: list[tuple]) -> None:
+    t = RichTable(*cols)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    console.print(t)
+
+
+def _cmd_process(args, extra) -> int:
+    summary = process(args.input, args.warehouse, extra)
+    console.print(summary.render(f"newswire process → {args.warehouse}"))
+    return 0
+
+
+def _cmd_query(args, extra) -> int:
+    from .sinks.duckdb import query_file  # noqa: PLC0415
+
+    cols, rows = query_file(args.warehouse, args.sql)
+    _print_rows(cols, rows)
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newswire", description="Wire-service news ingestion.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("process", help="clean a file glob of raw items into a DuckDB warehouse (batch)",
+                       description="Any further --options are passed to Beam (e.g. --dedup_ttl_hours).")
+    p.add_argument("--input", required=True, help="glob of raw-item JSON-lines files")
+    p.add_argument("--warehouse", required=True, help="DuckDB file to write (created if missing)")
+    p.set_defaults(func=_cmd_process)
+
+    q = sub.add_parser("query", help="run SQL against a warehouse file")
+    q.add_argument("--warehouse", required=True, help="DuckDB file")
+    q.add_argument("sql", help="SQL to run (read-only)")
+    q.set_defaults(func=_cmd_query)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args, extra = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args, extra)
+    except (OptionError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Warehouse sinks, chosen by the --warehouse option."""

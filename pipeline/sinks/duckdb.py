@@ -1,0 +1,147 @@
+"""The embedded warehouse: a DuckDB file with the tables declared in ``schemas``.
+
+Every write is one transaction, so a reader never sees half a batch, and every write is idempotent:
+raw_items and dead_letter ignore rows whose primary key exists; articles drop a row whose content
+hash the article already has and number the others after the article's latest version. Running the
+same input twice, or replaying messages after a restart, therefore leaves the same rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from schemas import ARTICLES, WAREHOUSE_TABLES, Table, arrow_schema, duckdb_ddl
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    skipped: int  # already present (idempotent replay) or a repeat of known content
+
+
+class DuckDBWarehouse:
+    """One process-wide writer per file: DuckDB allows a single writing process per database."""
+
+    _instances: dict[str, "DuckDBWarehouse"] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(Path(path).resolve())
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = duckdb.connect(self.path)
+        except duckdb.IOException as exc:
+            raise RuntimeError(
+                f"cannot open warehouse {self.path} for writing: {exc}. Another process (a running "
+                "'newswire run'?) holds it; stop it, or query through it with 'newswire query'."
+            ) from exc
+        self._lock = threading.Lock()
+        self.ensure_tables()
+
+    @classmethod
+    def shared(cls, path: str | Path) -> "DuckDBWarehouse":
+        key = str(Path(path).resolve())
+        with cls._instances_lock:
+            inst = cls._instances.get(key)
+            if inst is None:
+                inst = cls._instances[key] = cls(key)
+            return inst
+
+    @classmethod
+    def close_all(cls) -> None:
+        with cls._instances_lock:
+            for inst in cls._instances.values():
+                inst._conn.close()
+            cls._instances.clear()
+
+    def ensure_tables(self) -> None:
+        with self._lock:
+            for table in WAREHOUSE_TABLES:
+                self._conn.execute(duckdb_ddl(table))
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def write(self, table: Table, rows: list[dict]) -> WriteResult:
+        if not rows:
+            return WriteResult(0, 0)
+        if table is ARTICLES:
+            return self._write_articles(rows)
+        return self._insert_ignore(table, rows)
+
+    def _insert_ignore(self, table: Table, rows: list[dict]) -> WriteResult:
+        batch = pa.Table.from_pylist(rows, schema=arrow_schema(table))  # noqa: F841 - read by SQL
+        cols = ", ".join(f'"{c}"' for c in table.field_names())
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                before = self._count(table)
+                self._conn.execute(f'INSERT OR IGNORE INTO "{table.name}" ({cols}) SELECT {cols} FROM batch')
+                inserted = self._count(table) - before
+                self._conn.execute("COMMIT")
+            except Exception:
+                self._conn.execute("ROLLBACK")
+                raise
+        return WriteResult(inserted, len(rows) - inserted)
+
+    def _count(self, table: Table) -> int:
+        return self._conn.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+
+    def _write_articles(self, rows: list[dict]) -> WriteResult:
+        """Insert new content as the next version of each article; drop known content."""
+        ids = sorted({r["article_id"] for r in rows})
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                known: dict[str, tuple[int, set[str]]] = {}
+                existing = self._conn.execute(
+                    "SELECT article_id, max(version), list(content_hash) FROM articles "
+                    "WHERE article_id IN (SELECT unnest(?)) GROUP BY article_id", [ids]).fetchall()
+                for aid, maxv, hashes in existing:
+                    known[aid] = (maxv, set(hashes))
+                out, skipped = [], 0
+                # Within a batch, versions follow the order the items were fetched.
+                by_id: dict[str, list[dict]] = defaultdict(list)
+                for r in rows:
+                    by_id[r["article_id"]].append(r)
+                for aid, group in by_id.items():
+                    version, hashes = known.get(aid, (0, set()))
+                    for r in sorted(group, key=lambda r: (r["fetched_at"], r["version"])):
+                        if r["content_hash"] in hashes:
+                            skipped += 1
+                            continue
+                        version += 1
+                        hashes.add(r["content_hash"])
+                        out.append({**r, "version": version})
+                if out:
+                    batch = pa.Table.from_pylist(out, schema=arrow_schema(ARTICLES))  # noqa: F841
+                    cols = ", ".join(f'"{c}"' for c in ARTICLES.field_names())
+                    self._conn.execute(f"INSERT INTO articles ({cols}) SELECT {cols} FROM batch")
+                self._conn.execute("COMMIT")
+            except Exception:
+                self._conn.execute("ROLLBACK")
+                raise
+        return WriteResult(len(out), skipped)
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
+        with self._lock:
+            cur = self._conn.execute(sql, params or [])
+            cols = [d[0] for d in cur.description] if cur.description else []
+            return cols, cur.fetchall()
+
+
+def query_file(path: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run one read-only query against a warehouse file no process is writing."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run 'newswire process' or 'newswire run' first")
+    with duckdb.connect(str(path), read_only=True) as conn:
+        cur = conn.execute(sql)
+        cols = [d[0] for d in cur.description] if cur.description else []
+        return cols, cur.fetchall()
