@@ -11,7 +11,7 @@ from transforms.dofns import DEAD, RAW, DedupVersions, ParseCleanIdentify
 from .options import NewswireOptions
 from .sinks.beam_duckdb import WriteToDuckDB
 from .sources import read_input
-from .specs import InputSpec, WarehouseSpec, parse_input, parse_warehouse
+from .specs import InputSpec, OptionError, WarehouseSpec, parse_input, parse_warehouse
 
 
 class CleanArticles(beam.PTransform):
@@ -45,6 +45,8 @@ def write_warehouse(outputs: dict, spec: WarehouseSpec) -> None:
 
 def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     opts = options.view_as(NewswireOptions)
+    if not opts.input or not opts.warehouse:
+        raise OptionError("both --input and --warehouse are required (see newswire process --help)")
     input_spec: InputSpec = parse_input(opts.input)
     warehouse: WarehouseSpec = parse_warehouse(opts.warehouse)
     if input_spec.streaming:

@@ -11,11 +11,11 @@ class NewswireOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
         parser.add_argument(
-            "--input", required=True,
+            "--input", default=None,
             help="Where raw items come from: a file glob of JSON lines ('raw/*.jsonl'), or "
                  "pubsub://projects/P/subscriptions/S (or .../topics/T) for streaming.")
         parser.add_argument(
-            "--warehouse", required=True,
+            "--warehouse", default=None,
             help="Where rows go: a DuckDB file path (out.duckdb), or bigquery://PROJECT/DATASET.")
         parser.add_argument(
             "--dedup_ttl_hours", type=float, default=DEFAULT_DEDUP_TTL_HOURS,
