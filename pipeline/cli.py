@@ -7,11 +7,13 @@ import logging
 import sys
 from dataclasses import dataclass
 
+import duckdb
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from .build import build_pipeline
+from .query_server import QueryError
 from .runners import local_runner
 from .specs import OptionError, parse_input, parse_warehouse
 
@@ -81,9 +83,11 @@ def _cmd_process(args, extra) -> int:
 
 
 def _cmd_query(args, extra) -> int:
+    from .query_server import query_running  # noqa: PLC0415
     from .sinks.duckdb import query_file  # noqa: PLC0415
 
-    cols, rows = query_file(args.warehouse, args.sql)
+    answer = query_running(args.warehouse, args.sql)
+    cols, rows = answer if answer is not None else query_file(args.warehouse, args.sql)
     _print_rows(cols, rows)
     return 0
 
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args, extra)
-    except (OptionError, FileNotFoundError) as exc:
+    except (OptionError, FileNotFoundError, QueryError, duckdb.Error) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 

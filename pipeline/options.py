@@ -21,3 +21,8 @@ class NewswireOptions(PipelineOptions):
             "--dedup_ttl_hours", type=float, default=DEFAULT_DEDUP_TTL_HOURS,
             help="How long (event time) the pipeline remembers an article's content hashes to drop "
                  "repeats and number corrections. Default 168 (7 days).")
+        parser.add_argument(
+            "--ledger_subscription", default=None,
+            help="Local streaming only: projects/P/subscriptions/S of the durability ledger (see "
+                 "pipeline/recovery.py). With it, a restarted pipeline replays what it had pulled "
+                 "but not yet written. 'newswire run' sets it.")

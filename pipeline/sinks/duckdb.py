@@ -130,6 +130,20 @@ class DuckDBWarehouse:
 
     # -- reads -----------------------------------------------------------------------------------
 
+    def read_query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        """A read-only query on its own connection: it sees committed batches only."""
+        from ..query_server import check_read_only  # noqa: PLC0415
+
+        check_read_only(sql)
+        with self._lock:
+            cur = self._conn.cursor()
+        try:
+            res = cur.execute(sql)
+            cols = [d[0] for d in res.description] if res.description else []
+            return cols, res.fetchall()
+        finally:
+            cur.close()
+
     def query(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
         with self._lock:
             cur = self._conn.execute(sql, params or [])
