@@ -6,16 +6,16 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
-from transforms.dofns import DEAD, RAW, DedupVersions, ParseCleanIdentify
+from transforms.dofns import ARTICLE, DEAD, RAW, DedupVersions, ParseCleanIdentify, unit_key
 
 from .options import NewswireOptions
-from .sinks.beam_duckdb import WriteToDuckDB
+from .sinks.beam_duckdb import WriteUnitsToDuckDB
 from .sources import read_input
 from .specs import InputSpec, OptionError, WarehouseSpec, parse_input, parse_warehouse
 
 
 class CleanArticles(beam.PTransform):
-    """Messages → versioned article rows, plus raw_items and dead_letter rows."""
+    """Messages → units: each message's raw_items row with its versioned article or dead letter."""
 
     def __init__(self, *, stamp_event_time: bool, dedup_ttl_seconds: int) -> None:
         super().__init__()
@@ -23,24 +23,32 @@ class CleanArticles(beam.PTransform):
         self.dedup_ttl_seconds = dedup_ttl_seconds
 
     def expand(self, messages):
-        parsed = messages | "ParseCleanIdentify" >> beam.ParDo(
-            ParseCleanIdentify(stamp_event_time=self.stamp_event_time)).with_outputs(DEAD, RAW, main="articles")
-        articles = (parsed.articles
-                    | "KeyByArticle" >> beam.Map(lambda row: (row["article_id"], row)).with_output_types(
-                        tuple[str, dict])
-                    | "DedupVersions" >> beam.ParDo(DedupVersions(self.dedup_ttl_seconds)))
-        return {"articles": articles, "raw_items": parsed[RAW], "dead_letter": parsed[DEAD]}
+        return (messages
+                | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(stamp_event_time=self.stamp_event_time))
+                | "KeyByArticle" >> beam.Map(lambda unit: (unit_key(unit), unit)).with_output_types(
+                    tuple[str, dict])
+                | "DedupVersions" >> beam.ParDo(DedupVersions(self.dedup_ttl_seconds)))
 
 
-def write_warehouse(outputs: dict, spec: WarehouseSpec) -> None:
-    tables = {"articles": ARTICLES, "raw_items": RAW_ITEMS, "dead_letter": DEAD_LETTER}
-    for name, table in tables.items():
-        if spec.kind == "duckdb":
-            outputs[name] | f"Write_{name}" >> WriteToDuckDB(spec.path, table)
-        else:
-            from .sinks.bigquery import WriteToBigQueryTable  # noqa: PLC0415 - cloud-only dependency
+class SplitTables(beam.PTransform):
+    """Units → one PCollection of rows per table, for sinks that write tables separately."""
 
-            outputs[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
+    def expand(self, units):
+        return {
+            name: units | f"Rows_{name}" >> beam.FlatMap(lambda u, n=name: [u[n]] if u[n] is not None else [])
+            for name in (ARTICLE, RAW, DEAD)
+        }
+
+
+def write_warehouse(units, spec: WarehouseSpec) -> None:
+    if spec.kind == "duckdb":
+        units | "WriteDuckDB" >> WriteUnitsToDuckDB(spec.path)
+        return
+    from .sinks.bigquery import WriteToBigQueryTable  # noqa: PLC0415 - cloud-only dependency
+
+    tables = units | "SplitTables" >> SplitTables()
+    for table in (ARTICLES, RAW_ITEMS, DEAD_LETTER):
+        tables[table.name] | f"Write_{table.name}" >> WriteToBigQueryTable(spec, table)
 
 
 def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -53,8 +61,8 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
         options.view_as(StandardOptions).streaming = True
     p = beam.Pipeline(options=options)
     messages = p | "ReadInput" >> read_input(input_spec)
-    outputs = messages | "CleanArticles" >> CleanArticles(
+    units = messages | "CleanArticles" >> CleanArticles(
         stamp_event_time=not input_spec.streaming,
         dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600))
-    write_warehouse(outputs, warehouse)
+    write_warehouse(units, warehouse)
     return p

@@ -107,6 +107,7 @@ class LedgerKeeper(threading.Thread):
         self.subscriber, self.ledger, self.durable, self.interval = subscriber, ledger, durable, interval
         self.latest: Reconciliation | None = None
         self.passes = 0
+        self.acked_total = 0  # messages confirmed durable since start
         self._stop_event = threading.Event()
         self._changed = threading.Condition()
 
@@ -124,6 +125,7 @@ class LedgerKeeper(threading.Thread):
         with self._changed:
             self.latest = result
             self.passes += 1
+            self.acked_total += result.acked
             self._changed.notify_all()
         return result
 

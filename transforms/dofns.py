@@ -21,6 +21,7 @@ from .parse import parse_raw_item
 
 DEAD = "dead_letter"
 RAW = "raw_items"
+ARTICLE = "articles"
 _LOG = logging.getLogger(__name__)
 
 
@@ -29,10 +30,12 @@ def _now() -> datetime:
 
 
 class ParseCleanIdentify(beam.DoFn):
-    """Message → article row (version 1). Any ItemError goes to the dead-letter output.
+    """Message → one *unit*: its raw_items row plus its article row or its dead-letter row.
 
-    Parse, clean and identify run in one DoFn because they are one pure chain per element: splitting
-    them buys nothing but per-element overhead. Each failure still names its own step.
+    Everything one message produces travels together to the sink, which writes it in one
+    transaction: a message is then either wholly in the warehouse or not at all, which is what
+    crash recovery relies on (pipeline/recovery.py). Parse, clean and identify run in one DoFn
+    because they are one pure chain per element; each failure still names its own step.
     """
 
     def __init__(self, stamp_event_time: bool = False) -> None:
@@ -53,7 +56,7 @@ class ParseCleanIdentify(beam.DoFn):
         self.read.inc()
         step = "parse"
         feed_id = msg.attributes.get("feed_id")
-        raw = None
+        raw = article = dead = None
         try:
             raw = parse_raw_item(msg.data, msg.attributes, msg.message_id)
             feed_id = raw.feed_id
@@ -61,24 +64,25 @@ class ParseCleanIdentify(beam.DoFn):
             clean = clean_item(raw)
             self._count_rules(clean.removed_rules)
             step = "identify"
-            row = article_row(raw, clean, processed_at=_now())
-            if self.stamp_event_time:
-                yield beam.window.TimestampedValue(row, raw.fetched_at.timestamp())
-            else:
-                yield row
-        except ItemError as exc:
+            article = article_row(raw, clean, processed_at=_now())
+        except Exception as exc:  # noqa: BLE001 - one bad item must not kill the bundle
+            if not isinstance(exc, ItemError):
+                # A bug, not bad input: logged loudly, and the item is still kept with its class.
+                _LOG.exception("unexpected error in step %s for message %s", step, msg.message_id)
             self.dead.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter_row(
-                step=step, error=exc, payload=msg.data, message_id=msg.message_id,
-                feed_id=feed_id, attributes=msg.attributes))
-        except Exception as exc:  # noqa: BLE001 - a bug on one item must not kill the bundle
-            # Unexpected errors are still routed with their class so they can be found and fixed.
-            _LOG.exception("unexpected error in step %s for message %s", step, msg.message_id)
-            self.dead.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter_row(
-                step=step, error=exc, payload=msg.data, message_id=msg.message_id,
-                feed_id=feed_id, attributes=msg.attributes))
-        yield beam.pvalue.TaggedOutput(RAW, raw_item_row(msg, raw))
+            dead = dead_letter_row(step=step, error=exc, payload=msg.data, message_id=msg.message_id,
+                                   feed_id=feed_id, attributes=msg.attributes)
+        unit = {"message_id": msg.message_id, RAW: raw_item_row(msg, raw), ARTICLE: article, DEAD: dead}
+        if self.stamp_event_time and raw is not None:
+            yield beam.window.TimestampedValue(unit, raw.fetched_at.timestamp())
+        else:
+            yield unit
+
+
+def unit_key(unit: dict) -> str:
+    """Dedup key: the article's id, or the message id for a unit without an article."""
+    article = unit[ARTICLE]
+    return article["article_id"] if article else "message:" + unit["message_id"]
 
 
 def raw_item_row(msg: Message, raw: RawItem | None) -> dict:
@@ -102,7 +106,7 @@ _MAX_HASHES = 32
 
 
 class DedupVersions(beam.DoFn):
-    """Keyed by article_id: drop a repeat of seen content, number each new content as a version.
+    """Keyed by article_id (``unit_key``): drop a repeat of seen content, number new content.
 
     State is kept for ``ttl_seconds`` of event time after the article was last seen (default 7 days:
     feeds keep items for days, and corrections arrive within that window; a repeat after the TTL
@@ -119,10 +123,16 @@ class DedupVersions(beam.DoFn):
 
     def process(self, element, ts=beam.DoFn.TimestampParam,
                 seen=beam.DoFn.StateParam(SEEN), expiry=beam.DoFn.TimerParam(EXPIRY)):
-        _, row = element
+        _, unit = element
+        row = unit[ARTICLE]
+        if row is None:
+            yield unit
+            return
         state = seen.read() or {"version": 0, "hashes": []}
         if row["content_hash"] in state["hashes"]:
+            # The raw row still goes on: the message itself must be recorded as received.
             self.duplicates.inc()
+            yield {**unit, ARTICLE: None}
             return
         state["version"] += 1
         state["hashes"] = (state["hashes"] + [row["content_hash"]])[-_MAX_HASHES:]
@@ -130,7 +140,7 @@ class DedupVersions(beam.DoFn):
             self.versions.inc()
         seen.write(state)
         expiry.set(ts + self.ttl)
-        yield {**row, "version": state["version"]}
+        yield {**unit, ARTICLE: {**row, "version": state["version"]}}
 
     @on_timer(EXPIRY)
     def expire(self, seen=beam.DoFn.StateParam(SEEN)):
