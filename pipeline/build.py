@@ -17,17 +17,18 @@ from .specs import InputSpec, OptionError, WarehouseSpec, parse_input, parse_war
 class CleanArticles(beam.PTransform):
     """Messages → units: each message's raw_items row with its versioned article or dead letter."""
 
-    def __init__(self, *, stamp_event_time: bool, dedup_ttl_seconds: int) -> None:
+    def __init__(self, *, streaming: bool, dedup_ttl_seconds: int) -> None:
         super().__init__()
-        self.stamp_event_time = stamp_event_time
+        self.streaming = streaming
         self.dedup_ttl_seconds = dedup_ttl_seconds
 
     def expand(self, messages):
         return (messages
-                | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(stamp_event_time=self.stamp_event_time))
+                | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(
+                    stamp_event_time=not self.streaming))
                 | "KeyByArticle" >> beam.Map(lambda unit: (unit_key(unit), unit)).with_output_types(
                     tuple[str, dict])
-                | "DedupVersions" >> beam.ParDo(DedupVersions(self.dedup_ttl_seconds)))
+                | "DedupVersions" >> DedupVersions(self.dedup_ttl_seconds, streaming=self.streaming))
 
 
 class SplitTables(beam.PTransform):
@@ -62,7 +63,7 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     p = beam.Pipeline(options=options)
     messages = p | "ReadInput" >> read_input(input_spec)
     units = messages | "CleanArticles" >> CleanArticles(
-        stamp_event_time=not input_spec.streaming,
+        streaming=input_spec.streaming,
         dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600))
     write_warehouse(units, warehouse)
     return p

@@ -146,8 +146,8 @@ def durable_in_duckdb(path: str) -> DurableFilter:
         ids = list(ids)
         if not ids:
             return set()
-        _, rows = DuckDBWarehouse.shared(path).query(
-            "SELECT message_id FROM raw_items WHERE message_id IN (SELECT unnest(?))", [ids])
+        _, rows = DuckDBWarehouse.shared(path).query_ids(
+            "SELECT message_id FROM raw_items WHERE message_id IN (SELECT id FROM ids)", ids)
         return {r[0] for r in rows}
 
     return durable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import apache_beam as beam
@@ -105,8 +106,43 @@ def raw_item_row(msg: Message, raw: RawItem | None) -> dict:
 _MAX_HASHES = 32
 
 
-class DedupVersions(beam.DoFn):
-    """Keyed by article_id (``unit_key``): drop a repeat of seen content, number new content.
+@dataclass
+class VersionState:
+    """What the pipeline remembers of one article: its latest version and recent content hashes."""
+
+    version: int = 0
+    hashes: list[str] = field(default_factory=list)
+
+
+def next_version(state: VersionState, unit: dict) -> dict | None:
+    """Apply one unit to an article's state (mutated). Returns the unit to emit, with its version,
+    or the unit without its article when the content is a repeat (None only if there was no article).
+    """
+    row = unit[ARTICLE]
+    if row is None:
+        return None
+    if row["content_hash"] in state.hashes:
+        # The raw row still goes on: the message itself must be recorded as received.
+        return {**unit, ARTICLE: None}
+    state.version += 1
+    state.hashes = (state.hashes + [row["content_hash"]])[-_MAX_HASHES:]
+    return {**unit, ARTICLE: {**row, "version": state.version}}
+
+
+class _VersionCounters:
+    def __init__(self) -> None:
+        self.duplicates = Metrics.counter("newswire", "duplicates")
+        self.versions = Metrics.counter("newswire", "new_versions")
+
+    def count(self, out: dict) -> None:
+        if out[ARTICLE] is None:
+            self.duplicates.inc()
+        elif out[ARTICLE]["version"] > 1:
+            self.versions.inc()
+
+
+class DedupVersionsStateful(beam.DoFn):
+    """Streaming: keyed by ``unit_key``, drop a repeat of seen content and number new content.
 
     State is kept for ``ttl_seconds`` of event time after the article was last seen (default 7 days:
     feeds keep items for days, and corrections arrive within that window; a repeat after the TTL
@@ -118,30 +154,64 @@ class DedupVersions(beam.DoFn):
 
     def __init__(self, ttl_seconds: int) -> None:
         self.ttl = Duration(seconds=ttl_seconds)
-        self.duplicates = Metrics.counter("newswire", "duplicates")
-        self.versions = Metrics.counter("newswire", "new_versions")
+        self.counters = _VersionCounters()
 
     def process(self, element, ts=beam.DoFn.TimestampParam,
                 seen=beam.DoFn.StateParam(SEEN), expiry=beam.DoFn.TimerParam(EXPIRY)):
         _, unit = element
-        row = unit[ARTICLE]
-        if row is None:
+        state = seen.read() or VersionState()
+        out = next_version(state, unit)
+        if out is None:
             yield unit
             return
-        state = seen.read() or {"version": 0, "hashes": []}
-        if row["content_hash"] in state["hashes"]:
-            # The raw row still goes on: the message itself must be recorded as received.
-            self.duplicates.inc()
-            yield {**unit, ARTICLE: None}
-            return
-        state["version"] += 1
-        state["hashes"] = (state["hashes"] + [row["content_hash"]])[-_MAX_HASHES:]
-        if state["version"] > 1:
-            self.versions.inc()
-        seen.write(state)
-        expiry.set(ts + self.ttl)
-        yield {**unit, ARTICLE: {**row, "version": state["version"]}}
+        self.counters.count(out)
+        if out[ARTICLE] is not None:
+            seen.write(state)
+            expiry.set(ts + self.ttl)
+        yield out
 
     @on_timer(EXPIRY)
     def expire(self, seen=beam.DoFn.StateParam(SEEN)):
         seen.clear()
+
+
+class _DedupGroup(beam.DoFn):
+    """Batch: the same rule over one article's whole group, in fetch order."""
+
+    def __init__(self) -> None:
+        self.counters = _VersionCounters()
+
+    def process(self, element):
+        _, units = element
+        state = VersionState()
+        order = sorted(units, key=lambda u: (u[ARTICLE]["fetched_at"] if u[ARTICLE] else _EPOCH,
+                                             u["message_id"]))
+        for unit in order:
+            out = next_version(state, unit)
+            if out is None:
+                yield unit
+                continue
+            self.counters.count(out)
+            yield out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class DedupVersions(beam.PTransform):
+    """Keyed units → units with repeats dropped and versions numbered.
+
+    Streaming uses a stateful DoFn with a TTL timer. A batch job sees all of an article's items at
+    once, so it groups them instead: the same rule (``next_version``), without per-element state
+    writes, which the batch engine's state cache makes expensive (it sizes every value it caches).
+    """
+
+    def __init__(self, ttl_seconds: int, *, streaming: bool) -> None:
+        super().__init__()
+        self.ttl_seconds = ttl_seconds
+        self.streaming = streaming
+
+    def expand(self, keyed):
+        if self.streaming:
+            return keyed | "Stateful" >> beam.ParDo(DedupVersionsStateful(self.ttl_seconds))
+        return keyed | "Group" >> beam.GroupByKey() | "Versions" >> beam.ParDo(_DedupGroup())

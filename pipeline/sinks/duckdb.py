@@ -113,11 +113,12 @@ class DuckDBWarehouse:
 
     def _write_articles(self, rows: list[dict]) -> WriteResult:
         """Insert new content as the next version of each article; drop known content."""
-        ids = sorted({r["article_id"] for r in rows})
+        # Passed as an Arrow column: DuckDB inspects each element of a Python list parameter.
+        ids = pa.table({"article_id": sorted({r["article_id"] for r in rows})})  # noqa: F841 - read by SQL
         known: dict[str, tuple[int, set[str]]] = {}
         existing = self._conn.execute(
             "SELECT article_id, max(version), list(content_hash) FROM articles "
-            "WHERE article_id IN (SELECT unnest(?)) GROUP BY article_id", [ids]).fetchall()
+            "WHERE article_id IN (SELECT article_id FROM ids) GROUP BY article_id").fetchall()
         for aid, maxv, hashes in existing:
             known[aid] = (maxv, set(hashes))
         out, skipped = [], 0
@@ -155,6 +156,13 @@ class DuckDBWarehouse:
             return cols, res.fetchall()
         finally:
             cur.close()
+
+    def query_ids(self, sql: str, ids: list[str]) -> tuple[list[str], list[tuple]]:
+        """Run ``sql`` with the table ``ids(id)`` bound to the given strings (fast for many ids)."""
+        ids = pa.table({"id": pa.array(ids, pa.string())})  # noqa: F841 - read by SQL
+        with self._lock:
+            cur = self._conn.execute(sql)
+            return [d[0] for d in cur.description], cur.fetchall()
 
     def query(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
         with self._lock:

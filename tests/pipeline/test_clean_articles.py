@@ -18,7 +18,7 @@ def test_articles_dead_letters_and_raw_items():
             message(b"{broken", "m4", feed_id="bad-feed"), message(correction, "m5"),
             message({**raw_item(), "entry": {"title": None, "content": []}}, "m6")]
     with TestPipeline(runner=BATCH_RUNNER) as p:
-        out = p | beam.Create(msgs) | CleanArticles(stamp_event_time=True, dedup_ttl_seconds=3600) | SplitTables()
+        out = p | beam.Create(msgs) | CleanArticles(streaming=False, dedup_ttl_seconds=3600) | SplitTables()
         assert_that(out["articles"] | "Key" >> beam.Map(lambda r: (r["title"], r["version"])),
                     equal_to([("Harbour council approves new ferry timetable", 1),
                               ("Harbour council approves new ferry timetable", 2),
@@ -34,7 +34,7 @@ def test_articles_dead_letters_and_raw_items():
 def test_dead_letter_keeps_payload_and_reason():
     with TestPipeline(runner=BATCH_RUNNER) as p:
         out = p | beam.Create([message(b'{"schema_version": 1}', "m9")]) | CleanArticles(
-            stamp_event_time=True, dedup_ttl_seconds=3600) | SplitTables()
+            streaming=False, dedup_ttl_seconds=3600) | SplitTables()
         assert_that(
             out["dead_letter"] | beam.Map(lambda r: (r["payload"], r["error_class"], r["step"], r["error_message"])),
             equal_to([('{"schema_version": 1}', "ParseError", "parse", "missing required field 'feed_id'")]))

@@ -31,7 +31,7 @@ def test_redelivered_duplicates_and_corrections():
     with TestPipeline(runner=STREAMING_RUNNER, options=opts) as p:
         out = (p | stream
                | beam.Map(lambda u: (unit_key(u), u)).with_output_types(tuple[str, dict])
-               | beam.ParDo(DedupVersions(24 * HOUR))
+               | DedupVersions(24 * HOUR, streaming=True)
                | beam.FlatMap(lambda u: [u["articles"]] if u["articles"] else [])
                | beam.Map(lambda r: (r["article_id"], r["content_hash"], r["version"])))
         assert_that(out, equal_to([("a", "h1", 1), ("b", "x1", 1), ("a", "h2", 2)]))
@@ -49,7 +49,7 @@ def test_state_expires_after_ttl_of_event_time():
     with TestPipeline(runner=STREAMING_RUNNER, options=opts) as p:
         out = (p | stream
                | beam.Map(lambda u: (unit_key(u), u)).with_output_types(tuple[str, dict])
-               | beam.ParDo(DedupVersions(HOUR))
+               | DedupVersions(HOUR, streaming=True)
                | beam.FlatMap(lambda u: [u["articles"]] if u["articles"] else [])
                | beam.Map(lambda r: (r["article_id"], r["version"])))
         # Forgotten after the TTL, so it is emitted again; the warehouse sink drops the repeat.
