@@ -18,6 +18,8 @@ _LOG = logging.getLogger(__name__)
 # Every StreamingPull holds a worker for its lifetime and every waiting Pull holds one
 # for up to its long-poll, so the pool is sized well beyond the cores.
 DEFAULT_MAX_WORKERS = 64
+# How often idle subscriptions get their expired leases and aged-out messages handled.
+SWEEP_INTERVAL_S = 0.5
 # Publish requests may be up to 10 MB; leave room for the envelope.
 _MAX_MESSAGE_BYTES = 20 * 1024 * 1024
 
@@ -30,6 +32,7 @@ class EmulatorHandle:
     port: int
     broker: Broker
     _server: grpc.Server
+    _stopping: threading.Event
 
     @property
     def host_port(self) -> str:
@@ -37,6 +40,7 @@ class EmulatorHandle:
 
     def stop(self, grace: float | None = 1.0) -> None:
         """Stop serving; open streams and waiting pulls end within ``grace`` seconds."""
+        self._stopping.set()
         self.broker.close()
         self._server.stop(grace).wait()
 
@@ -77,8 +81,20 @@ def start_emulator(
     if bound == 0:
         raise OSError(f"Cannot listen on {host}:{port}; is the port in use?")
     server.start()
+    stopping = threading.Event()
+    threading.Thread(
+        target=_sweep, args=(broker, stopping), name="pubsub-emulator-sweeper", daemon=True
+    ).start()
     _LOG.info("Pub/Sub emulator listening on %s:%d", host, bound)
-    return EmulatorHandle(host=host, port=bound, broker=broker, _server=server)
+    return EmulatorHandle(host=host, port=bound, broker=broker, _server=server, _stopping=stopping)
+
+
+def _sweep(broker: Broker, stopping: threading.Event) -> None:
+    while not stopping.wait(SWEEP_INTERVAL_S):
+        try:
+            broker.sweep()
+        except Exception:  # keep sweeping: one bad pass must not stop redelivery for good
+            _LOG.exception("sweep of the emulator state failed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -249,6 +249,22 @@ class Broker:
             sub.log.seek_to_time(time_us)
             sub.cond.notify_all()
 
+    def sweep(self) -> None:
+        """Expire overdue leases and drop aged-out messages on every subscription.
+
+        Pulls do both lazily for their own subscription; the periodic sweep covers idle
+        ones, so dead-lettering after a lease expiry and the memory bound do not depend on
+        someone pulling.
+        """
+        with self._lock:
+            now, now_us = self._clock(), self._wall_clock_us()
+            for sub in list(self._subs.values()):
+                before = sub.log.version
+                sub.log.expire(now)
+                sub.log.prune(now_us)
+                if sub.log.version != before:
+                    sub.cond.notify_all()
+
     def close(self) -> None:
         """Wake every waiter so blocked pulls and streams can finish."""
         with self._lock:
