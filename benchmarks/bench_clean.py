@@ -1,0 +1,120 @@
+"""Throughput of the pure cleaning chain (parse → clean [→ identity]) on feed-sized items, one core.
+
+Items are generated (fictional text, fixed seed) to look like republished wire copy: about 1.5 KB of
+HTML content with a dateline, a caption with a credit, inline markup, entities and a few lines of
+site chrome, so every stage does its real work. Prints the median items/s over several runs.
+
+    PYTHONPATH=. python -m benchmarks.bench_clean [--items 2000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+import orjson
+
+from transforms.clean import clean_item
+from transforms.parse import parse_raw_item
+
+try:  # identity joins the chain when it is part of the checkout
+    from transforms.identity import article_row
+except ImportError:  # pragma: no cover - depends on the checkout
+    article_row = None
+
+FLOOR_ITEMS_PER_S = 2000
+_WORDS = ("harbour council ferry timetable minister coast trade port talks fishing quota storm "
+          "officials said on Monday the agreement would take effect next month after a vote in "
+          "parliament where members debated costs and delays for commuters islands boats").split()
+_AGENCIES = [("BEIJING, Nov. 5 (Xinhua) -- ", "(Xinhua/Li Wen)", "Xinhua News Agency"),
+             ("WASHINGTON (AP) — ", "(AP Photo/Lena Ortiz)", "Copyright 2024 The Associated Press. All rights reserved."),
+             ("LONDON, May 2 (Reuters) - ", "(Photo: Reuters)", "(Reporting by Ana Perez; Editing by Tom Baird)"),
+             ("PARIS (AFP) - ", "(Photo by Luc Martin/AFP)", "bur-sst/jm"),
+             ("ANKARA (AA) - ", "(Emre Kaya - Anadolu Agency)", "Anadolu Agency")]
+_CHROME = ["1 min read", "Share this:", "Advertisement", "Leave a Reply",
+           "Your email address will not be published.", "Latest from Blog"]
+
+
+def _sentence(rng: random.Random) -> str:
+    words = rng.choices(_WORDS, k=rng.randint(12, 24))
+    return " ".join(words).capitalize() + "."
+
+
+def make_items(n: int, seed: int = 7) -> list[bytes]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        dateline, credit, signature = _AGENCIES[i % len(_AGENCIES)]
+        paras = [dateline + _sentence(rng) + " " + _sentence(rng)]
+        paras += [f"{_sentence(rng)} The <em>{rng.choice(_WORDS)}</em> &amp; {_sentence(rng)}" for _ in range(4)]
+        paras.insert(1, f"{_sentence(rng)} {credit}")
+        html = "".join(f"<p>{p}</p>" for p in [rng.choice(_CHROME), *paras, signature, *_CHROME[3:]])
+        item = {
+            "schema_version": 1, "feed_id": f"bench-{i % 7}", "feed_url": "https://bench.example.org/rss",
+            "agency_hint": None, "fetched_at": "2024-03-04T10:00:00Z", "http": {},
+            "entry": {"id": f"bench-{i}", "link": f"https://bench.example.org/a/{i}?utm_source=rss",
+                      "title": f"{_sentence(rng)[:70]} - Bench News", "summary": paras[2][:200],
+                      "content": [{"type": "text/html", "value": html}],
+                      "published": "Mon, 04 Mar 2024 09:30:00 GMT", "updated": None, "author": None,
+                      "tags": ["world"], "media": []},
+            "page_html": None,
+        }
+        out.append(orjson.dumps(item))
+    return out
+
+
+def _chain(data: bytes) -> object:
+    raw = parse_raw_item(data, {}, "bench")
+    clean = clean_item(raw)
+    return article_row(raw, clean) if article_row is not None else clean
+
+
+def measure(items: list[bytes], runs: int) -> list[float]:
+    for data in items[:50]:  # warm caches: rule compilation, imports
+        _chain(data)
+    rates = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for data in items:
+            _chain(data)
+        rates.append(len(items) / (time.perf_counter() - t0))
+    return rates
+
+
+def run(n_items: int = 2000, runs: int = 5) -> dict:
+    items = make_items(n_items)
+    rates = measure(items, runs)
+    content = [len(orjson.loads(d)["entry"]["content"][0]["value"]) for d in items]
+    return {"items": n_items, "runs": runs, "median_items_per_s": statistics.median(rates),
+            "min_items_per_s": min(rates), "max_items_per_s": max(rates),
+            "mean_content_bytes": statistics.mean(content), "with_identity": article_row is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--profile", action="store_true", help="print the top functions of one run instead")
+    args = ap.parse_args(argv)
+    if args.profile:
+        import cProfile
+        import pstats
+
+        items = make_items(args.items)
+        measure(items[:100], 1)
+        prof = cProfile.Profile()
+        prof.runcall(measure, items, 1)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+        return 0
+    r = run(args.items, args.runs)
+    chain = "parse → clean → identity" if r["with_identity"] else "parse → clean"
+    print(f"pure chain ({chain}), one core, {r['items']} items of ~{r['mean_content_bytes']:.0f} B HTML, "
+          f"{r['runs']} runs: median {r['median_items_per_s']:,.0f} items/s "
+          f"(min {r['min_items_per_s']:,.0f}, max {r['max_items_per_s']:,.0f}); floor {FLOOR_ITEMS_PER_S:,}/s")
+    return 0 if r["median_items_per_s"] >= FLOOR_ITEMS_PER_S else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

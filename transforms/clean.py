@@ -1,0 +1,153 @@
+"""The pure cleaning chain: one RawItem → one CleanArticle (or a CleanError saying why not).
+
+Order: title → body paragraphs (entry content, else summary) → the standfirst (summary) kept only if
+the body does not already say it → boilerplate rules and agency attribution → images (feed media,
+HTML figures and captions found in the text, merged) → dates → canonical URL → tags and byline.
+
+An item with a title but no text is a legitimate headline-only item and is kept with an empty body;
+an item with neither raises CleanError. An item with text but no title keeps an empty title rather
+than an invented one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from urllib.parse import urlsplit
+
+from .boilerplate import split_caption_credit, strip_boilerplate
+from .dates import parse_date, resolve_published
+from .errors import CleanError
+from .model import CleanArticle, Content, Entry, Image, RawItem
+from .normalize import (
+    clean_title,
+    drop_title_echo,
+    html_to_blocks,
+    inline_text,
+    paragraph_key,
+    split_standfirst,
+)
+from .rulepacks import RuleSet, default_rules
+from .urls import canonical_url
+
+STANDFIRST_ECHO = "clean.standfirst_echo"
+TITLE_ECHO = "clean.title_echo"
+
+
+def pick_body(entry: Entry) -> tuple[str | None, bool]:
+    """(markup, from_content): the richest entry content (HTML preferred), else the summary."""
+    def usable(c: Content) -> bool:
+        return bool(c.value and c.value.strip())
+
+    html = [c for c in entry.content if usable(c) and "html" in (c.type or "").lower()]
+    other = [c for c in entry.content if usable(c) and "html" not in (c.type or "").lower()]
+    for group in (html, other):
+        if group:
+            return max(group, key=lambda c: len(c.value)).value, True
+    return entry.summary, False
+
+
+def _clean_image(img: Image, rules: RuleSet) -> Image:
+    caption = inline_text(img.caption) or None
+    credit = inline_text(img.credit) or None
+    if caption and not credit:
+        caption, credit, _ = split_caption_credit(caption, rules)
+    url = (img.url or "").strip() or None
+    return Image(url=url, caption=caption, credit=credit)
+
+
+def merge_images(media: Iterable[Image], found: Iterable[Image]) -> list[Image]:
+    """Feed media first; then images and captions found in the text, merged into them.
+
+    A found image with a known URL fills that image's missing caption/credit; a caption without a
+    URL goes to the first image that has no caption, else stays as an image of its own (so the
+    caption and credit are kept even when the feed gave no picture).
+    """
+    out: list[Image] = []
+    for img in media:
+        if img.url and any(o.url == img.url for o in out):
+            continue
+        if img.url or img.caption or img.credit:
+            out.append(img)
+    for img in found:
+        key = paragraph_key(img.caption or "")
+        idx = next((i for i, o in enumerate(out) if img.url and o.url == img.url), None)
+        if idx is None and key:
+            idx = next((i for i, o in enumerate(out) if paragraph_key(o.caption or "") == key), None)
+        if idx is None and not img.url:
+            idx = next((i for i, o in enumerate(out) if o.url and not o.caption), None)
+        if idx is None:
+            out.append(img)
+            continue
+        o = out[idx]
+        out[idx] = Image(url=o.url or img.url, caption=o.caption or img.caption, credit=o.credit or img.credit)
+    return out
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for t in tags:
+        t = inline_text(t)
+        if t and t.casefold() not in seen:
+            seen.add(t.casefold())
+            out.append(t)
+    return out
+
+
+def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collection[str] = ()) -> CleanArticle:
+    """Clean one raw item. ``learned``: paragraph keys learned as this source's boilerplate."""
+    rs = rules or default_rules()
+    e = raw.entry
+    host = urlsplit(e.link or raw.feed_url or "").hostname
+    title = clean_title(e.title, site_names=rs.site_names, host=host)
+    fired: list[str] = []
+
+    markup, from_content = pick_body(e)
+    blocks = html_to_blocks(markup)
+    paras = drop_title_echo(title, blocks.paragraphs)
+    if len(paras) < len(blocks.paragraphs):
+        fired.append(TITLE_ECHO)
+
+    summary_paras: list[str] = []
+    if from_content and e.summary:
+        summary_paras = strip_boilerplate(html_to_blocks(e.summary).paragraphs, rules=rs).paragraphs
+    standfirst = " ".join(summary_paras) or None
+    before = len(paras)
+    standfirst, paras = split_standfirst(standfirst, paras)
+    if len(paras) < before:
+        fired.append(STANDFIRST_ECHO)
+
+    media = [_clean_image(m, rs) for m in e.media]
+    bp = strip_boilerplate(paras, agency_hint=raw.agency_hint, learned=learned, rules=rs,
+                           media_credits=[m.credit for m in media if m.credit])
+    body = bp.paragraphs
+    if standfirst and split_standfirst(standfirst, body)[0] is None:
+        standfirst = None
+    if not body and standfirst:
+        body, standfirst = summary_paras, None
+    if not title and not body:
+        raise CleanError("no usable title and no body text (after removing markup and boilerplate)")
+
+    found = [_clean_image(i, rs) for i in blocks.images] + bp.images
+    published = resolve_published(e.published, e.updated, raw.fetched_at)
+    return CleanArticle(
+        title=title,
+        body=body,
+        standfirst=standfirst,
+        agency=bp.agency,
+        dateline=bp.dateline,
+        dateline_place=bp.dateline_place,
+        byline=inline_text(e.author) or None,
+        language=None,
+        images=merge_images(media, found),
+        tags=clean_tags(e.tags),
+        url=canonical_url(e.link) or (canonical_url(e.id) if not e.link else None),
+        link=e.link,
+        guid=e.id,
+        published_at=published.at,
+        published_raw=published.raw,
+        published_from_fetch=published.from_fetch,
+        updated_at=parse_date(e.updated),
+        withdrawn=False,
+        removed_rules=fired + bp.fired,
+    )

@@ -1,0 +1,350 @@
+"""Feed text → clean plain text: HTML to paragraphs, text normalization, titles, standfirsts.
+
+Text normalization (``normalize_text``), applied to every paragraph, title and caption:
+
+- Unicode NFC (not NFKC: compatibility folding would rewrite superscripts, ligatures in names and
+  full-width CJK punctuation, i.e. change what the agency wrote);
+- curly single and double quotes (‘ ’ ‚ ‛ “ ” „ ‟) become ASCII ``'`` and ``"``: the same wire story
+  reaches us typeset by different outlets, and straight quotes make their clean text, content hash,
+  boilerplate patterns and clusters agree. Guillemets (« ») and primes are real punctuation of
+  Spanish/French copy and measurements, and are kept. Dashes are kept: datelines use them;
+- every Unicode space (nbsp, thin, narrow, ideographic …) is a space; runs of whitespace collapse;
+- invisible characters are removed: U+200B zero-width space, U+2060 word joiner, U+FEFF BOM, U+00AD
+  soft hyphen, C0/C1 control characters. U+200C/U+200D (ZWNJ/ZWJ) are removed too, except between
+  two non-ASCII letters, where they are spelling (Persian, Indic scripts) or build an emoji.
+
+HTML (``html_to_blocks``): parsed with selectolax's lexbor parser, which also decodes entities.
+Block elements (p, div, li, h1–h6, blockquote, td …) and ``<br>`` end a paragraph; script, style,
+noscript, iframe, form, nav and other non-text elements are dropped with their content; ``<figure>``
+and ``<img>`` become images (URL and figcaption), not text. Input without tags is plain text and is
+split on blank lines (or on newlines when it has no blank lines).
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from .dates import Published, parse_date, resolve_published  # noqa: F401  (re-exported)
+from .model import Image
+from .urls import canonical_url  # noqa: F401  (re-exported)
+
+__all__ = [
+    "HtmlBlocks", "Published", "canonical_url", "clean_title", "html_to_blocks", "html_to_paragraphs",
+    "normalize_text", "paragraph_key", "parse_date", "resolve_published", "same_key", "split_standfirst",
+    "text_to_paragraphs", "drop_title_echo",
+]
+
+# --- text ---------------------------------------------------------------------------------------
+
+_TRANSLATE: dict[int, str | None] = {
+    0x2018: "'", 0x2019: "'", 0x201A: "'", 0x201B: "'",
+    0x201C: '"', 0x201D: '"', 0x201E: '"', 0x201F: '"',
+    0x200B: None, 0x2060: None, 0xFEFF: None, 0x00AD: None,
+}
+for _c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)):
+    _TRANSLATE[_c] = " " if chr(_c) in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85" else None
+# ZWNJ/ZWJ next to ASCII, whitespace or a text edge carry no spelling.
+_STRAY_JOINER = re.compile(r"[\u200c\u200d](?![^\x00-\x7f\s])|(?<![^\x00-\x7f\s])[\u200c\u200d]")
+
+
+def normalize_text(text: str) -> str:
+    """One line of clean text (see the module doc for every rule)."""
+    s = text.translate(_TRANSLATE)
+    if "\u200c" in s or "\u200d" in s:
+        s = _STRAY_JOINER.sub("", s)
+    if not s.isascii() and not unicodedata.is_normalized("NFC", s):
+        s = unicodedata.normalize("NFC", s)
+    return " ".join(s.split())
+
+
+_WORDISH = re.compile(r"[^\W_]+")
+
+
+def paragraph_key(text: str) -> str:
+    """A comparison key: case-, punctuation- and space-insensitive."""
+    return "".join(_WORDISH.findall(text.casefold()))
+
+
+# --- HTML ---------------------------------------------------------------------------------------
+
+_BLOCK = frozenset({
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote",
+    "section", "article", "header", "footer", "aside", "main", "table", "tr", "td", "th", "thead",
+    "tbody", "tfoot", "caption", "pre", "address", "hr", "figcaption", "details", "summary", "center",
+    "body", "html",
+})
+# Dropped with everything inside: code, embeds, forms and navigation are never article text.
+_DROP = frozenset({
+    "script", "style", "noscript", "iframe", "form", "template", "svg", "math", "button", "select",
+    "textarea", "input", "object", "embed", "video", "audio", "canvas", "head", "title", "meta",
+    "link", "nav", "-comment", "picture", "source",
+})
+_TAGGY = re.compile(r"<[A-Za-z/!?]")
+
+
+@dataclass
+class HtmlBlocks:
+    paragraphs: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+
+
+def _img_url(node: LexborNode) -> str | None:
+    attrs = node.attributes
+    for dim in ("width", "height"):
+        if (attrs.get(dim) or "").strip() in ("0", "1"):
+            return None  # tracking pixel
+    for key in ("src", "data-src", "data-original"):
+        url = (attrs.get(key) or "").strip()
+        if url.startswith(("http://", "https://", "//")):
+            return "https:" + url if url.startswith("//") else url
+    return None
+
+
+class _Collector:
+    __slots__ = ("blocks", "buf")
+
+    def __init__(self) -> None:
+        self.blocks = HtmlBlocks()
+        self.buf: list[str] = []
+
+    def flush(self) -> None:
+        if self.buf:
+            text = normalize_text("".join(self.buf))
+            if text:
+                self.blocks.paragraphs.append(text)
+            self.buf = []
+
+    def figure(self, node: LexborNode) -> None:
+        cap_node = node.css_first("figcaption")
+        caption = normalize_text(cap_node.text(deep=True)) if cap_node is not None else ""
+        urls = [u for u in (_img_url(img) for img in node.css("img")) if u]
+        if not urls and caption:
+            urls = [None]
+        for url in urls:
+            self.blocks.images.append(Image(url=url, caption=caption or None))
+
+
+def html_to_blocks(markup: str | None) -> HtmlBlocks:
+    """Paragraphs of clean text and the images found in an HTML fragment (or plain text)."""
+    if not markup or not markup.strip():
+        return HtmlBlocks()
+    if not _TAGGY.search(markup):
+        return HtmlBlocks(paragraphs=text_to_paragraphs(_html.unescape(markup)))
+    root = LexborHTMLParser(markup).body
+    out = _Collector()
+    if root is None:
+        return out.blocks
+    # Iterative walk with explicit exit events: nesting depth in scraped HTML is unbounded, and a
+    # block element must end its paragraph both when it opens and when it closes.
+    stack: list[tuple[LexborNode, bool]] = []
+    node = root.child
+    while node is not None or stack:
+        if node is None:
+            parent, is_block = stack.pop()
+            if is_block:
+                out.flush()
+            node = parent.next
+            continue
+        tag = node.tag
+        if tag == "-text":
+            out.buf.append(node.text_content or "")
+        elif tag in _DROP:
+            pass
+        elif tag == "br":
+            out.flush()
+        elif tag == "figure":
+            out.flush()
+            out.figure(node)
+        elif tag == "img":
+            url = _img_url(node)
+            if url:
+                out.blocks.images.append(Image(url=url))
+        else:
+            is_block = tag in _BLOCK
+            if is_block:
+                out.flush()
+            first = node.child
+            if first is not None:
+                stack.append((node, is_block))
+                node = first
+                continue
+        node = node.next
+    out.flush()
+    return out.blocks
+
+
+def html_to_paragraphs(markup: str | None) -> list[str]:
+    return html_to_blocks(markup).paragraphs
+
+
+_BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n")
+
+
+def text_to_paragraphs(text: str) -> list[str]:
+    """Plain text → paragraphs: split on blank lines if there are any, else on every newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    chunks = _BLANK_LINE.split(text) if _BLANK_LINE.search(text) else text.split("\n")
+    return [p for p in (normalize_text(c) for c in chunks) if p]
+
+
+def inline_text(markup: str | None) -> str:
+    """One line of clean text from a possibly tagged or entity-escaped string (titles, captions)."""
+    if not markup:
+        return ""
+    if _TAGGY.search(markup):
+        root = LexborHTMLParser(markup).body
+        markup = root.text(deep=True, separator=" ") if root is not None else ""
+    elif "&" in markup:
+        markup = _html.unescape(markup)
+    return normalize_text(markup)
+
+
+# --- titles -------------------------------------------------------------------------------------
+
+# Separators between a headline and a site name, tried from the right.
+_TITLE_SEP = re.compile(r"\s+(?:\||-|–|—|::|·|•|«|»)\s+")
+_SITE_WORDS = re.compile(
+    r"\b(?:news|times|post|agency|daily|herald|tribune|blog|online|press|journal|gazette|mail|tv|"
+    r"network|media|observer|review|today|wire|standard|chronicle|telegraph|express|monitor|insider|"
+    r"radio|magazine|digest|courier|dispatch|sun|star|globe|reporter|bulletin|agencia|agence|ajans[ıi]|"
+    r"nachrichten|notizie|noticias)\b|\.(?:com|org|net|info|news|co|cn|in|pk|my|id|kr|jp|ru|tr|ae|ir|kw|de|es|it|fr)\b",
+    re.IGNORECASE,
+)
+_SECTION_WORDS = frozenset({
+    "world", "business", "politics", "sport", "sports", "tech", "technology", "science", "health",
+    "opinion", "asia", "africa", "europe", "americas", "middle east", "china", "nation", "national",
+    "international", "local", "entertainment", "culture", "economy", "news", "latest news",
+    "breaking news", "top news", "top stories", "world news", "home",
+})
+_MINOR_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "de", "la", "el", "al", "&"})
+_MAX_SITE_WORDS = 6
+_MAX_SITE_CHARS = 50
+
+
+def _compact(s: str) -> str:
+    return "".join(_WORDISH.findall(s.casefold()))
+
+
+def _title_cased(s: str) -> bool:
+    words = s.split()
+    return all(w[0].isupper() or w[0].isdigit() or w.casefold() in _MINOR_WORDS for w in words if w[0].isalpha() or w[0].isdigit())
+
+
+def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: str) -> bool:
+    words = tail.split()
+    if not words or len(words) > _MAX_SITE_WORDS or len(tail) > _MAX_SITE_CHARS:
+        return False
+    key = _compact(tail)
+    if not key:
+        return False
+    if key in site_keys or (host_key and (key in host_key or host_key in key) and len(key) >= 3):
+        return True
+    if not _title_cased(tail) and "." not in tail:
+        return False
+    if _SITE_WORDS.search(tail):
+        return True
+    # A pipe rarely appears inside a headline; a short capitalized name after one is site chrome.
+    return sep == "|" and len(words) <= 4
+
+
+@lru_cache(maxsize=64)
+def _site_keys(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(k for k in (_compact(n) for n in names) if k)
+
+
+def _host_key(host: str | None) -> str:
+    if not host:
+        return ""
+    labels = [lb for lb in host.lower().split(".") if lb not in ("www", "m", "amp", "english", "en", "news", "rss", "feeds")]
+    # The registrable label, e.g. "dailysabah" of www.dailysabah.com.
+    return _compact(labels[-2]) if len(labels) >= 2 else (_compact(labels[0]) if labels else "")
+
+
+def clean_title(title: str | None, *, site_names: Iterable[str] = (), host: str | None = None) -> str:
+    """Clean a headline and remove a trailing site name (`` - Site``, `` | Site``, `` – Site`` …).
+
+    A suffix is removed only when it looks like a site, not like part of the headline: it is short,
+    and it is one of ``site_names`` (agency names, the outlet's name), or matches the feed's host, or
+    is capitalized like a name and contains a word such as News/Times/Agency or a domain; after a
+    ``|`` any short capitalized name counts. One section name before the site (``| World | Site``)
+    goes too. The headline itself always keeps at least two words.
+    """
+    text = inline_text(title)
+    site_keys = _site_keys(tuple(site_names))
+    host_key = _host_key(host)
+    removed_site = False
+    for _ in range(2):
+        seps = list(_TITLE_SEP.finditer(text))
+        if not seps:
+            break
+        m = seps[-1]
+        head, tail, sep = text[: m.start()], text[m.end():], m.group().strip()
+        if len(head.split()) < 2:
+            break
+        if removed_site:
+            if tail.casefold() not in _SECTION_WORDS:
+                break
+        elif not _is_site_suffix(tail, sep, site_keys, host_key):
+            break
+        text, removed_site = head.rstrip(), True
+    return text
+
+
+# --- standfirst and echoes ----------------------------------------------------------------------
+
+_TRUNCATION = re.compile(r"\s*(?:\[(?:…|\.\.\.)\]|…|\.\.\.|\[\+\d+ chars\])\s*$")
+
+
+def split_standfirst(standfirst: str | None, paragraphs: Sequence[str]) -> tuple[str | None, list[str]]:
+    """Keep a standfirst only when the body does not already say it.
+
+    Returns (standfirst or None, paragraphs). When the standfirst is also a body paragraph, the body
+    keeps the paragraph and the standfirst is dropped. When it appears twice (a site that prints the
+    standfirst above the article that contains it), its first copy leaves the body. A summary that is
+    just the start of the body (``…`` truncated teaser) is dropped as well.
+    """
+    paras = list(paragraphs)
+    if not standfirst:
+        return None, paras
+    key = paragraph_key(standfirst)
+    if not key:
+        return None, paras
+    hits = [i for i, p in enumerate(paras) if same_key(p, key)]
+    if len(hits) >= 2:
+        del paras[hits[0]]
+        return None, paras
+    if hits:
+        return None, paras
+    teaser = paragraph_key(_TRUNCATION.sub("", standfirst))
+    head = " ".join(paras[:3])[: 2 * len(standfirst) + 40]
+    if teaser and len(teaser) >= 20 and paragraph_key(head).startswith(teaser):
+        return None, paras
+    return standfirst, paras
+
+
+def same_key(text: str, key: str) -> bool:
+    """``paragraph_key(text) == key``, rejecting most non-matches from the first 40 characters."""
+    if len(text) < len(key) or not key:
+        return False
+    first = next((ch for ch in text[:8] if ch.isalnum()), None)
+    if first is not None and first.casefold()[:1] != key[0]:
+        return False
+    head = paragraph_key(text[:40])
+    if not key.startswith(head[: len(key)]):
+        return False
+    return paragraph_key(text) == key
+
+
+def drop_title_echo(title: str, paragraphs: Sequence[str]) -> list[str]:
+    """Remove a leading paragraph that only repeats the headline (content that starts with <h1>)."""
+    paras = list(paragraphs)
+    if paras and title and same_key(paras[0], paragraph_key(title)):
+        del paras[0]
+    return paras

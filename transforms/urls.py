@@ -1,0 +1,78 @@
+"""Canonical article URLs: one spelling per article, so the URL can serve as an identity key.
+
+Why not ``courlan.normalize_url`` (installed with trafilatura)? Its default mode keeps fragments and
+drops every query key that merely *contains* words such as ``source``, ``cid``, ``uid`` or ``ref``;
+its strict mode keeps only a short allow-list (``id``, ``p``, ``page`` …). Either way two different
+articles of a site using ``?cid=123`` or ``?article=5`` would collapse into one URL, and here a URL
+collision merges two articles into one ``article_id`` — much worse than a missed duplicate. So the
+tracker list below is explicit (exact names plus a few vendor prefixes), and everything else is kept.
+
+Decisions:
+- scheme and host lowercased, a non-ASCII host spelled in IDNA, userinfo dropped, default port dropped;
+- path kept byte for byte (paths are case-sensitive; re-quoting could change what the server sees),
+  an empty path becomes ``/``;
+- tracking parameters removed; the remaining ``key=value`` pairs keep their original encoding and
+  are sorted by key (stable, so repeated keys keep their order): servers read a query as a map, while
+  feeds and share buttons emit the same parameters in different orders;
+- the fragment is dropped (it never selects a different article), except a ``#!`` hash-bang, which
+  on single-page sites *is* the article route.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+# Exact parameter names (compared lowercased). Each is a click/campaign identifier that never
+# selects content: ad-click ids, mail-campaign ids, social share ids, referrer tags.
+TRACKING_PARAMS: frozenset[str] = frozenset({
+    "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
+    "ttclid", "igshid", "igsh", "li_fat_id", "epik",
+    "ocid", "cmpid", "cmp", "icid", "ncid", "cid_source", "smid", "smtyp",
+    "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "hsctatracking",
+    "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "rb_clickid", "s_kwcid", "xtor",
+    "ref_src", "ref_url", "ref", "referrer", "sr_share", "share", "__twitter_impression",
+    "wt.mc_id", "wt_mc_id", "trk", "trkcampaign", "ito",
+})
+# Vendor prefixes whose every parameter is tracking (utm_ Google/Urchin, pk_ Piwik, mtm_ Matomo,
+# mc_ Mailchimp, at_ AT Internet, hmb_ HubSpot, ga_ Google Analytics).
+TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "pk_", "mtm_", "ga_", "hmb_", "at_", "mc_")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_tracking_param(name: str) -> bool:
+    key = unquote_plus(name).strip().lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def _host(netloc_host: str) -> str:
+    host = netloc_host.lower().rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass  # keep the Unicode spelling rather than lose the URL
+    return host
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The canonical form of an http(s) URL (see module doc), or None if it is not one."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = _host(parts.hostname)
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    pairs = [p for p in parts.query.split("&") if p and not is_tracking_param(p.split("=", 1)[0])]
+    pairs.sort(key=lambda p: unquote_plus(p.split("=", 1)[0]))
+    fragment = parts.fragment if parts.fragment.startswith("!") else ""
+    return urlunsplit((scheme, netloc, parts.path or "/", "&".join(pairs), fragment))
