@@ -311,11 +311,15 @@ class ClusterGraph:
 
 
 class _BandIndex:
-    """LSH buckets of held fingerprints: band key -> ids of held articles with that band."""
+    """LSH buckets of held fingerprints: band key -> id(s) of held articles with that band.
+
+    Almost every bucket holds a single article, so a bucket is the bare id until a second one
+    arrives; a list per bucket would double the memory held per article.
+    """
 
     def __init__(self, params: LSHParams) -> None:
         self.params = params
-        self._buckets: dict[bytes, list[str]] = {}
+        self._buckets: dict[bytes, str | list[str]] = {}
         self._fingerprints: dict[str, Fingerprint] = {}
         self._keys: dict[str, tuple[bytes, ...]] = {}
 
@@ -325,22 +329,37 @@ class _BandIndex:
     def candidates(self, keys: tuple[bytes, ...]) -> set[str]:
         found: set[str] = set()
         for key in keys:
-            found.update(self._buckets.get(key, ()))
+            held = self._buckets.get(key)
+            if held is None:
+                continue
+            if isinstance(held, str):
+                found.add(held)
+            else:
+                found.update(held)
         return found
 
     def insert(self, article_id: str, fingerprint: Fingerprint, keys: tuple[bytes, ...]) -> None:
         self._fingerprints[article_id] = fingerprint
         self._keys[article_id] = keys
         for key in keys:
-            self._buckets.setdefault(key, []).append(article_id)
+            held = self._buckets.get(key)
+            if held is None:
+                self._buckets[key] = article_id
+            elif isinstance(held, str):
+                self._buckets[key] = [held, article_id]
+            else:
+                held.append(article_id)
 
     def remove(self, article_id: str) -> None:
         self._fingerprints.pop(article_id, None)
         for key in self._keys.pop(article_id, ()):
-            bucket = self._buckets[key]
-            bucket.remove(article_id)
-            if not bucket:
+            held = self._buckets[key]
+            if isinstance(held, str):
                 del self._buckets[key]
+                continue
+            held.remove(article_id)
+            if len(held) == 1:
+                self._buckets[key] = held[0]
 
     def bucket_count(self) -> int:
         return len(self._buckets)

@@ -57,15 +57,15 @@ FORMAT_VERSION = 1
 
 # Scripts written without spaces between words: each character is a token, so their "word
 # 3-grams" are character 3-grams, which is the usual unit for near-duplicate detection there.
-_UNSPACED_SCRIPT = regex.compile(
-    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
-)
+_UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_UNSPACED_CHAR = regex.compile(f"[{_UNSPACED}]")
+_UNSPACED_PIECES = regex.compile(f"[{_UNSPACED}]|[^{_UNSPACED}]+")
 # Letters, combining marks and digits: marks matter for Indic scripts, whose vowel signs are not
 # "word" characters to the stdlib ``re`` and would shatter every word.
 _TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 # Deleting apostrophes only ever joins two letters ("don't" -> "dont", "l'été" -> "lété"); anywhere
 # else an apostrophe is a separator anyway, so the same deletion serves both cases.
-_APOSTROPHES = str.maketrans({"'": None, "\u2019": None, "\u02bc": None})
+_APOSTROPHES = ("'", "\u2019", "\u02bc")
 
 _HEADER = struct.Struct("<BBHII")  # format version, reserved, num_perm, word_count, shingle_count
 
@@ -77,10 +77,19 @@ def tokenize(text: str) -> list[str]:
     case beyond ASCII (``Straße`` -> ``strasse``). Digits are kept: numbers are often what tells
     two formulaic stories apart.
     """
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
-    if not folded.isascii():
-        folded = _UNSPACED_SCRIPT.sub(r" \g<0> ", folded)
-    return _TOKEN.findall(folded)
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    for apostrophe in _APOSTROPHES:  # str.replace: several times faster than str.translate here
+        folded = folded.replace(apostrophe, "")
+    tokens = _TOKEN.findall(folded)
+    if folded.isascii():
+        return tokens
+    split: list[str] = []
+    for token in tokens:
+        if token.isascii() or not _UNSPACED_CHAR.search(token):
+            split.append(token)
+        else:
+            split.extend(_UNSPACED_PIECES.findall(token))
+    return split
 
 
 def word_shingles(text: str, size: int = SHINGLE_SIZE) -> set[str]:

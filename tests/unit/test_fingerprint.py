@@ -101,6 +101,7 @@ def test_tokenize_lowercases_strips_punctuation_and_joins_elisions():
 def test_tokenize_keeps_indic_words_whole_and_splits_unspaced_scripts_into_characters():
     assert tokenize("भारत सरकार ने कहा") == ["भारत", "सरकार", "ने", "कहा"]
     assert tokenize("新华社报道") == ["新", "华", "社", "报", "道"]
+    assert tokenize("Tokyo東京タワー, “quoted” café") == ["tokyo", "東", "京", "タ", "ワ", "ー", "quoted", "café"]
     assert tokenize("Straße ２０２４") == ["strasse", "2024"]
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each ``bench_*`` module has a ``main() -> int`` printing its figures."""
