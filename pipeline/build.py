@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
+from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
 from transforms.dofns import DEAD, RAW, DedupVersions, ParseCleanIdentify
 
 from .options import NewswireOptions
@@ -33,14 +33,19 @@ class CleanArticles(beam.PTransform):
 
 
 def write_warehouse(outputs: dict, spec: WarehouseSpec) -> None:
-    tables = {"articles": ARTICLES, "raw_items": RAW_ITEMS, "dead_letter": DEAD_LETTER}
-    for name, table in tables.items():
-        if spec.kind == "duckdb":
+    if spec.kind == "duckdb":
+        tables = {"articles": ARTICLES, "raw_items": RAW_ITEMS, "dead_letter": DEAD_LETTER}
+        for name, table in tables.items():
             outputs[name] | f"Write_{name}" >> WriteToDuckDB(spec.path, table)
-        else:
-            from .sinks.bigquery import WriteToBigQueryTable  # noqa: PLC0415 - cloud-only dependency
+        return
+    from .sinks.bigquery import WriteToBigQueryTable  # noqa: PLC0415 - cloud-only dependency
 
-            outputs[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
+    # Rows BigQuery rejects come back as dead_letter rows and join the pipeline's own dead letters.
+    rejected = [outputs[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
+                for name, table in (("articles", ARTICLES), ("raw_items", RAW_ITEMS), ("stories", STORIES))
+                if name in outputs]
+    dead_letters = (outputs["dead_letter"], *rejected) | "AllDeadLetters" >> beam.Flatten()
+    dead_letters | "Write_dead_letter" >> WriteToBigQueryTable(spec, DEAD_LETTER)
 
 
 def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
