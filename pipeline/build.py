@@ -9,9 +9,14 @@ from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
 from transforms.dofns import DEAD, RAW, DedupVersions, ParseCleanIdentify
 
 from .options import NewswireOptions
+from .runners import is_dataflow
 from .sinks.beam_duckdb import WriteToDuckDB
 from .sources import read_input
 from .specs import InputSpec, WarehouseSpec, parse_input, parse_warehouse
+
+
+# The poller's stable key for an entry, sent as a message attribute (DESIGN.md).
+PUBSUB_ID_LABEL = "item_key"
 
 
 class CleanArticles(beam.PTransform):
@@ -55,7 +60,10 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     if input_spec.streaming:
         options.view_as(StandardOptions).streaming = True
     p = beam.Pipeline(options=options)
-    messages = p | "ReadInput" >> read_input(input_spec)
+    # Dataflow de-duplicates redelivered messages by this attribute before the pipeline sees them;
+    # the DirectRunner rejects id_label, and the pipeline's own dedup covers it there.
+    id_label = PUBSUB_ID_LABEL if is_dataflow(options.view_as(StandardOptions).runner) else None
+    messages = p | "ReadInput" >> read_input(input_spec, id_label=id_label)
     outputs = messages | "CleanArticles" >> CleanArticles(
         stamp_event_time=not input_spec.streaming,
         dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600))
