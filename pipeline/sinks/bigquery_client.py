@@ -73,3 +73,28 @@ class EndpointBigQueryClient:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.apitools_client(), name)
+
+
+def check_dataset(project: str, dataset: str, endpoint: str | None = None) -> None:
+    """Fail before launch, with the fix, when the warehouse dataset does not exist.
+
+    Beam creates missing tables but never the dataset; without this check the first insert would
+    retry a 404 for a long time before the job fails.
+    """
+    from google.api_core.exceptions import NotFound
+
+    from ..specs import OptionError
+
+    endpoint = endpoint if endpoint is not None else endpoint_from_env()
+    if endpoint:
+        client = EndpointBigQueryClient(endpoint, project).cloud_client()
+    else:
+        from google.cloud import bigquery
+
+        client = bigquery.Client(project=project)
+    try:
+        client.get_dataset(f"{project}.{dataset}")
+    except NotFound as exc:
+        raise OptionError(
+            f"--warehouse bigquery://{project}/{dataset}: dataset not found. Create it with Terraform "
+            f"(deploy/terraform) or `bq mk --dataset {project}:{dataset}`; the job creates its tables.") from exc

@@ -21,6 +21,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from google.cloud import bigquery
 
 from pipeline.main import run
+from pipeline.specs import OptionError
 from pipeline.sinks.bigquery_rows import insert_id, to_bigquery_row
 from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, WAREHOUSE_TABLES, bigquery_schema
 from schemas.views import unique_view_name, unique_view_sql
@@ -203,3 +204,8 @@ def test_rejected_dead_letters_are_logged_and_counted_not_looped(bq_dataset, bqe
 def test_every_warehouse_table_has_a_primary_key_for_insert_ids():
     for table in WAREHOUSE_TABLES:
         assert table.primary_key, table.name
+
+
+def test_a_missing_dataset_is_refused_before_the_job_starts(bqemu_server, raw_file):
+    with pytest.raises(OptionError, match=r"dataset not found.*deploy/terraform"):
+        _run(raw_file, "test-project", "no_such_dataset")
