@@ -7,11 +7,13 @@ import logging
 import sys
 from dataclasses import dataclass
 
+import duckdb
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from rich.console import Console
 from rich.table import Table as RichTable
 
 from .build import build_pipeline
+from .query_server import QueryError
 from .runners import local_runner
 from .specs import OptionError, parse_input, parse_warehouse
 
@@ -81,11 +83,34 @@ def _cmd_process(args, extra) -> int:
 
 
 def _cmd_query(args, extra) -> int:
+    from .query_server import query_running  # noqa: PLC0415
     from .sinks.duckdb import query_file  # noqa: PLC0415
 
-    cols, rows = query_file(args.warehouse, args.sql)
+    answer = query_running(args.warehouse, args.sql)
+    cols, rows = answer if answer is not None else query_file(args.warehouse, args.sql)
     _print_rows(cols, rows)
     return 0
+
+
+def _cmd_run(args, extra) -> int:
+    from .app import RunConfig, run  # noqa: PLC0415 - pulls in the pollers and the emulator
+
+    try:
+        run(RunConfig(feeds_path=args.feeds, warehouse=args.warehouse, until_idle=args.until_idle,
+                      project=args.project, state_path=args.state, serve_dir=args.serve,
+                      idle_timeout=args.idle_timeout), console)
+    except TimeoutError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+    console.print(f"query it: newswire query --warehouse {args.warehouse} "
+                  "\"SELECT agency, title FROM articles ORDER BY published_at DESC LIMIT 10\"")
+    return 0
+
+
+def _cmd_emulator(args, extra) -> int:
+    from emulator.server import main as emulator_main  # noqa: PLC0415
+
+    return emulator_main(["--host", args.host, "--port", str(args.port)])
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -98,6 +123,26 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="glob of raw-item JSON-lines files")
     p.add_argument("--warehouse", required=True, help="DuckDB file to write (created if missing)")
     p.set_defaults(func=_cmd_process)
+
+    r = sub.add_parser("run", help="poll feeds into Pub/Sub and stream them into the warehouse")
+    r.add_argument("--feeds", required=True, help="feeds YAML file (see feeds.example.yaml)")
+    r.add_argument("--warehouse", required=True, help="DuckDB file to write (created if missing)")
+    r.add_argument("--until-idle", action="store_true",
+                   help="poll each feed once, wait until everything published is written, then exit")
+    r.add_argument("--project", default=None,
+                   help="Google Cloud project for real Pub/Sub (default: the embedded emulator, or "
+                        "PUBSUB_EMULATOR_HOST when set)")
+    r.add_argument("--state", default=None, help="poller state file (default: WAREHOUSE.pollers.sqlite)")
+    r.add_argument("--serve", default=None, metavar="DIR",
+                   help="serve DIR over local HTTP and substitute its address for {serve} in feed URLs")
+    r.add_argument("--idle-timeout", type=float, default=300.0,
+                   help="with --until-idle: how long to wait for the warehouse to catch up (s)")
+    r.set_defaults(func=_cmd_run)
+
+    e = sub.add_parser("emulator", help="run the Pub/Sub emulator on its own")
+    e.add_argument("--host", default="127.0.0.1")
+    e.add_argument("--port", type=int, default=8085)
+    e.set_defaults(func=_cmd_emulator)
 
     q = sub.add_parser("query", help="run SQL against a warehouse file")
     q.add_argument("--warehouse", required=True, help="DuckDB file")
@@ -113,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args, extra)
-    except (OptionError, FileNotFoundError) as exc:
+    except (OptionError, FileNotFoundError, QueryError, duckdb.Error) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import apache_beam as beam
@@ -21,6 +22,7 @@ from .parse import parse_raw_item
 
 DEAD = "dead_letter"
 RAW = "raw_items"
+ARTICLE = "articles"
 _LOG = logging.getLogger(__name__)
 
 
@@ -29,10 +31,12 @@ def _now() -> datetime:
 
 
 class ParseCleanIdentify(beam.DoFn):
-    """Message → article row (version 1). Any ItemError goes to the dead-letter output.
+    """Message → one *unit*: its raw_items row plus its article row or its dead-letter row.
 
-    Parse, clean and identify run in one DoFn because they are one pure chain per element: splitting
-    them buys nothing but per-element overhead. Each failure still names its own step.
+    Everything one message produces travels together to the sink, which writes it in one
+    transaction: a message is then either wholly in the warehouse or not at all, which is what
+    crash recovery relies on (pipeline/recovery.py). Parse, clean and identify run in one DoFn
+    because they are one pure chain per element; each failure still names its own step.
     """
 
     def __init__(self, stamp_event_time: bool = False) -> None:
@@ -53,7 +57,7 @@ class ParseCleanIdentify(beam.DoFn):
         self.read.inc()
         step = "parse"
         feed_id = msg.attributes.get("feed_id")
-        raw = None
+        raw = article = dead = None
         try:
             raw = parse_raw_item(msg.data, msg.attributes, msg.message_id)
             feed_id = raw.feed_id
@@ -61,24 +65,25 @@ class ParseCleanIdentify(beam.DoFn):
             clean = clean_item(raw)
             self._count_rules(clean.removed_rules)
             step = "identify"
-            row = article_row(raw, clean, processed_at=_now())
-            if self.stamp_event_time:
-                yield beam.window.TimestampedValue(row, raw.fetched_at.timestamp())
-            else:
-                yield row
-        except ItemError as exc:
+            article = article_row(raw, clean, processed_at=_now())
+        except Exception as exc:  # noqa: BLE001 - one bad item must not kill the bundle
+            if not isinstance(exc, ItemError):
+                # A bug, not bad input: logged loudly, and the item is still kept with its class.
+                _LOG.exception("unexpected error in step %s for message %s", step, msg.message_id)
             self.dead.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter_row(
-                step=step, error=exc, payload=msg.data, message_id=msg.message_id,
-                feed_id=feed_id, attributes=msg.attributes))
-        except Exception as exc:  # noqa: BLE001 - a bug on one item must not kill the bundle
-            # Unexpected errors are still routed with their class so they can be found and fixed.
-            _LOG.exception("unexpected error in step %s for message %s", step, msg.message_id)
-            self.dead.inc()
-            yield beam.pvalue.TaggedOutput(DEAD, dead_letter_row(
-                step=step, error=exc, payload=msg.data, message_id=msg.message_id,
-                feed_id=feed_id, attributes=msg.attributes))
-        yield beam.pvalue.TaggedOutput(RAW, raw_item_row(msg, raw))
+            dead = dead_letter_row(step=step, error=exc, payload=msg.data, message_id=msg.message_id,
+                                   feed_id=feed_id, attributes=msg.attributes)
+        unit = {"message_id": msg.message_id, RAW: raw_item_row(msg, raw), ARTICLE: article, DEAD: dead}
+        if self.stamp_event_time and raw is not None:
+            yield beam.window.TimestampedValue(unit, raw.fetched_at.timestamp())
+        else:
+            yield unit
+
+
+def unit_key(unit: dict) -> str:
+    """Dedup key: the article's id, or the message id for a unit without an article."""
+    article = unit[ARTICLE]
+    return article["article_id"] if article else "message:" + unit["message_id"]
 
 
 def raw_item_row(msg: Message, raw: RawItem | None) -> dict:
@@ -101,8 +106,43 @@ def raw_item_row(msg: Message, raw: RawItem | None) -> dict:
 _MAX_HASHES = 32
 
 
-class DedupVersions(beam.DoFn):
-    """Keyed by article_id: drop a repeat of seen content, number each new content as a version.
+@dataclass
+class VersionState:
+    """What the pipeline remembers of one article: its latest version and recent content hashes."""
+
+    version: int = 0
+    hashes: list[str] = field(default_factory=list)
+
+
+def next_version(state: VersionState, unit: dict) -> dict | None:
+    """Apply one unit to an article's state (mutated). Returns the unit to emit, with its version,
+    or the unit without its article when the content is a repeat (None only if there was no article).
+    """
+    row = unit[ARTICLE]
+    if row is None:
+        return None
+    if row["content_hash"] in state.hashes:
+        # The raw row still goes on: the message itself must be recorded as received.
+        return {**unit, ARTICLE: None}
+    state.version += 1
+    state.hashes = (state.hashes + [row["content_hash"]])[-_MAX_HASHES:]
+    return {**unit, ARTICLE: {**row, "version": state.version}}
+
+
+class _VersionCounters:
+    def __init__(self) -> None:
+        self.duplicates = Metrics.counter("newswire", "duplicates")
+        self.versions = Metrics.counter("newswire", "new_versions")
+
+    def count(self, out: dict) -> None:
+        if out[ARTICLE] is None:
+            self.duplicates.inc()
+        elif out[ARTICLE]["version"] > 1:
+            self.versions.inc()
+
+
+class DedupVersionsStateful(beam.DoFn):
+    """Streaming: keyed by ``unit_key``, drop a repeat of seen content and number new content.
 
     State is kept for ``ttl_seconds`` of event time after the article was last seen (default 7 days:
     feeds keep items for days, and corrections arrive within that window; a repeat after the TTL
@@ -114,24 +154,64 @@ class DedupVersions(beam.DoFn):
 
     def __init__(self, ttl_seconds: int) -> None:
         self.ttl = Duration(seconds=ttl_seconds)
-        self.duplicates = Metrics.counter("newswire", "duplicates")
-        self.versions = Metrics.counter("newswire", "new_versions")
+        self.counters = _VersionCounters()
 
     def process(self, element, ts=beam.DoFn.TimestampParam,
                 seen=beam.DoFn.StateParam(SEEN), expiry=beam.DoFn.TimerParam(EXPIRY)):
-        _, row = element
-        state = seen.read() or {"version": 0, "hashes": []}
-        if row["content_hash"] in state["hashes"]:
-            self.duplicates.inc()
+        _, unit = element
+        state = seen.read() or VersionState()
+        out = next_version(state, unit)
+        if out is None:
+            yield unit
             return
-        state["version"] += 1
-        state["hashes"] = (state["hashes"] + [row["content_hash"]])[-_MAX_HASHES:]
-        if state["version"] > 1:
-            self.versions.inc()
-        seen.write(state)
-        expiry.set(ts + self.ttl)
-        yield {**row, "version": state["version"]}
+        self.counters.count(out)
+        if out[ARTICLE] is not None:
+            seen.write(state)
+            expiry.set(ts + self.ttl)
+        yield out
 
     @on_timer(EXPIRY)
     def expire(self, seen=beam.DoFn.StateParam(SEEN)):
         seen.clear()
+
+
+class _DedupGroup(beam.DoFn):
+    """Batch: the same rule over one article's whole group, in fetch order."""
+
+    def __init__(self) -> None:
+        self.counters = _VersionCounters()
+
+    def process(self, element):
+        _, units = element
+        state = VersionState()
+        order = sorted(units, key=lambda u: (u[ARTICLE]["fetched_at"] if u[ARTICLE] else _EPOCH,
+                                             u["message_id"]))
+        for unit in order:
+            out = next_version(state, unit)
+            if out is None:
+                yield unit
+                continue
+            self.counters.count(out)
+            yield out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class DedupVersions(beam.PTransform):
+    """Keyed units → units with repeats dropped and versions numbered.
+
+    Streaming uses a stateful DoFn with a TTL timer. A batch job sees all of an article's items at
+    once, so it groups them instead: the same rule (``next_version``), without per-element state
+    writes, which the batch engine's state cache makes expensive (it sizes every value it caches).
+    """
+
+    def __init__(self, ttl_seconds: int, *, streaming: bool) -> None:
+        super().__init__()
+        self.ttl_seconds = ttl_seconds
+        self.streaming = streaming
+
+    def expand(self, keyed):
+        if self.streaming:
+            return keyed | "Stateful" >> beam.ParDo(DedupVersionsStateful(self.ttl_seconds))
+        return keyed | "Group" >> beam.GroupByKey() | "Versions" >> beam.ParDo(_DedupGroup())

@@ -1,44 +1,48 @@
-"""Beam wiring for the DuckDB warehouse: rows are buffered per bundle and written in one transaction."""
+"""Beam wiring for the DuckDB warehouse: a bundle's units are written in one transaction."""
 
 from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import Table
+from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
 
 from .duckdb import DuckDBWarehouse
 
 
-class _WriteBundle(beam.DoFn):
-    def __init__(self, path: str, table: Table) -> None:
+class _WriteUnits(beam.DoFn):
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.table = table
-        self.inserted = Metrics.counter("warehouse", f"{table.name}_inserted")
-        self.skipped = Metrics.counter("warehouse", f"{table.name}_skipped")
+        self.inserted = {t.name: Metrics.counter("warehouse", f"{t.name}_inserted")
+                         for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER)}
+        self.skipped = {t.name: Metrics.counter("warehouse", f"{t.name}_skipped")
+                        for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER)}
 
     def setup(self) -> None:
         self._warehouse = DuckDBWarehouse.shared(self.path)
 
     def start_bundle(self) -> None:
-        self._rows: list[dict] = []
+        self._units: list[dict] = []
 
-    def process(self, row: dict):
-        self._rows.append(row)
+    def process(self, unit: dict):
+        self._units.append(unit)
 
     def finish_bundle(self) -> None:
         # A failure here fails the bundle, which the runner retries: the write is idempotent.
-        result = self._warehouse.write(self.table, self._rows)
-        self.inserted.inc(result.inserted)
-        self.skipped.inc(result.skipped)
-        self._rows = []
+        if not self._units:
+            return
+        for name, result in self._warehouse.write_units(self._units).items():
+            self.inserted[name].inc(result.inserted)
+            self.skipped[name].inc(result.skipped)
+        self._units = []
 
 
-class WriteToDuckDB(beam.PTransform):
-    def __init__(self, path: str, table: Table) -> None:
+class WriteUnitsToDuckDB(beam.PTransform):
+    """Writes each message's raw row with its article or dead-letter row, atomically."""
+
+    def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
-        self.table = table
 
-    def expand(self, rows):
-        return rows | "WriteBundles" >> beam.ParDo(_WriteBundle(self.path, self.table))
+    def expand(self, units):
+        return units | "WriteBundles" >> beam.ParDo(_WriteUnits(self.path))

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from schemas import ARTICLES, WAREHOUSE_TABLES, Table, arrow_schema, duckdb_ddl
+from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, WAREHOUSE_TABLES, Table, arrow_schema, duckdb_ddl
 
 
 @dataclass(frozen=True)
@@ -67,26 +68,44 @@ class DuckDBWarehouse:
 
     # -- writes ----------------------------------------------------------------------------------
 
+    @contextmanager
+    def _transaction(self):
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
     def write(self, table: Table, rows: list[dict]) -> WriteResult:
+        """Write rows of one table in one transaction."""
         if not rows:
             return WriteResult(0, 0)
-        if table is ARTICLES:
-            return self._write_articles(rows)
-        return self._insert_ignore(table, rows)
+        with self._transaction():
+            return self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
+
+    def write_units(self, units: list[dict]) -> dict[str, WriteResult]:
+        """Write everything some messages produced (see transforms.dofns) in one transaction."""
+        results = {}
+        with self._transaction():
+            for table in (RAW_ITEMS, DEAD_LETTER, ARTICLES):
+                rows = [u[table.name] for u in units if u.get(table.name) is not None]
+                if not rows:
+                    results[table.name] = WriteResult(0, 0)
+                elif table is ARTICLES:
+                    results[table.name] = self._write_articles(rows)
+                else:
+                    results[table.name] = self._insert_ignore(table, rows)
+        return results
 
     def _insert_ignore(self, table: Table, rows: list[dict]) -> WriteResult:
         batch = pa.Table.from_pylist(rows, schema=arrow_schema(table))  # noqa: F841 - read by SQL
         cols = ", ".join(f'"{c}"' for c in table.field_names())
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                before = self._count(table)
-                self._conn.execute(f'INSERT OR IGNORE INTO "{table.name}" ({cols}) SELECT {cols} FROM batch')
-                inserted = self._count(table) - before
-                self._conn.execute("COMMIT")
-            except Exception:
-                self._conn.execute("ROLLBACK")
-                raise
+        before = self._count(table)
+        self._conn.execute(f'INSERT OR IGNORE INTO "{table.name}" ({cols}) SELECT {cols} FROM batch')
+        inserted = self._count(table) - before
         return WriteResult(inserted, len(rows) - inserted)
 
     def _count(self, table: Table) -> int:
@@ -94,41 +113,56 @@ class DuckDBWarehouse:
 
     def _write_articles(self, rows: list[dict]) -> WriteResult:
         """Insert new content as the next version of each article; drop known content."""
-        ids = sorted({r["article_id"] for r in rows})
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                known: dict[str, tuple[int, set[str]]] = {}
-                existing = self._conn.execute(
-                    "SELECT article_id, max(version), list(content_hash) FROM articles "
-                    "WHERE article_id IN (SELECT unnest(?)) GROUP BY article_id", [ids]).fetchall()
-                for aid, maxv, hashes in existing:
-                    known[aid] = (maxv, set(hashes))
-                out, skipped = [], 0
-                # Within a batch, versions follow the order the items were fetched.
-                by_id: dict[str, list[dict]] = defaultdict(list)
-                for r in rows:
-                    by_id[r["article_id"]].append(r)
-                for aid, group in by_id.items():
-                    version, hashes = known.get(aid, (0, set()))
-                    for r in sorted(group, key=lambda r: (r["fetched_at"], r["version"])):
-                        if r["content_hash"] in hashes:
-                            skipped += 1
-                            continue
-                        version += 1
-                        hashes.add(r["content_hash"])
-                        out.append({**r, "version": version})
-                if out:
-                    batch = pa.Table.from_pylist(out, schema=arrow_schema(ARTICLES))  # noqa: F841
-                    cols = ", ".join(f'"{c}"' for c in ARTICLES.field_names())
-                    self._conn.execute(f"INSERT INTO articles ({cols}) SELECT {cols} FROM batch")
-                self._conn.execute("COMMIT")
-            except Exception:
-                self._conn.execute("ROLLBACK")
-                raise
+        # Passed as an Arrow column: DuckDB inspects each element of a Python list parameter.
+        ids = pa.table({"article_id": sorted({r["article_id"] for r in rows})})  # noqa: F841 - read by SQL
+        known: dict[str, tuple[int, set[str]]] = {}
+        existing = self._conn.execute(
+            "SELECT article_id, max(version), list(content_hash) FROM articles "
+            "WHERE article_id IN (SELECT article_id FROM ids) GROUP BY article_id").fetchall()
+        for aid, maxv, hashes in existing:
+            known[aid] = (maxv, set(hashes))
+        out, skipped = [], 0
+        # Within a batch, versions follow the order the items were fetched.
+        by_id: dict[str, list[dict]] = defaultdict(list)
+        for r in rows:
+            by_id[r["article_id"]].append(r)
+        for aid, group in by_id.items():
+            version, hashes = known.get(aid, (0, set()))
+            for r in sorted(group, key=lambda r: (r["fetched_at"], r["version"])):
+                if r["content_hash"] in hashes:
+                    skipped += 1
+                    continue
+                version += 1
+                hashes.add(r["content_hash"])
+                out.append({**r, "version": version})
+        if out:
+            batch = pa.Table.from_pylist(out, schema=arrow_schema(ARTICLES))  # noqa: F841 - read by SQL
+            cols = ", ".join(f'"{c}"' for c in ARTICLES.field_names())
+            self._conn.execute(f"INSERT INTO articles ({cols}) SELECT {cols} FROM batch")
         return WriteResult(len(out), skipped)
 
     # -- reads -----------------------------------------------------------------------------------
+
+    def read_query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        """A read-only query on its own connection: it sees committed batches only."""
+        from ..query_server import check_read_only  # noqa: PLC0415
+
+        check_read_only(sql)
+        with self._lock:
+            cur = self._conn.cursor()
+        try:
+            res = cur.execute(sql)
+            cols = [d[0] for d in res.description] if res.description else []
+            return cols, res.fetchall()
+        finally:
+            cur.close()
+
+    def query_ids(self, sql: str, ids: list[str]) -> tuple[list[str], list[tuple]]:
+        """Run ``sql`` with the table ``ids(id)`` bound to the given strings (fast for many ids)."""
+        ids = pa.table({"id": pa.array(ids, pa.string())})  # noqa: F841 - read by SQL
+        with self._lock:
+            cur = self._conn.execute(sql)
+            return [d[0] for d in cur.description], cur.fetchall()
 
     def query(self, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
         with self._lock:

@@ -26,7 +26,6 @@ from pipeline.sinks.bigquery_rows import insert_id, to_bigquery_row
 from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, WAREHOUSE_TABLES, bigquery_schema
 from schemas.views import unique_view_name, unique_view_sql
 
-from .bq_emulator import bq_dataset, bqemu_settings  # noqa: F401 - fixtures
 from .recording_proxy import RecordingProxy
 
 pytestmark = [pytest.mark.bigquery, pytest.mark.integration]

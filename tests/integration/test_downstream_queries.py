@@ -19,7 +19,6 @@ from schemas import ARTICLES, DEAD_LETTER, STORIES, WAREHOUSE_TABLES
 from schemas.views import unique_view_name, unique_view_sql
 from transforms.errors import ParseError, dead_letter_row
 
-from .bq_emulator import bq_dataset, bqemu_settings  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.bigquery, pytest.mark.integration]
 

@@ -32,9 +32,12 @@ ARGS = [
 STABLE_STEPS = {
     "ReadInput/Read/Read",
     "ReadInput/ToMessage",
-    "CleanArticles/ParseCleanIdentify/ParDo(ParseCleanIdentify)",
+    "CleanArticles/ParseCleanIdentify",
     "CleanArticles/KeyByArticle",
-    "CleanArticles/DedupVersions",
+    "CleanArticles/DedupVersions/Stateful",
+    "SplitTables/Rows_articles",
+    "SplitTables/Rows_raw_items",
+    "SplitTables/Rows_dead_letter",
     "Write_articles/ToInsertRows",
     "Write_articles/StreamingInsert/ParDo(BigQueryWriteFn)",
     "Write_articles/RejectedToDeadLetter",
@@ -104,7 +107,7 @@ def test_pubsub_read_has_id_label_and_timestamp_attribute(offline):
 
 def test_dedup_versions_keeps_state_and_an_expiry_timer(offline):
     _, job = _translate()
-    dedup = _leaf_transforms(job)["CleanArticles/DedupVersions"]
+    dedup = _leaf_transforms(job)["CleanArticles/DedupVersions/Stateful"]
     payload = beam_runner_api_pb2.ParDoPayload.FromString(dedup.spec.payload)
     assert "seen" in payload.state_specs
     assert any(name.endswith("expiry") for name in payload.timer_family_specs)

@@ -1,0 +1,98 @@
+"""The local streaming job: recovery, the pipeline on the DirectRunner, the ledger and the query port.
+
+``StreamingJob`` is what ``newswire run`` and a local ``python -m pipeline.main --input pubsub://...``
+start. Startup order matters: recover (seek) before the pipeline pulls anything, open the warehouse
+before the query server advertises it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from google.cloud import pubsub_v1
+
+from .build import build_pipeline
+from .options import NewswireOptions
+from .query_server import QueryServer
+from .recovery import LedgerKeeper, Reconciliation, durable_in_duckdb, recover
+from .runners import STREAMING_RUNNER
+from .sinks.duckdb import DuckDBWarehouse
+from .specs import OptionError, parse_input, parse_warehouse
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class JobStatus:
+    pending: int | None  # published, not yet durable (None until the first ledger pass)
+    acked: int
+
+
+class StreamingJob:
+    def __init__(self, options: PipelineOptions, *, ledger_interval: float = 0.5) -> None:
+        opts = options.view_as(NewswireOptions)
+        self.input = parse_input(opts.input or "", check_files=False)
+        self.warehouse = parse_warehouse(opts.warehouse or "")
+        if not self.input.streaming or self.warehouse.kind != "duckdb":
+            raise OptionError("a local streaming job reads pubsub://… and writes a DuckDB file")
+        if not self.input.subscription:
+            raise OptionError("a local streaming job reads a subscription (pubsub://projects/P/subscriptions/S)")
+        self.options = options
+        options.view_as(StandardOptions).streaming = True
+        options.view_as(StandardOptions).runner = STREAMING_RUNNER
+        self.ledger = opts.ledger_subscription
+        self.ledger_interval = ledger_interval
+        self.subscriber = pubsub_v1.SubscriberClient()
+        self.result = None
+        self.keeper: LedgerKeeper | None = None
+        self.query_server: QueryServer | None = None
+        self.recovered: Reconciliation | None = None
+
+    def start(self) -> "StreamingJob":
+        wh = DuckDBWarehouse.shared(self.warehouse.path)
+        if self.ledger:
+            durable = durable_in_duckdb(self.warehouse.path)
+            self.recovered = recover(self.subscriber, pipeline_subscription=self.input.subscription,
+                                     ledger=self.ledger, durable=durable)
+        self.query_server = QueryServer(wh.read_query, self.warehouse.path).start()
+        self.result = build_pipeline(self.options).run()
+        if self.ledger:
+            self.keeper = LedgerKeeper(self.subscriber, self.ledger, durable, interval=self.ledger_interval)
+            self.keeper.start()
+        return self
+
+    def status(self) -> JobStatus:
+        latest = self.keeper.latest if self.keeper else None
+        return JobStatus(pending=latest.pending if latest else None,
+                         acked=self.keeper.acked_total if self.keeper else 0)
+
+    def wait_until_durable(self, timeout: float) -> bool:
+        """Wait until a ledger pass finds nothing pending. Needs the ledger."""
+        if not self.keeper:
+            raise OptionError("waiting for durability needs --ledger_subscription")
+        deadline = time.monotonic() + timeout
+        passes = self.keeper.passes
+        while time.monotonic() < deadline:
+            latest = self.keeper.wait_for_pass(passes, timeout=max(0.0, deadline - time.monotonic()))
+            passes = self.keeper.passes
+            if latest is not None and latest.pending == 0:
+                return True
+        return False
+
+    def stop(self) -> None:
+        if self.keeper:
+            self.keeper.stop()
+            self.keeper.join(timeout=10)
+            self.keeper.reconcile_now()  # acknowledge what became durable at the very end
+        if self.result is not None:
+            try:
+                self.result.cancel()
+            except Exception:  # noqa: BLE001 - shutting down: report, do not mask the caller's exit
+                _LOG.warning("pipeline did not cancel cleanly", exc_info=True)
+        if self.query_server:
+            self.query_server.stop()
+        DuckDBWarehouse.close_all()
+        self.subscriber.close()

@@ -1,0 +1,86 @@
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+
+from pipeline.sinks.duckdb import DuckDBWarehouse, query_file
+from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
+from tests.factories import raw_item, to_bytes
+from transforms.clean import clean_item
+from transforms.errors import ParseError, dead_letter_row
+from transforms.identity import article_row
+from transforms.parse import parse_raw_item
+
+T0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+
+
+def _article(body_extra: str = "", fetched_at: str = "2026-03-02T10:00:00Z") -> dict:
+    item = raw_item(fetched_at=fetched_at)
+    if body_extra:
+        item["entry"]["content"][0]["value"] += f"<p>{body_extra}</p>"
+    raw = parse_raw_item(to_bytes(item), {}, f"m-{fetched_at}-{len(body_extra)}")
+    return article_row(raw, clean_item(raw), processed_at=T0)
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    wh = DuckDBWarehouse(tmp_path / "wh" / "test.duckdb")
+    yield wh
+    wh._conn.close()
+
+
+def test_tables_are_created_in_a_new_directory(warehouse):
+    cols, rows = warehouse.query("SELECT table_name FROM information_schema.tables ORDER BY 1")
+    assert {r[0] for r in rows} >= {"articles", "raw_items", "dead_letter", "stories"}
+
+
+def test_same_content_twice_is_one_row_and_a_change_is_version_two(warehouse):
+    first = _article()
+    assert warehouse.write(ARTICLES, [first, dict(first)]).inserted == 1
+    assert warehouse.write(ARTICLES, [first]).skipped == 1
+    corrected = _article("The council later corrected the number of crossings.", "2026-03-02T12:00:00Z")
+    assert corrected["article_id"] == first["article_id"]
+    result = warehouse.write(ARTICLES, [corrected])
+    assert result.inserted == 1
+    _, rows = warehouse.query("SELECT version, content_hash FROM articles ORDER BY version")
+    assert [r[0] for r in rows] == [1, 2]
+    assert rows[0][1] != rows[1][1]
+
+
+def test_versions_within_one_batch_follow_fetch_order(warehouse):
+    late = _article("Second edit.", "2026-03-02T14:00:00Z")
+    early = _article("First edit.", "2026-03-02T11:00:00Z")
+    warehouse.write(ARTICLES, [late, early])
+    _, rows = warehouse.query("SELECT version, fetched_at FROM articles ORDER BY version")
+    assert rows[0][1] < rows[1][1]
+
+
+def test_raw_items_and_dead_letters_are_idempotent(warehouse):
+    raw_row = {"message_id": "m1", "feed_id": "f", "item_key": "k", "fetched_at": T0,
+               "received_at": T0, "attributes": "{}", "payload": "{}"}
+    assert warehouse.write(RAW_ITEMS, [raw_row]).inserted == 1
+    assert warehouse.write(RAW_ITEMS, [raw_row]).inserted == 0
+    dl = dead_letter_row(step="parse", error=ParseError("bad"), payload=b"\xff\xfe", message_id="m2",
+                         failed_at=T0)
+    assert dl["payload_encoding"] == "base64"
+    assert warehouse.write(DEAD_LETTER, [dl, dict(dl)]).inserted == 1
+
+
+def test_failed_batch_leaves_nothing_behind(warehouse):
+    good = _article()
+    bad = {**_article("x", "2026-03-03T00:00:00Z"), "article_id": "other", "title": None}  # NOT NULL
+    with pytest.raises(duckdb.ConstraintException):
+        warehouse.write(ARTICLES, [good, bad])
+    _, rows = warehouse.query("SELECT count(*) FROM articles")
+    assert rows[0][0] == 0
+
+
+def test_query_file_reads_a_closed_warehouse(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh = DuckDBWarehouse(path)
+    wh.write(ARTICLES, [_article()])
+    wh._conn.close()
+    cols, rows = query_file(path, "SELECT count(*) AS n FROM articles")
+    assert cols == ["n"] and rows == [(1,)]
+    with pytest.raises(FileNotFoundError):
+        query_file(tmp_path / "missing.duckdb", "SELECT 1")
