@@ -29,9 +29,6 @@ _LOG = logging.getLogger(__name__)
 
 # Rows per insertAll request: BigQuery recommends about 500 for streaming inserts.
 _BATCH_SIZE = 500
-# Beam retries transient insert failures with exponential backoff (capped at 1500 s per wait); 50
-# attempts is hours of outage, after which the bundle fails and the runner retries it: nothing is lost.
-_MAX_RETRIES = 50
 
 
 def table_spec(spec: WarehouseSpec, table: Table) -> str:
@@ -101,8 +98,10 @@ class WriteToBigQueryTable(beam.PTransform):
             write_disposition=BigQueryDisposition.WRITE_APPEND,
             additional_bq_parameters=bigquery_table_options(self.table),
             # Invalid rows are permanent: retrying them would stall the job, so they go to dead_letter.
+            # Transient failures (BigQuery unavailable, quota) are retried with backoff for as long
+            # as they last (Beam's default, 10,000 attempts): the job falls behind and Pub/Sub keeps
+            # the backlog, where giving up would push good rows into dead_letter, itself unwritable.
             retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
-            max_retries=_MAX_RETRIES,
             test_client=client,
         )
 
