@@ -6,9 +6,11 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
-from transforms.dofns import ARTICLE, DEAD, RAW, DedupVersions, ParseCleanIdentify, unit_key
+from transforms.cluster_dofns import Cluster
+from transforms.dofns import ARTICLE, DEAD, RAW, DedupVersions, ParseCleanIdentify, Unit, unit_key
+from transforms.stories import STORY
 
-from .options import NewswireOptions
+from .options import NewswireOptions, cluster_config
 from .runners import is_dataflow
 from .sinks.beam_duckdb import WriteUnitsToDuckDB
 from .sources import read_input
@@ -20,34 +22,44 @@ PUBSUB_ID_LABEL = "item_key"
 
 
 class CleanArticles(beam.PTransform):
-    """Messages → units: each message's raw_items row with its versioned article or dead letter."""
+    """Messages → units: each message's raw_items row with its versioned article or dead letter.
 
-    def __init__(self, *, streaming: bool, dedup_ttl_seconds: int) -> None:
+    With ``with_items``, returns ``{"units": units, "items": every unit before de-duplication}``:
+    the batch Cluster stage reads the items, which are computed anyway, so that the units after
+    de-duplication can take their cluster ids in the same fused step that numbers their versions.
+    """
+
+    def __init__(self, *, streaming: bool, dedup_ttl_seconds: int, with_items: bool = False) -> None:
         super().__init__()
         self.streaming = streaming
         self.dedup_ttl_seconds = dedup_ttl_seconds
+        self.with_items = with_items
 
     def expand(self, messages):
-        return (messages
-                | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(
-                    stamp_event_time=not self.streaming))
-                | "KeyByArticle" >> beam.Map(lambda unit: (unit_key(unit), unit)).with_output_types(
-                    tuple[str, dict])
-                | "DedupVersions" >> DedupVersions(self.dedup_ttl_seconds, streaming=self.streaming))
+        items = messages | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(
+            stamp_event_time=not self.streaming))
+        units = (items
+                 | "KeyByArticle" >> beam.Map(lambda unit: (unit_key(unit), unit)).with_output_types(
+                     tuple[str, Unit])
+                 | "DedupVersions" >> DedupVersions(self.dedup_ttl_seconds, streaming=self.streaming))
+        return {"units": units, "items": items} if self.with_items else units
 
 
 class SplitTables(beam.PTransform):
     """Units → one PCollection of rows per table, for sinks that write tables separately."""
 
     def expand(self, units):
-        return {
+        tables = {
             name: units | f"Rows_{name}" >> beam.FlatMap(lambda u, n=name: [u[n]] if u[n] is not None else [])
             for name in (ARTICLE, RAW, DEAD)
         }
+        # A unit carries the story snapshots its article changed (none before the Cluster stage).
+        tables[STORY] = units | f"Rows_{STORY}" >> beam.FlatMap(lambda u: u.get(STORY) or ())
+        return tables
 
 
-def write_warehouse(units, spec: WarehouseSpec, stories=None) -> None:
-    """Write units (and story rows, once the pipeline produces them) to the warehouse."""
+def write_warehouse(units, spec: WarehouseSpec) -> None:
+    """Write units (with the story rows they carry) to the warehouse."""
     if spec.kind == "duckdb":
         units | "WriteDuckDB" >> WriteUnitsToDuckDB(spec.path)
         return
@@ -56,9 +68,7 @@ def write_warehouse(units, spec: WarehouseSpec, stories=None) -> None:
     tables = units | "SplitTables" >> SplitTables()
     # Rows BigQuery rejects come back as dead_letter rows and join the pipeline's own dead letters.
     rejected = [tables[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
-                for name, table in ((ARTICLE, ARTICLES), (RAW, RAW_ITEMS))]
-    if stories is not None:
-        rejected.append(stories | f"Write_{STORIES.name}" >> WriteToBigQueryTable(spec, STORIES))
+                for name, table in ((ARTICLE, ARTICLES), (RAW, RAW_ITEMS), (STORY, STORIES))]
     dead_letters = (tables[DEAD], *rejected) | "AllDeadLetters" >> beam.Flatten()
     dead_letters | f"Write_{DEAD_LETTER.name}" >> WriteToBigQueryTable(spec, DEAD_LETTER)
 
@@ -75,9 +85,15 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     # Dataflow de-duplicates redelivered messages by this attribute before the pipeline sees them;
     # the DirectRunner rejects id_label, and the pipeline's own dedup covers it there.
     id_label = PUBSUB_ID_LABEL if is_dataflow(options.view_as(StandardOptions).runner) else None
+    try:
+        clustering = cluster_config(opts)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from exc
     messages = p | "ReadInput" >> read_input(input_spec, id_label=id_label)
-    units = messages | "CleanArticles" >> CleanArticles(
+    cleaned = messages | "CleanArticles" >> CleanArticles(
         streaming=input_spec.streaming,
-        dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600))
-    write_warehouse(units, warehouse)
+        dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600),
+        with_items=not input_spec.streaming)
+    clustered = cleaned | "Cluster" >> Cluster(clustering, streaming=input_spec.streaming)
+    write_warehouse(clustered, warehouse)
     return p

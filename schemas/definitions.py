@@ -141,24 +141,31 @@ DEAD_LETTER = Table(
 
 STORIES = Table(
     name="stories",
-    description="One row per cluster of syndicated copies of one wire story.",
+    description="One row per cluster of syndicated copies of one wire story (merged ones point to the survivor).",
     schema_version=SCHEMA_VERSION,
     primary_key=("cluster_id",),
     partition_field="first_seen",
     clustering=("agency",),
     fields=(
-        Field("cluster_id", "STRING", "REQUIRED"),
+        Field("cluster_id", "STRING", "REQUIRED",
+              "article_id of the story's earliest article; articles.cluster_id refers to it."),
         Field("canonical_article_id", "STRING", "REQUIRED",
-              "The agency's own copy when present, else the earliest article."),
-        Field("agency", "STRING"),
-        Field("title", "STRING"),
-        Field("first_seen", "TIMESTAMP", "REQUIRED"),
-        Field("last_seen", "TIMESTAMP", "REQUIRED"),
+              "The agency's own copy when present, else a copy attributed to the agency that kept its "
+              "dateline, else the earliest article."),
+        Field("agency", "STRING", description="Agency of the canonical copy, else of the earliest attributed copy."),
+        Field("title", "STRING", description="Title of the canonical copy."),
+        Field("first_seen", "TIMESTAMP", "REQUIRED", "Fetch time of the story's earliest article."),
+        Field("last_seen", "TIMESTAMP", "REQUIRED", "Fetch time of the story's latest article."),
         Field("outlet_count", "INT64", "REQUIRED", "Number of distinct feeds that carried the story."),
-        Field("feed_ids", "STRING", "REPEATED"),
-        Field("article_ids", "STRING", "REPEATED"),
-        Field("updated_at", "TIMESTAMP", "REQUIRED"),
+        Field("feed_ids", "STRING", "REPEATED", description="The feeds that carried the story, sorted."),
+        Field("article_ids", "STRING", "REPEATED", description="Every article of the story, sorted."),
+        Field("updated_at", "TIMESTAMP", "REQUIRED",
+              "When this snapshot was made; later snapshots of a cluster_id supersede earlier ones."),
         Field("schema_version", "INT64", "REQUIRED"),
+        # Appended last: BigQuery adds new columns to an existing table at the end.
+        Field("merged_into", "STRING",
+              description="Set when a later article showed this story to be part of another: the "
+                          "surviving cluster_id. One row per story is WHERE merged_into IS NULL."),
     ),
 )
 

@@ -1,8 +1,9 @@
 """Write the BigQuery table definitions that Terraform reads: ``python -m schemas.export DIR``.
 
 Terraform never restates a schema: it reads ``DIR/tables.json`` (one entry per table: description,
-partitioning, clustering, schema file and its ``_unique`` view) and the files it names. A test checks
-the committed files equal what this module generates.
+partitioning, clustering, schema file and its ``_unique`` view), ``DIR/derived_views.json`` (the
+views over several rows of a table: latest article versions, one row per story) and the files they
+name. A test checks the committed files equal what this module generates.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from .definitions import WAREHOUSE_TABLES
 from .generate import bigquery_schema
-from .views import unique_view_name, unique_view_sql
+from .views import DERIVED_VIEWS, derived_view_sql, unique_view_name, unique_view_sql
 
 
 def _json(obj) -> str:
@@ -40,6 +41,12 @@ def render() -> dict[str, str]:
             "unique_view_file": view_file,
         }
     files["tables.json"] = _json(index)
+    derived: dict[str, dict] = {}
+    for view in DERIVED_VIEWS:
+        view_file = f"views/{view.name}.sql"
+        files[view_file] = derived_view_sql(view)
+        derived[view.name] = {"description": view.description, "view_file": view_file}
+    files["derived_views.json"] = _json(derived)
     return files
 
 

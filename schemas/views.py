@@ -4,9 +4,14 @@ Streaming inserts are at-least-once: BigQuery drops a repeated insertId only wit
 best-effort window, so a replay long after the first write can add a second copy of a row. Every
 table therefore has a ``<table>_unique`` view keeping the last written row per primary key; for
 ``stories``, whose rows are successive snapshots of a cluster, that is the story's current state.
+
+Two derived views answer the first questions of every reader, in BigQuery and in DuckDB alike:
+``articles_latest`` (the latest version of each article) and ``stories_current`` (one row per story).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from .definitions import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
 from .fields import Table
@@ -38,3 +43,55 @@ def unique_view_sql(table: Table, project: str = PROJECT_PLACEHOLDER, dataset: s
         f"SELECT *\nFROM `{project}.{dataset}.{table.name}`\nWHERE TRUE\n"
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {order} DESC) = 1\n"
     )
+
+
+# -- Derived views: the questions every reader of these tables asks first ----------------------------
+#
+# Written once as SQL both GoogleSQL and DuckDB run (QUALIFY needs a WHERE in GoogleSQL, hence
+# ``WHERE TRUE``); ``{articles}`` / ``{stories}`` name the tables in each warehouse's spelling.
+
+
+@dataclass(frozen=True)
+class DerivedView:
+    name: str
+    description: str
+    sql: str  # a SELECT with {table name} placeholders
+
+
+ARTICLES_LATEST = DerivedView(
+    name="articles_latest",
+    description="The latest version of each article (corrections and withdrawals applied).",
+    sql=(
+        "SELECT *\n"
+        "FROM {articles}\n"
+        "WHERE TRUE\n"
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY article_id ORDER BY version DESC, processed_at DESC) = 1\n"
+    ),
+)
+
+STORIES_CURRENT = DerivedView(
+    name="stories_current",
+    description="One row per story: its latest snapshot, stories merged into another left out.",
+    sql=(
+        "SELECT *\n"
+        "FROM {stories}\n"
+        "WHERE TRUE\n"
+        "QUALIFY ROW_NUMBER() OVER (PARTITION BY cluster_id ORDER BY updated_at DESC) = 1\n"
+        "  AND merged_into IS NULL\n"
+    ),
+)
+
+DERIVED_VIEWS: tuple[DerivedView, ...] = (ARTICLES_LATEST, STORIES_CURRENT)
+_VIEW_TABLES = (ARTICLES, STORIES)
+
+
+def derived_view_sql(view: DerivedView, project: str = PROJECT_PLACEHOLDER,
+                     dataset: str = DATASET_PLACEHOLDER) -> str:
+    """GoogleSQL for a derived view."""
+    return view.sql.format(**{t.name: f"`{project}.{dataset}.{t.name}`" for t in _VIEW_TABLES})
+
+
+def duckdb_view_sql(view: DerivedView) -> str:
+    """The DuckDB statement creating (or replacing) a derived view."""
+    body = view.sql.format(**{t.name: f'"{t.name}"' for t in _VIEW_TABLES})
+    return f'CREATE OR REPLACE VIEW "{view.name}" AS\n{body}'

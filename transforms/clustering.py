@@ -87,12 +87,22 @@ class StoryArticle:
     agency: str | None = None
     is_agency_copy: bool = False  # published by the agency itself, not republished by an outlet
     title: str | None = None
+    has_dateline: bool = False  # the copy kept the agency's dateline, i.e. the wire text as sent
 
     def __post_init__(self) -> None:
         if not self.article_id:
             raise ValueError("article_id must not be empty")
         if self.first_seen.tzinfo is None or self.first_seen.utcoffset() is None:
             raise ValueError(f"first_seen of {self.article_id!r} must be timezone-aware, got {self.first_seen!r}")
+
+    @property
+    def canonical_rank(self) -> int:
+        """Which copy stands for the story: 0 the agency's own copy, 1 a copy attributed to an agency
+        that kept its dateline (outlets that rewrite a story drop or restyle the dateline first),
+        2 any other copy. Ties go to the earliest."""
+        if self.is_agency_copy:
+            return 0
+        return 1 if self.agency and self.has_dateline else 2
 
     @property
     def order_key(self) -> tuple[datetime, str]:
@@ -130,7 +140,7 @@ class Story:
     """One row's worth of the ``stories`` table (without processing metadata)."""
 
     cluster_id: str
-    canonical_article_id: str  # the agency's own copy when present, else the earliest article
+    canonical_article_id: str  # see StoryArticle.canonical_rank: the agency's own copy first
     agency: str | None
     title: str | None
     first_seen: datetime
@@ -143,8 +153,8 @@ class Story:
         return len(self.feed_ids)
 
 
-def _canonical_key(article: StoryArticle) -> tuple[bool, datetime, str]:
-    return (not article.is_agency_copy, article.first_seen, article.article_id)
+def _canonical_key(article: StoryArticle) -> tuple[int, datetime, str]:
+    return (article.canonical_rank, article.first_seen, article.article_id)
 
 
 @dataclass
@@ -308,6 +318,10 @@ class ClusterGraph:
                 del self._clusters[cluster_id]
                 emptied.append(cluster_id)
         return tuple(emptied)
+
+    def earliest_first_seen(self) -> datetime | None:
+        """``first_seen`` of the oldest held article (what the next TTL eviction is due to)."""
+        return min((a.first_seen for a in self._articles.values()), default=None)
 
     def expired(self, watermark: datetime, ttl: timedelta) -> list[str]:
         """Held articles whose ``first_seen + ttl`` is at or before ``watermark``."""

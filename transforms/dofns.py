@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import apache_beam as beam
 import orjson
+from apache_beam import coders
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
@@ -19,11 +20,22 @@ from .errors import ItemError, dead_letter_row
 from .identity import article_row
 from .model import Message, RawItem
 from .parse import parse_raw_item
+from .stories import FEED_AGENCY
+from .withdrawal import withdrawal_notice
 
 DEAD = "dead_letter"
 RAW = "raw_items"
 ARTICLE = "articles"
 _LOG = logging.getLogger(__name__)
+
+
+class Unit(dict):
+    """Type hint for units between steps. Units are plain dicts; this hint makes Beam encode them
+    with one pickle per unit, where its default coder pickles every datetime value on its own: a
+    tenth of the batch job's time (benchmarks/bench_process.py)."""
+
+
+coders.registry.register_coder(Unit, coders.PickleCoder)
 
 
 def _now() -> datetime:
@@ -44,6 +56,7 @@ class ParseCleanIdentify(beam.DoFn):
         self.stamp_event_time = stamp_event_time
         self.read = Metrics.counter("newswire", "items_read")
         self.dead = Metrics.counter("newswire", "dead_letters")
+        self.withdrawals = Metrics.counter("newswire", "withdrawal_notices")
         self._rule_counters: dict[str, object] = {}
 
     def _count_rules(self, rules) -> None:
@@ -64,6 +77,10 @@ class ParseCleanIdentify(beam.DoFn):
             step = "clean"
             clean = clean_item(raw)
             self._count_rules(clean.removed_rules)
+            if withdrawal_notice(clean.title, clean.body_text, clean.tags) is not None:
+                # The notice is the article's next version, marked withdrawn (see transforms.withdrawal).
+                clean.withdrawn = True
+                self.withdrawals.inc()
             step = "identify"
             article = article_row(raw, clean, processed_at=_now())
         except Exception as exc:  # noqa: BLE001 - one bad item must not kill the bundle
@@ -73,7 +90,8 @@ class ParseCleanIdentify(beam.DoFn):
             self.dead.inc()
             dead = dead_letter_row(step=step, error=exc, payload=msg.data, message_id=msg.message_id,
                                    feed_id=feed_id, attributes=msg.attributes)
-        unit = {"message_id": msg.message_id, RAW: raw_item_row(msg, raw), ARTICLE: article, DEAD: dead}
+        unit = {"message_id": msg.message_id, RAW: raw_item_row(msg, raw), ARTICLE: article, DEAD: dead,
+                FEED_AGENCY: raw.agency_hint if raw is not None else None}
         if self.stamp_event_time and raw is not None:
             yield beam.window.TimestampedValue(unit, raw.fetched_at.timestamp())
         else:

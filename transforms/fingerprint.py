@@ -1,16 +1,25 @@
 """Content fingerprints of clean article bodies, for finding syndicated copies of one story.
 
-A body becomes a set of word 3-gram shingles, the set becomes a MinHash signature (datasketch,
-``affine32`` scheme, fixed seed), and the signature is cut into LSH bands whose keys route an
-article to the few earlier articles that could be copies of it. A candidate pair is then checked by
-:func:`verify_pair` from the two signatures and shingle counts alone, so nothing but a
-:class:`Fingerprint` (524 bytes for 128 permutations) needs to be held per article.
+A body becomes a set of word 3-gram shingles, the set becomes a MinHash signature (datasketch's
+``affine32`` scheme and permutations, fixed seed), and the signature is cut into LSH bands whose
+keys route an article to the few earlier articles that could be copies of it. A candidate pair is
+then checked by :func:`verify_pair` from the two signatures and shingle counts alone, so nothing but
+a :class:`Fingerprint` (524 bytes for 128 permutations) needs to be held per article.
 
-Stability: tokens, shingle hashes (SHA-1, datasketch's default), permutations (numpy's
-``RandomState`` with a fixed seed) and band keys (BLAKE2b) do not depend on the process, the
-machine or ``PYTHONHASHSEED``, so a signature computed on one worker matches one computed anywhere
-else. ``tests/unit/test_fingerprint.py`` pins a golden signature so a library upgrade that changes
-any of this fails loudly instead of silently splitting every story held in state.
+Shingle hashes (format 2): each token is hashed once (SHA-1, first 8 bytes, cached per process:
+wire copy reuses a small vocabulary), and a 3-gram's 64-bit hash combines its three token hashes
+(multiply by a per-position odd constant, XOR, MurmurHash3's 64-bit finalizer), vectorised over the
+whole text. The signature is exactly datasketch's ``MinHash(seed, scheme="affine32")`` fed those
+hashes' upper 32 bits (``tests/unit/test_fingerprint.py`` checks it against datasketch with a
+pure-Python reference of the shingle hash). Hashing every 3-gram string with SHA-1, datasketch's
+default (format 1), gives equally good signatures at twice the cost, which the batch job's
+throughput floor could not afford.
+
+Stability: tokens, shingle hashes, permutations (numpy's ``RandomState`` with a fixed seed) and
+band keys (BLAKE2b) do not depend on the process, the machine or ``PYTHONHASHSEED``, so a signature
+computed on one worker matches one computed anywhere else. ``tests/unit/test_fingerprint.py`` pins
+a golden signature so a library upgrade that changes any of this fails loudly instead of silently
+splitting every story held in state.
 
 Beam-facing surface: :func:`fingerprint_body` (stateless step), :func:`band_keys` (fan-out keys
 for the per-band stateful step), :meth:`Fingerprint.to_bytes` / :meth:`Fingerprint.from_bytes`
@@ -20,6 +29,7 @@ for the per-band stateful step), :meth:`Fingerprint.to_bytes` / :meth:`Fingerpri
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 import unicodedata
 from dataclasses import dataclass
@@ -56,7 +66,7 @@ NUM_PERM = 128
 # written under the old parameters is recognised as incompatible rather than compared wrongly.
 MINHASH_SEED = 20240304
 MINHASH_SCHEME = "affine32"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # Scripts written without spaces between words: each character is a token, so their "word
 # 3-grams" are character 3-grams, which is the usual unit for near-duplicate detection there.
@@ -115,10 +125,87 @@ def _shingles(tokens: list[str], size: int) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+_ASCII_TOKEN = re.compile(rb"[a-z0-9]+")
+
+
+def _token_bytes(text: str) -> list[bytes]:
+    """:func:`tokenize` as UTF-8, computed on bytes when the folded text is ASCII (most wire copy),
+    where ``[a-z0-9]+`` are exactly the tokens."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    for apostrophe in _APOSTROPHES:
+        folded = folded.replace(apostrophe, "")
+    if folded.isascii():
+        return _ASCII_TOKEN.findall(folded.encode("ascii"))
+    return [token.encode("utf-8") for token in tokenize(text)]
+
+
+# Bounds the per-process token cache (about 100 bytes an entry); emptied when full.
+_TOKEN_CACHE_MAX = 200_000
+
+
+class _TokenHashes(dict):
+    """token (UTF-8) -> first 8 bytes of its SHA-1 as a little-endian integer, computed once."""
+
+    def __missing__(self, token: bytes) -> int:
+        if len(self) >= _TOKEN_CACHE_MAX:
+            self.clear()
+        value = int.from_bytes(hashlib.sha1(token).digest()[:8], "little")
+        self[token] = value
+        return value
+
+
+_TOKEN_HASHES = _TokenHashes()
+# One odd multiplier per position in the 3-gram, so that reordered words hash differently.
+_POSITION = tuple(np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9))
+_FMIX64 = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+# MurmurHash3's 32-bit finalizer, which datasketch's affine32 scheme applies before permuting.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def _shingle_hashes(tokens: list[bytes]) -> np.ndarray:
+    """The distinct 64-bit hashes of the word 3-grams of ``tokens`` (of all of them when fewer)."""
+    count = len(tokens)
+    if count == 0:
+        return np.empty(0, dtype=np.uint64)
+    th = np.fromiter(map(_TOKEN_HASHES.__getitem__, tokens), dtype=np.uint64, count=count)
+    p0, p1, p2 = _POSITION
+    if count >= SHINGLE_SIZE:
+        h = (th[:-2] * p0) ^ (th[1:-1] * p1) ^ (th[2:] * p2)
+    else:
+        h = th[:1] * p0
+        if count == 2:
+            h ^= th[1:] * p1
+    shift, m1, m2 = _FMIX64
+    h ^= h >> shift
+    h *= m1
+    h ^= h >> shift
+    h *= m2
+    h ^= h >> shift
+    return np.unique(h)
+
+
 @lru_cache(maxsize=8)
 def _template(num_perm: int) -> MinHash:
     # Generating permutations costs more than hashing an article; build them once per process.
     return MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
+
+
+def _minhash_values(shingle_hashes: np.ndarray, num_perm: int) -> np.ndarray:
+    """``MinHash(seed, scheme="affine32")`` updated with the shingles' upper 32 hash bits,
+    computed in a few array operations instead of datasketch's per-value Python loop."""
+    a, b = _template(num_perm).permutations
+    if not len(shingle_hashes):
+        return np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+    hv = (shingle_hashes >> np.uint64(32)).astype(np.uint32)
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv ^= hv >> s1
+    hv *= m1
+    hv ^= hv >> s2
+    hv *= m2
+    hv ^= hv >> s3
+    permuted = np.multiply.outer(hv, a)
+    permuted += b
+    return permuted.min(axis=0)
 
 
 @dataclass(frozen=True)
@@ -181,11 +268,9 @@ def fingerprint_body(body: str, num_perm: int = NUM_PERM) -> Fingerprint:
     Call it after boilerplate removal: site chrome left in the body would make unrelated stories of
     one site look alike, and the same story on two sites look different.
     """
-    tokens = tokenize(body)
-    shingles = _shingles(tokens, SHINGLE_SIZE)
-    minhash = _template(num_perm).copy()
-    minhash.update_batch([s.encode("utf-8") for s in shingles])
-    signature = minhash.hashvalues.astype("<u4", copy=False).tobytes()
+    tokens = _token_bytes(body)
+    shingles = _shingle_hashes(tokens)
+    signature = _minhash_values(shingles, num_perm).astype("<u4", copy=False).tobytes()
     return Fingerprint(signature=signature, shingle_count=len(shingles), word_count=len(tokens))
 
 
@@ -235,12 +320,23 @@ def band_keys(fingerprint: Fingerprint, params: LSHParams = DEFAULT_LSH) -> tupl
     sig = fingerprint.signature
     width = 4 * params.rows
     keys = []
-    for band in range(params.bands):
-        h = hashlib.blake2b(digest_size=8, person=b"nw-lsh-band")
-        h.update(struct.pack("<BHHH", FORMAT_VERSION, params.bands, params.rows, band))
+    for band, prefix in enumerate(_band_hashers(params)):
+        h = prefix.copy()
         h.update(sig[band * width : (band + 1) * width])
         keys.append(h.digest())
     return tuple(keys)
+
+
+@lru_cache(maxsize=8)
+def _band_hashers(params: LSHParams) -> tuple:
+    """Per band, a BLAKE2b state that has already absorbed the band's header: copying it is
+    cheaper than building it again for every article."""
+    hashers = []
+    for band in range(params.bands):
+        h = hashlib.blake2b(digest_size=8, person=b"nw-lsh-band")
+        h.update(struct.pack("<BHHH", FORMAT_VERSION, params.bands, params.rows, band))
+        hashers.append(h)
+    return tuple(hashers)
 
 
 def estimate_jaccard(a: Fingerprint, b: Fingerprint) -> float:
@@ -291,7 +387,9 @@ class MatchThresholds:
       struck ... There were no immediate reports of damage"): one shared stock sentence is already
       a third of such a text, so containment says nothing and even Jaccard needs a higher bar.
       Republished briefs score 0.8-1.0 (same body, or one figure restyled); template briefs about
-      different events reach 0.65, so the bar sits at 0.75.
+      different events reach 0.65, so the bar sits at 0.75. Estimates with 128 permutations stray
+      by about 0.04 (one standard deviation) around those: on the corpus the closest such pairs are
+      estimated at 0.78 (same story) and 0.73 (different events).
     - ``min_words``: below this, a text is a headline-like fragment with too little wording to
       attribute it to a story ("More to follow."); it keeps a cluster of its own.
     """

@@ -1,7 +1,8 @@
 # Tables are defined by schemas/ in the repository: `python -m schemas.export deploy/terraform/schemas/`
 # writes tables.json (layout) and one JSON schema per table; nothing here restates a column.
 locals {
-  tables = jsondecode(file("${path.module}/schemas/tables.json"))
+  tables        = jsondecode(file("${path.module}/schemas/tables.json"))
+  derived_views = jsondecode(file("${path.module}/schemas/derived_views.json"))
 }
 
 resource "google_bigquery_dataset" "newswire" {
@@ -40,6 +41,26 @@ resource "google_bigquery_table" "unique_views" {
 
   view {
     query = templatefile("${path.module}/schemas/${each.value.unique_view_file}", {
+      project = var.project
+      dataset = google_bigquery_dataset.newswire.dataset_id
+    })
+    use_legacy_sql = false
+  }
+
+  depends_on = [google_bigquery_table.tables]
+}
+
+# Latest version of each article, one row per story (see docs/syndication.md).
+resource "google_bigquery_table" "derived_views" {
+  for_each = local.derived_views
+
+  dataset_id          = google_bigquery_dataset.newswire.dataset_id
+  table_id            = each.key
+  description         = each.value.description
+  deletion_protection = false
+
+  view {
+    query = templatefile("${path.module}/schemas/${each.value.view_file}", {
       project = var.project
       dataset = google_bigquery_dataset.newswire.dataset_id
     })

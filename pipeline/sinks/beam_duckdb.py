@@ -5,7 +5,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
+from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
 
 from .duckdb import DuckDBWarehouse
 
@@ -14,9 +14,9 @@ class _WriteUnits(beam.DoFn):
     def __init__(self, path: str) -> None:
         self.path = path
         self.inserted = {t.name: Metrics.counter("warehouse", f"{t.name}_inserted")
-                         for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER)}
+                         for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES)}
         self.skipped = {t.name: Metrics.counter("warehouse", f"{t.name}_skipped")
-                        for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER)}
+                        for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES)}
 
     def setup(self) -> None:
         self._warehouse = DuckDBWarehouse.shared(self.path)
@@ -38,7 +38,8 @@ class _WriteUnits(beam.DoFn):
 
 
 class WriteUnitsToDuckDB(beam.PTransform):
-    """Writes each message's raw row with its article or dead-letter row, atomically."""
+    """Writes each message's raw row with its article or dead-letter row and the story rows it
+    changed, atomically."""
 
     def __init__(self, path: str) -> None:
         super().__init__()

@@ -2,8 +2,13 @@
 
 Every write is one transaction, so a reader never sees half a batch, and every write is idempotent:
 raw_items and dead_letter ignore rows whose primary key exists; articles drop a row whose content
-hash the article already has and number the others after the article's latest version. Running the
-same input twice, or replaying messages after a restart, therefore leaves the same rows.
+hash the article already has and number the others after the article's latest version (a new
+version keeps the cluster_id its article was first written with); stories are upserted, keeping the
+snapshot with the latest ``updated_at``. Running the same input twice, or replaying messages after a
+restart, therefore leaves the same rows.
+
+The views of ``schemas.views.DERIVED_VIEWS`` (latest version of each article, one row per story)
+are created with the tables.
 """
 
 from __future__ import annotations
@@ -17,7 +22,18 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, WAREHOUSE_TABLES, Table, arrow_schema, duckdb_ddl
+from schemas import (
+    ARTICLES,
+    DEAD_LETTER,
+    RAW_ITEMS,
+    STORIES,
+    WAREHOUSE_TABLES,
+    Table,
+    arrow_schema,
+    duckdb_ddl,
+    duckdb_type,
+)
+from schemas.views import DERIVED_VIEWS, duckdb_view_sql
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,23 @@ class DuckDBWarehouse:
         with self._lock:
             for table in WAREHOUSE_TABLES:
                 self._conn.execute(duckdb_ddl(table))
+                self._add_missing_columns(table)
+            for view in DERIVED_VIEWS:
+                self._conn.execute(duckdb_view_sql(view))
+
+    def _add_missing_columns(self, table: Table) -> None:
+        """Bring a file written by an older release up to date: new optional columns are added;
+        a missing required one cannot be filled in, so it is refused with what to do."""
+        have = {r[0] for r in self._conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]).fetchall()}
+        for f in table.fields:
+            if f.name in have:
+                continue
+            if f.mode == "REQUIRED":
+                raise RuntimeError(
+                    f"warehouse {self.path}: table {table.name} lacks the required column {f.name!r}; "
+                    "it was written by an incompatible release: write to a new file")
+            self._conn.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{f.name}" {duckdb_type(f)}')
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -87,7 +120,8 @@ class DuckDBWarehouse:
             return self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
 
     def write_units(self, units: list[dict]) -> dict[str, WriteResult]:
-        """Write everything some messages produced (see transforms.dofns) in one transaction."""
+        """Write everything some messages produced (see transforms.dofns) in one transaction,
+        with the story snapshots they carry (``stories``, a list per unit)."""
         results = {}
         with self._transaction():
             for table in (RAW_ITEMS, DEAD_LETTER, ARTICLES):
@@ -98,7 +132,26 @@ class DuckDBWarehouse:
                     results[table.name] = self._write_articles(rows)
                 else:
                     results[table.name] = self._insert_ignore(table, rows)
+            stories = [row for u in units for row in (u.get(STORIES.name) or ())]
+            results[STORIES.name] = self._upsert_stories(stories) if stories else WriteResult(0, 0)
         return results
+
+    def _upsert_stories(self, rows: list[dict]) -> WriteResult:
+        """Keep the latest snapshot of each story: bundles may be written out of order."""
+        latest: dict[str, dict] = {}
+        for r in rows:
+            known = latest.get(r["cluster_id"])
+            if known is None or r["updated_at"] > known["updated_at"]:
+                latest[r["cluster_id"]] = r
+        batch = pa.Table.from_pylist(list(latest.values()), schema=arrow_schema(STORIES))  # noqa: F841
+        names = STORIES.field_names()
+        cols = ", ".join(f'"{c}"' for c in names)
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c != "cluster_id")
+        written = self._conn.execute(
+            f"INSERT INTO stories ({cols}) SELECT {cols} FROM batch "
+            f"ON CONFLICT (cluster_id) DO UPDATE SET {updates} WHERE excluded.updated_at > stories.updated_at"
+        ).fetchone()[0]  # rows inserted or updated
+        return WriteResult(written, len(rows) - written)
 
     def _insert_ignore(self, table: Table, rows: list[dict]) -> WriteResult:
         batch = pa.Table.from_pylist(rows, schema=arrow_schema(table))  # noqa: F841 - read by SQL
@@ -115,26 +168,30 @@ class DuckDBWarehouse:
         """Insert new content as the next version of each article; drop known content."""
         # Passed as an Arrow column: DuckDB inspects each element of a Python list parameter.
         ids = pa.table({"article_id": sorted({r["article_id"] for r in rows})})  # noqa: F841 - read by SQL
-        known: dict[str, tuple[int, set[str]]] = {}
+        known: dict[str, tuple[int, set[str], str | None]] = {}
         existing = self._conn.execute(
-            "SELECT article_id, max(version), list(content_hash) FROM articles "
+            "SELECT article_id, max(version), list(content_hash), "
+            "arg_min(cluster_id, version) FILTER (WHERE cluster_id IS NOT NULL) FROM articles "
             "WHERE article_id IN (SELECT article_id FROM ids) GROUP BY article_id").fetchall()
-        for aid, maxv, hashes in existing:
-            known[aid] = (maxv, set(hashes))
+        for aid, maxv, hashes, cluster in existing:
+            known[aid] = (maxv, set(hashes), cluster)
         out, skipped = [], 0
         # Within a batch, versions follow the order the items were fetched.
         by_id: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
             by_id[r["article_id"]].append(r)
         for aid, group in by_id.items():
-            version, hashes = known.get(aid, (0, set()))
+            version, hashes, cluster = known.get(aid, (0, set(), None))
             for r in sorted(group, key=lambda r: (r["fetched_at"], r["version"])):
                 if r["content_hash"] in hashes:
                     skipped += 1
                     continue
                 version += 1
                 hashes.add(r["content_hash"])
-                out.append({**r, "version": version})
+                # An article keeps the story it was first written with, whatever a later run (or a
+                # correction arriving after the clustering window) computed for it.
+                cluster = cluster or r.get("cluster_id")
+                out.append({**r, "version": version, "cluster_id": cluster})
         if out:
             batch = pa.Table.from_pylist(out, schema=arrow_schema(ARTICLES))  # noqa: F841 - read by SQL
             cols = ", ".join(f'"{c}"' for c in ARTICLES.field_names())

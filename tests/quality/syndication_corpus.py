@@ -127,3 +127,35 @@ def load_corpus(path: Path = CORPUS_PATH) -> list[CorpusItem]:
             if raw.get("omit", False):
                 omitted.add(article_id)
     return [item for item in items.values() if item.article_id not in omitted]
+
+
+def feed_item(item: CorpusItem) -> dict:
+    """The raw-item message a poller would publish for a corpus item (DESIGN.md's contract).
+
+    The guid is the corpus id, scoped to the outlet's host by the pipeline like any guid; the
+    agency's own copies come from a feed whose ``agency`` hint names the agency.
+    """
+    stamp = item.first_seen.strftime("%Y-%m-%dT%H:%M:%SZ")
+    host = f"{item.feed_id}.example.org"
+    html = "".join(f"<p>{p}</p>" for p in item.body.split("\n"))
+    return {
+        "schema_version": 1,
+        "feed_id": item.feed_id,
+        "feed_url": f"https://{host}/rss.xml",
+        "agency_hint": item.agency if item.is_agency_copy else None,
+        "fetched_at": stamp,
+        "http": {"etag": None, "last_modified": None, "status": 200},
+        "entry": {
+            "id": item.article_id,
+            "link": f"https://{host}/news/{item.article_id}",
+            "title": item.title,
+            "summary": None,
+            "content": [{"type": "text/html", "value": html}],
+            "published": item.first_seen.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            "updated": None,
+            "author": None,
+            "tags": [],
+            "media": [],
+        },
+        "page_html": None,
+    }

@@ -123,7 +123,7 @@ def test_identical_text_gives_identical_fingerprint_and_band_keys():
     assert first.shingle_count == len(word_shingles(STORY))
 
 
-GOLDEN_DIGEST = "dec0fb9d07df6542bff503de72e400c13b4c6101b3e4c138c427e2165d1485b6"
+GOLDEN_DIGEST = "5b95e72c7d0f48d0d248b0561e047ac86013ab60847b44c05fbee3f21e54e940"
 
 
 def test_signature_is_pinned_so_a_library_or_tokeniser_change_cannot_go_unnoticed():
@@ -300,3 +300,54 @@ def test_thresholds_are_validated():
         MatchThresholds(containment=1.5)
     with pytest.raises(ValueError):
         MatchThresholds(min_words=50, short_words=20)
+
+
+_MASK = 2**64 - 1
+
+
+def _reference_shingle_hash(gram: tuple[str, ...]) -> int:
+    """The format-2 shingle hash written out in plain Python integers, as the module docstring
+    describes it: SHA-1 of each token, per-position multipliers, XOR, MurmurHash3 fmix64."""
+    multipliers = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)
+    h = 0
+    for token, multiplier in zip(gram, multipliers):
+        h ^= int.from_bytes(hashlib.sha1(token.encode("utf-8")).digest()[:8], "little") * multiplier & _MASK
+    h ^= h >> 33
+    h = h * 0xFF51AFD7ED558CCD & _MASK
+    h ^= h >> 33
+    h = h * 0xC4CEB9FE1A85EC53 & _MASK
+    return h ^ (h >> 33)
+
+
+def _datasketch_signature(text: str) -> tuple[bytes, int]:
+    from datasketch import MinHash
+
+    tokens = tokenize(text)
+    if len(tokens) >= 3:
+        grams = {tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)}
+    else:
+        grams = {tuple(tokens)} if tokens else set()
+    hashes = sorted({_reference_shingle_hash(g) for g in grams})
+    minhash = MinHash(num_perm=128, seed=20240304, scheme="affine32", hashfunc=lambda h: h >> 32)
+    minhash.update_batch(hashes)
+    return minhash.hashvalues.astype("<u4").tobytes(), len(hashes)
+
+
+@pytest.mark.parametrize("text", [
+    STORY,
+    "",
+    "one",
+    "two words",
+    "Straße ２０２４ don't l'été",
+    "Die Fähre legte um 5 Uhr ab.\nDer Streik dauert 48 Stunden.",
+    "东京电力公司周一表示 核电站 恢复运行",
+    "Mixed ASCII and ñ text, with 123 numbers and O'Brien's quotes",
+])
+def test_signature_equals_datasketch_fed_the_reference_shingle_hashes(text):
+    # fingerprint_body computes shingle hashes and the MinHash update in a few array operations;
+    # the result must be what datasketch computes from the hashes written out one by one.
+    fingerprint = fingerprint_body(text)
+    signature, distinct = _datasketch_signature(text)
+    assert fingerprint.signature == signature
+    assert fingerprint.shingle_count == distinct == len(word_shingles(text))
+    assert fingerprint.word_count == len(tokenize(text))

@@ -1,0 +1,300 @@
+"""What clustering decides for each article unit, and the ``stories`` rows each decision changes.
+
+Pure logic shared by the streaming and the batch wiring (``transforms.cluster_dofns``):
+
+- :func:`cluster_input` turns a unit's article row into what clustering needs (a
+  :class:`~transforms.clustering.StoryArticle` and a fingerprint, none for a withdrawal notice);
+- :class:`StoryTracker` holds the story graph of a streaming job: it assigns an article given its
+  verified matches, remembers the id given to every held article (so a new version carries the id
+  its first version was given) and turns every change into ``stories`` rows;
+- :func:`cluster_batch` is the same decision over a whole batch at once, through the pure
+  :class:`~transforms.clustering.StoryClusterer` in time order.
+
+How a story shows in the tables
+-------------------------------
+``articles.cluster_id`` is the id a story had when the article's first version was written and is
+never rewritten; later versions of the article carry the same id. ``stories`` has one row per
+cluster id, upserted with each change (``updated_at`` orders the snapshots). When an article joins
+two stories (a bridging copy, or a late copy earlier than a story's first article), the surviving
+id is the earliest article's, and each retired id gets a row with ``merged_into`` set to the
+survivor (and the survivor's content as of the merge), so
+
+- one row per story: ``WHERE merged_into IS NULL``;
+- an article's story: ``COALESCE(s.merged_into, a.cluster_id)`` joining ``stories s`` on
+  ``s.cluster_id = a.cluster_id`` (one hop: ids retired earlier are re-pointed at every merge).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from schemas import SCHEMA_VERSION
+
+from .clustering import DEFAULT_TTL, ClusterGraph, ClusterUpdate, Story, StoryArticle, StoryClusterer
+from .fingerprint import DEFAULT_LSH, DEFAULT_THRESHOLDS, Fingerprint, LSHParams, MatchThresholds, fingerprint_body
+
+__all__ = [
+    "DEFAULT_TICK",
+    "FEED_AGENCY",
+    "STORY",
+    "Assignment",
+    "ClusterConfig",
+    "ClusterInput",
+    "StoryTracker",
+    "cluster_batch",
+    "cluster_input",
+    "story_article",
+    "story_row",
+]
+
+# Unit keys: the story rows a unit carries to the sink (written in the unit's transaction), and
+# the agency of the feed the item came from (the poller's hint), which says whether a copy is the
+# agency's own.
+STORY = "stories"
+FEED_AGENCY = "feed_agency"
+
+# Evictions are batched to this granularity of event time: a timer per article would rewrite the
+# story state once per article, an hourly one once per hour, for at most an hour of extra state.
+DEFAULT_TICK = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Everything the cluster stage is configured by (pipeline options map onto it)."""
+
+    thresholds: MatchThresholds = DEFAULT_THRESHOLDS
+    lsh: LSHParams = DEFAULT_LSH
+    ttl: timedelta = DEFAULT_TTL
+    tick: timedelta = DEFAULT_TICK
+
+    def __post_init__(self) -> None:
+        if self.ttl <= timedelta(0) or self.tick <= timedelta(0):
+            raise ValueError(f"cluster ttl and tick must be positive, got {self.ttl} and {self.tick}")
+
+
+@dataclass(frozen=True)
+class ClusterInput:
+    """One article unit as clustering sees it."""
+
+    message_id: str
+    article: StoryArticle
+    fingerprint: Fingerprint | None  # None: a withdrawal notice, never clustered
+
+    def to_record(self) -> tuple:
+        """A tuple of plain values: Beam's default coder encodes it ten times faster than the
+        dataclass (which it pickles)."""
+        a = self.article
+        return (self.message_id, a.article_id, _micros(a.first_seen), a.feed_id, a.agency, a.is_agency_copy,
+                a.title, a.has_dateline, self.fingerprint.to_bytes() if self.fingerprint else None)
+
+    @classmethod
+    def from_record(cls, record: tuple) -> "ClusterInput":
+        message_id, article_id, seen, feed_id, agency, own, title, dateline, fingerprint = record
+        article = StoryArticle(article_id, _EPOCH + timedelta(microseconds=seen), feed_id, agency, own, title,
+                               dateline)
+        return cls(message_id, article, Fingerprint.from_bytes(fingerprint) if fingerprint else None)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The cluster id for one unit's article and the ``stories`` rows to write with it."""
+
+    cluster_id: str | None
+    story_rows: tuple[dict, ...] = ()
+
+
+def story_article(row: dict, feed_agency: str | None = None) -> StoryArticle:
+    """A StoryArticle from an ``articles`` row; first seen is the fetch time (the event time).
+
+    The copy is the agency's own when it comes from the agency's feed (the poller's ``agency``
+    hint) and is not attributed to another agency: an agency feed relaying another agency's story
+    is not that story's own copy. An unattributed item of an agency's feed counts as the agency's
+    (cleaning attributes only agencies it has a rule pack for).
+    """
+    agency = row.get("agency")
+    own = bool(feed_agency) and agency in (None, feed_agency)
+    return StoryArticle(
+        article_id=row["article_id"],
+        first_seen=row["fetched_at"],
+        feed_id=row["feed_id"],
+        agency=agency or (feed_agency if own else None),
+        is_agency_copy=own,
+        title=row.get("title") or None,
+        has_dateline=bool(row.get("dateline")),
+    )
+
+
+def cluster_input(unit: dict, *, with_fingerprint: bool = True) -> ClusterInput | None:
+    """What clustering needs of a unit; None for a unit without an article.
+
+    ``with_fingerprint=False`` skips the fingerprint of an article that is only looked up (a later
+    version); a withdrawal notice never gets one.
+    """
+    row = unit.get("articles")
+    if row is None:
+        return None
+    article = story_article(row, unit.get(FEED_AGENCY))
+    if row.get("withdrawn") or not with_fingerprint:
+        return ClusterInput(unit["message_id"], article, None)
+    return ClusterInput(unit["message_id"], article, fingerprint_body(row["body"]))
+
+
+def story_row(story: Story, updated_at: datetime, *, cluster_id: str | None = None,
+              merged_into: str | None = None) -> dict:
+    """The ``stories`` row of a story; with ``cluster_id``/``merged_into``, the row of an id retired
+    into it (it carries the survivor's content as of the merge)."""
+    return {
+        "cluster_id": cluster_id or story.cluster_id,
+        "canonical_article_id": story.canonical_article_id,
+        "agency": story.agency,
+        "title": story.title,
+        "first_seen": story.first_seen,
+        "last_seen": story.last_seen,
+        "outlet_count": story.outlet_count,
+        "feed_ids": list(story.feed_ids),
+        "article_ids": list(story.article_ids),
+        "updated_at": updated_at,
+        "schema_version": SCHEMA_VERSION,
+        "merged_into": merged_into,
+    }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StoryTracker:
+    """A story graph plus the ids given to articles and the rows every change produces.
+
+    ``updated_at`` of the rows is strictly increasing, so the sink can keep the latest snapshot of a
+    story whatever order bundles are written in. Pickles as a whole: this is the state a streaming
+    job snapshots.
+    """
+
+    def __init__(self, ttl: timedelta = DEFAULT_TTL, clock: Callable[[], datetime] = _utcnow,
+                 graph: ClusterGraph | None = None) -> None:
+        if ttl <= timedelta(0):
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        self.ttl = ttl
+        self.graph = graph if graph is not None else ClusterGraph()
+        self._clock = clock
+        self._given: dict[str, str] = {}  # held article -> cluster id its first version was given
+        self._last_update: datetime | None = None
+
+    def __len__(self) -> int:
+        return len(self.graph)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_clock"] = None if self._clock is _utcnow else self._clock
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self._clock is None:
+            self._clock = _utcnow
+
+    def given(self, article_id: str) -> str | None:
+        """The cluster id given to a held article's first version (None if it is not held)."""
+        return self._given.get(article_id)
+
+    def assign(self, article: StoryArticle, matches: Iterable[str], *, at: datetime | None = None) -> Assignment:
+        """Add an article with the held articles it was verified to match.
+
+        ``at`` replays a decision made before (its ``updated_at``), so that rebuilding the tracker
+        from a log of decisions gives the same state, clock included.
+        """
+        return self.record(self.graph.assign(article, matches), at=at)
+
+    def record(self, update: ClusterUpdate, *, at: datetime | None = None) -> Assignment:
+        """The assignment and story rows of an update made on ``self.graph``."""
+        if update.duplicate:
+            # A redelivered first version: the same id again, and the story did not change.
+            return Assignment(self._given.get(update.article_id, update.cluster_id))
+        self._given[update.article_id] = update.cluster_id
+        updated_at = self._tick(at)
+        story = self.graph.story(update.cluster_id)
+        rows = [story_row(story, updated_at)]
+        for merge in update.merges:
+            rows.extend(story_row(story, updated_at, cluster_id=retired, merged_into=merge.cluster_id)
+                        for retired in merge.all_retired)
+        return Assignment(update.cluster_id, tuple(rows))
+
+    def _tick(self, at: datetime | None) -> datetime:
+        now = at if at is not None else self._clock()
+        if self._last_update is not None and now <= self._last_update:
+            now = self._last_update + timedelta(microseconds=1)
+        self._last_update = now
+        return now
+
+    def next_expiry(self) -> datetime | None:
+        """When the oldest held article's TTL runs out."""
+        earliest = self.graph.earliest_first_seen()
+        return None if earliest is None else earliest + self.ttl
+
+    def expire(self, watermark: datetime) -> tuple[str, ...]:
+        """Stop holding articles whose TTL ran out by ``watermark``; returns their ids."""
+        gone = tuple(sorted(self.graph.expired(watermark, self.ttl)))
+        self.graph.evict(gone)
+        for article_id in gone:
+            self._given.pop(article_id, None)
+        return gone
+
+
+def cluster_batch(inputs: Iterable[ClusterInput], config: ClusterConfig = ClusterConfig(),
+                  clock: Callable[[], datetime] = _utcnow) -> dict[str, Assignment]:
+    """Assign every input of a batch, keyed by message id: the decisions a streaming job would
+    make, written as a batch can write them.
+
+    Inputs are taken in fetch order (ties by message id, as the dedup step orders versions); the
+    first input of an article id is its first version, later ones are versions or repeats and join
+    the same story. TTL evictions happen every ``config.tick`` of event time. A batch writes after
+    it has seen everything, so every article gets its story's final id (a streaming job writes the
+    id a story had when the article arrived, and records merges in ``merged_into``), and only the
+    final row of each story is returned, attached to the unit that last changed it.
+    """
+    clusterer = StoryClusterer(thresholds=config.thresholds, lsh=config.lsh, ttl=config.ttl)
+    tracker = StoryTracker(config.ttl, clock, graph=clusterer.graph)
+    given: dict[str, str | None] = {}  # every article of the batch, held or evicted
+    retired_into: dict[str, str] = {}  # one hop: merges re-point ids retired before
+    carriers: dict[str, str] = {}  # article id -> message id of its first version
+    final: dict[str, tuple[str, dict]] = {}  # cluster id -> (message id carrying it, latest row)
+    next_eviction: datetime | None = None
+    for item in sorted(inputs, key=lambda i: (i.article.first_seen, i.message_id)):
+        article_id = item.article.article_id
+        if article_id in given:
+            carriers.setdefault(item.message_id, article_id)
+            continue
+        given[article_id] = None
+        carriers[item.message_id] = article_id
+        if item.fingerprint is None:
+            continue
+        if next_eviction is None or item.article.first_seen >= next_eviction:
+            clusterer.expire(item.article.first_seen)
+            next_eviction = item.article.first_seen + config.tick
+        assignment = tracker.record(clusterer.add(item.article, item.fingerprint))
+        given[article_id] = assignment.cluster_id
+        for row in assignment.story_rows:
+            if row["merged_into"] is None:
+                final[row["cluster_id"]] = (item.message_id, row)
+            else:
+                retired_into[row["cluster_id"]] = row["merged_into"]
+                final.pop(row["cluster_id"], None)
+    carried: dict[str, list[dict]] = {}
+    for message_id, row in final.values():
+        carried.setdefault(message_id, []).append(row)
+    out = {}
+    for message_id, article_id in carriers.items():
+        cluster_id = given[article_id]
+        out[message_id] = Assignment(retired_into.get(cluster_id, cluster_id) if cluster_id else None,
+                                     tuple(carried.get(message_id, ())))
+    return out
