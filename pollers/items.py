@@ -58,20 +58,20 @@ def _is_image(medium: str | None, mime: str | None, url: str) -> bool:
 
 
 def _media(entry: Mapping[str, Any]) -> list[dict[str, str | None]]:
-    credits = [c.get("content") for c in entry.get("media_credit") or () if _text(c.get("content"))]
+    credits = [c.get("content") for c in dict.get(entry, "media_credit") or () if _text(c.get("content"))]
     credit = credits[0].strip() if credits else None
     urls: list[str] = []
-    for m in entry.get("media_content") or ():
+    for m in dict.get(entry, "media_content") or ():
         url = _text(m.get("url"))
         # media:content without medium or type is nearly always the story's photo.
         if url and (not (m.get("medium") or m.get("type")) or _is_image(m.get("medium"), m.get("type"), url)):
             urls.append(url.strip())
-    for link in entry.get("links") or ():
+    for link in dict.get(entry, "links") or ():
         url = _text(link.get("href"))
         if link.get("rel") == "enclosure" and url and _is_image(None, link.get("type"), url):
             urls.append(url.strip())
     if not urls:  # a thumbnail is a smaller copy of the main image: use it only when there is none
-        urls = [t["url"].strip() for t in entry.get("media_thumbnail") or () if _text(t.get("url"))]
+        urls = [t["url"].strip() for t in dict.get(entry, "media_thumbnail") or () if _text(t.get("url"))]
     out, seen = [], set()
     for url in urls:
         if url not in seen:
@@ -82,7 +82,7 @@ def _media(entry: Mapping[str, Any]) -> list[dict[str, str | None]]:
 
 def _tags(entry: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
-    for tag in entry.get("tags") or ():
+    for tag in dict.get(entry, "tags") or ():
         term = _text(tag.get("term"))
         if term and term.strip() not in out:
             out.append(term.strip())
@@ -93,18 +93,20 @@ def entry_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The ``entry`` object of the raw item, from one feedparser entry.
 
     Dates stay the raw strings the feed gave: the pipeline parses them, so a bad date is its
-    dead letter to record, not ours to guess.
+    dead letter to record, not ours to guess. Keys are read with ``dict.get`` because
+    FeedParserDict maps a missing ``updated`` to ``published``, which would invent an update.
     """
+    get = dict.get
     return {
-        "id": _text(entry.get("id")),
-        "link": _text(entry.get("link")),
-        "title": _text(entry.get("title")),
-        "summary": _text(entry.get("summary")),
+        "id": _text(get(entry, "id")),
+        "link": _text(get(entry, "link")),
+        "title": _text(get(entry, "title")),
+        "summary": _text(get(entry, "summary")),
         "content": [{"type": c.get("type") or "text/html", "value": c.get("value") or ""}
-                    for c in entry.get("content") or ()],
-        "published": _text(entry.get("published")),
-        "updated": _text(entry.get("updated")),
-        "author": _text(entry.get("author")),
+                    for c in get(entry, "content") or ()],
+        "published": _text(get(entry, "published")),
+        "updated": _text(get(entry, "updated")),
+        "author": _text(get(entry, "author")),
         "tags": _tags(entry),
         "media": _media(entry),
     }
