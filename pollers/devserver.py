@@ -77,7 +77,8 @@ def serve_directory(path: str | Path, port: int = 0, host: str = "127.0.0.1") ->
     handler = functools.partial(_FeedFileHandler, directory=str(root))
     httpd = ThreadingHTTPServer((host, port), handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, name="devserver", daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="devserver",
+                              daemon=True)
     thread.start()
     return DevServer(httpd, thread)
 

@@ -39,10 +39,13 @@ class HttpSettings:
     user_agent: str = DEFAULT_USER_AGENT
     max_connections: int = 64
 
+    def timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout,
+                             write=self.read_timeout, pool=self.connect_timeout + self.read_timeout)
+
     def client(self) -> httpx.Client:
         """A client for many threads: httpx.Client is thread-safe and pools connections per host."""
-        timeout = httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout,
-                                write=self.read_timeout, pool=self.connect_timeout + self.read_timeout)
+        timeout = self.timeout()
         limits = httpx.Limits(max_connections=self.max_connections,
                               max_keepalive_connections=self.max_connections)
         return httpx.Client(
@@ -158,7 +161,8 @@ def fetch_once(client: httpx.Client, url: str, validators: Validators, settings:
 
     Returns a 2xx or 304 result; raises PollError (classified) for everything else.
     """
-    request = client.build_request("GET", url, headers=validators.request_headers())
+    request = client.build_request("GET", url, headers=validators.request_headers(),
+                                   timeout=settings.timeout())
     current = url
     for _hop in range(settings.max_redirects + 1):
         try:
