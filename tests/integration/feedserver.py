@@ -53,6 +53,8 @@ class FeedServer:
     def __init__(self) -> None:
         self._routes: dict[str, deque[Reply]] = {}
         self.requests: list[Seen] = []
+        self.active = 0
+        self.max_active = 0  # most requests in progress at once
         self._lock = threading.Lock()
         self._closing = threading.Event()
         server = self
@@ -93,6 +95,16 @@ class FeedServer:
             return queue.popleft() if len(queue) > 1 else queue[0]
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            self._answer(h)
+        finally:
+            with self._lock:
+                self.active -= 1
+
+    def _answer(self, h: BaseHTTPRequestHandler) -> None:
         arrived = time.monotonic()
         reply = self._next(h.path)
         headers = {k.lower(): v for k, v in h.headers.items()}
