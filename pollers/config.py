@@ -126,8 +126,15 @@ def parse_feeds(doc: Any, source: str = "<feeds>") -> list[FeedConfig]:
     return feeds
 
 
-def load_feeds(path: str | Path) -> list[FeedConfig]:
-    """Read and validate a YAML feeds file."""
+SERVE_PLACEHOLDER = "{serve}"
+
+
+def load_feeds(path: str | Path, *, serve_base: str | None = None) -> list[FeedConfig]:
+    """Read and validate a YAML feeds file.
+
+    ``{serve}`` in the file stands for the base URL of a local server of feed files (the bundled
+    samples use it); ``serve_base`` replaces it.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -135,6 +142,11 @@ def load_feeds(path: str | Path) -> list[FeedConfig]:
         raise FeedsFileError(str(p), ["file not found (see feeds.example.yaml for the format)"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FeedsFileError(str(p), [f"cannot read the file: {exc}"]) from exc
+    if SERVE_PLACEHOLDER in text:
+        if serve_base is None:
+            raise FeedsFileError(str(p), [f"feed URLs use {SERVE_PLACEHOLDER}: serve the feed files locally "
+                                          "(--serve DIR) so it can be replaced by that server's address"])
+        text = text.replace(SERVE_PLACEHOLDER, serve_base.rstrip("/"))
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:

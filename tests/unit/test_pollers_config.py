@@ -75,7 +75,18 @@ def test_missing_file_points_to_the_example(tmp_path):
         load_feeds(tmp_path / "nope.yaml")
 
 
+def test_serve_placeholder_needs_a_server(tmp_path):
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  - {id: a, url: '{serve}/a.xml'}\n")
+    with pytest.raises(FeedsFileError, match="--serve DIR"):
+        load_feeds(path)
+    assert load_feeds(path, serve_base="http://127.0.0.1:8001/")[0].url == "http://127.0.0.1:8001/a.xml"
+
+
 def test_repository_example_files_are_valid():
     real = load_feeds(ROOT / "feeds.example.yaml")
     assert len(real) >= 6 and all(f.url.startswith("https://") and f.agency for f in real)
-    assert len(load_feeds(ROOT / "examples" / "feeds" / "feeds.yaml")) >= 3
+    samples = load_feeds(ROOT / "examples" / "feeds" / "feeds.yaml", serve_base="http://127.0.0.1:8001")
+    assert len(samples) >= 3
+    for f in samples:  # every sample URL names a bundled file
+        assert (ROOT / "examples" / "feeds" / f.url.rsplit("/", 1)[1]).is_file()
