@@ -39,5 +39,10 @@ process: install
 bench: install
 	$(BIN)/python -m benchmarks
 
+# Cloud targets (deploy/Makefile): deploy-schemas, deploy-template, deploy-launch, deploy-update,
+# deploy-drain, deploy-pollers-image. Settings come from deploy/scripts/env.sh (see docs/deploy.md).
+deploy-%: install
+	$(MAKE) -C deploy $* PYTHON=$(abspath $(BIN))/python
+
 clean:
 	rm -rf $(VENV) var build *.egg-info
