@@ -38,7 +38,7 @@ SUB = f"{PROJECT}/subscriptions/raw-items-test"
 FAST = PollerSettings(
     http=HttpSettings(connect_timeout=2.0, read_timeout=2.0, max_body_bytes=1024 * 1024),
     retry=RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05, max_retry_after=5.0),
-    publish_timeout=10.0, publish_attempts=2, publish_initial_wait=0.01,
+    publish_attempts=2, publish_initial_wait=0.01,
 )
 
 

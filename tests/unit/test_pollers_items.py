@@ -129,3 +129,16 @@ def test_duplicate_entries_in_one_feed_are_sent_once():
 def test_blank_values_become_null():
     fields = entry_fields({"id": "  ", "title": "", "summary": None, "tags": [{"term": " "}]})
     assert fields["id"] is None and fields["title"] is None and fields["tags"] == []
+
+
+def test_publish_batches_respect_count_and_size_limits():
+    from pollers import batches
+    msgs = [(b"x" * 100, {"k": "v"}) for _ in range(25)]
+    by_count = list(batches(msgs, max_messages=10, max_bytes=10**9))
+    assert [len(b) for b in by_count] == [10, 10, 5]
+    by_size = list(batches(msgs, max_messages=1000, max_bytes=350))  # 102 bytes per message
+    assert [len(b) for b in by_size] == [3] * 8 + [1]
+    assert [m for b in by_size for m in b] == msgs  # order kept, nothing lost
+    huge = [(b"x" * 1000, {})]
+    assert list(batches(huge, max_bytes=10)) == [huge]  # one oversized message still goes alone
+    assert list(batches([])) == []
