@@ -90,6 +90,13 @@ def test_a_body_without_entries_is_not_a_feed():
     assert err.value.kind is FailureKind.NOT_A_FEED
 
 
+def test_a_body_naming_a_local_file_is_not_read_from_disk():
+    local = str(FIXTURES / "rss20_wire.xml").encode()
+    with pytest.raises(PollError) as err:  # feedparser would open the file if given these bytes
+        parse_feed(local, HEADERS)
+    assert err.value.kind is FailureKind.NOT_A_FEED
+
+
 def test_an_empty_but_valid_feed_is_not_an_error():
     body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>'
     assert parse_feed(body, HEADERS).entries == []
