@@ -163,7 +163,7 @@ class Poller:
     def run_forever(self, stop_event: threading.Event) -> None:
         """Poll every feed on its schedule until ``stop_event`` is set; then let in-flight polls
         finish (their publishes confirm or stay unseen) and return."""
-        due = {f.id: self.state.load(f.id, f.url).next_poll_at for f in self.feeds.values()}
+        due = {f.id: self._resume_at(f) for f in self.feeds.values()}
         in_flight: dict[str, Future[FeedResult]] = {}
         try:
             while not stop_event.is_set():
@@ -184,6 +184,14 @@ class Poller:
             for fut in in_flight.values():
                 fut.result()
             self._stopping.clear()
+
+    def _resume_at(self, feed: FeedConfig) -> float:
+        """When to poll a feed after a restart: as the state says, but a healthy feed no later than
+        one (possibly shortened) interval from now."""
+        st = self.state.load(feed.id, feed.url)
+        if st.consecutive_failures == 0:
+            return min(st.next_poll_at, time.time() + feed.interval)
+        return st.next_poll_at
 
     def health(self) -> list[FeedHealth]:
         return self.state.health(self.feeds)

@@ -336,17 +336,22 @@ def test_per_host_limit(server, pubsub, state_path):
 
 def test_run_forever_follows_the_schedule_kept_in_state(server, pubsub, state_path):
     known = feed(server, "known", "/known.xml", Reply(body=fixture("rss20_wire.xml"), etag='"k"'), interval=300)
-    with make_poller([known], state_path, pubsub.publisher) as poller:
+    shortened = feed(server, "short", "/short.rdf", Reply(body=fixture("rss10_bulletin.rdf"), etag='"s"'),
+                     interval=3600)
+    with make_poller([known, shortened], state_path, pubsub.publisher) as poller:
         poller.poll_once()
     fresh = feed(server, "fresh", "/fresh.atom", Reply(body=fixture("atom10_outlet.xml"), etag='"f"'),
                  interval=1.0)
+    shortened = FeedConfig("short", shortened.url, interval=1.0)  # the feeds file now asks for 1 s
     stop = threading.Event()
-    with make_poller([known, fresh], state_path, pubsub.publisher) as poller:
+    with make_poller([known, fresh, shortened], state_path, pubsub.publisher) as poller:
         runner = threading.Thread(target=poller.run_forever, args=(stop,))
         runner.start()
         try:
             # "fresh" has no state (due now) and a 1 s interval: it is polled, then polled again.
             wait_for(lambda: len(server.hits("/fresh.atom")) >= 2, what="two polls of the fresh feed")
+            # "short" was due in an hour, but its interval is now 1 s: it does not wait an hour.
+            wait_for(lambda: len(server.hits("/short.rdf")) >= 2, what="a second poll of the shortened feed")
         finally:
             stop.set()
             runner.join(timeout=30)
@@ -354,5 +359,6 @@ def test_run_forever_follows_the_schedule_kept_in_state(server, pubsub, state_pa
         # "known" was polled a moment ago with a 300 s interval: the restart did not refetch it.
         assert len(server.hits("/known.xml")) == 1
         assert [h.status for h in server.hits("/fresh.atom")][:2] == [200, 304]
+        assert server.hits("/short.rdf")[1].status == 304
         assert poller.counters.snapshot()["in_flight"] == 0
-    pubsub.take(3 + 2)
+    pubsub.take(3 + 2 + 2)
