@@ -219,7 +219,13 @@ class Poller:
             result = self._poll_feed(feed)
         except Exception as exc:  # a bug must cost one feed one poll, never the service
             log.exception("feed %s: unexpected error while polling", feed.id)
-            result = self._failed(feed, PollError(FailureKind.INTERNAL, f"{type(exc).__name__}: {exc}"))
+            error = PollError(FailureKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+            try:
+                result = self._failed(feed, error)
+            except Exception:  # the state file itself is failing: report, retry later
+                log.exception("feed %s: could not record the failure", feed.id)
+                result = FeedResult(feed.id, "failed", error_kind=FailureKind.INTERNAL, error=str(error),
+                                    next_poll_at=time.time() + self.settings.backoff.delay(feed.interval, 1))
         result = _with_seconds(result, time.monotonic() - started)
         self.counters.finished(result)
         if self._on_result is not None:

@@ -362,3 +362,20 @@ def test_run_forever_follows_the_schedule_kept_in_state(server, pubsub, state_pa
         assert server.hits("/short.rdf")[1].status == 304
         assert poller.counters.snapshot()["in_flight"] == 0
     pubsub.take(3 + 2 + 2)
+
+
+def test_an_unusable_state_file_fails_polls_without_stopping_anything(server, pubsub, state_path):
+    feeds = [feed(server, "wire", "/wire.xml", Reply(body=fixture("rss20_wire.xml")))]
+    calls = []
+
+    def broken_display(result):
+        calls.append(result)
+        raise RuntimeError("display crashed")
+    with make_poller(feeds, state_path, pubsub.publisher, on_result=broken_display) as poller:
+        assert poller.poll_once().published == 3  # a crashing progress callback changes nothing
+        poller.state.close()  # e.g. the disk went away
+        report = poller.poll_once()
+        assert report.result("wire").error_kind is FailureKind.INTERNAL
+        assert "ProgrammingError" in report.result("wire").error
+        assert len(calls) == 2
+    pubsub.take(3)
