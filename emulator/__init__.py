@@ -1,4 +1,18 @@
-"""An in-memory Google Cloud Pub/Sub emulator speaking the real google.pubsub.v1 gRPC API."""
+"""An in-memory Google Cloud Pub/Sub emulator speaking the real google.pubsub.v1 gRPC API.
+
+    from emulator import start_emulator
+    with start_emulator() as pubsub:            # free port on 127.0.0.1
+        os.environ["PUBSUB_EMULATOR_HOST"] = pubsub.host_port
+        ...                                     # google-cloud-pubsub clients, Beam
+
+or ``python -m emulator --port 8085``. Topics, subscriptions, Publish, Pull, StreamingPull,
+Acknowledge, ModifyAckDeadline, dead-letter policies and Seek to a time behave as in real
+Pub/Sub, with two relaxations for fast tests: ack deadlines down to 1 s (real: 10 s) and
+message retention down to 1 s (real: 10 minutes). Refused with UNIMPLEMENTED: push, BigQuery
+and Cloud Storage subscriptions, filters, exactly-once delivery, snapshots, Update* calls.
+Messages go out in publish order (redeliveries first); ordering keys are kept on messages but
+a nack does not hold back later messages of the same key. Nothing is persisted.
+"""
 
 from emulator.server import EmulatorHandle, start_emulator
 

@@ -77,9 +77,9 @@ def start_emulator(
     try:
         bound = server.add_insecure_port(f"{host}:{port}")
     except RuntimeError as e:
-        raise OSError(f"Cannot listen on {host}:{port}: {e}; is the port in use?") from e
+        raise OSError(f"Cannot listen on {host}:{port} (is the port in use?): {e}") from e
     if bound == 0:
-        raise OSError(f"Cannot listen on {host}:{port}; is the port in use?")
+        raise OSError(f"Cannot listen on {host}:{port} (is the port in use?)")
     server.start()
     stopping = threading.Event()
     threading.Thread(

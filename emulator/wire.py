@@ -8,6 +8,7 @@ installed client library was generated from.
 from google.protobuf import duration_pb2, empty_pb2, timestamp_pb2
 from google.pubsub_v1.types import pubsub as _types
 
+from emulator.errors import Unimplemented
 from emulator.model import (
     DEFAULT_ACK_DEADLINE_S,
     DEFAULT_MAX_DELIVERY_ATTEMPTS,
@@ -18,7 +19,6 @@ from emulator.model import (
     SubscriptionConfig,
     TopicConfig,
 )
-from emulator.errors import Unimplemented
 
 Empty = empty_pb2.Empty
 Topic = _types.Topic.pb()

@@ -304,6 +304,43 @@ def test_streaming_pull_subscriber_receives_everything(publisher, subscriber, to
     assert pull_now(subscriber, SUB) == []
 
 
+def test_streaming_pull_keeps_order_per_ordering_key(emulator, subscriber, topic):
+    make_sub(subscriber, enable_message_ordering=True)
+    ordered = pubsub_v1.PublisherClient(
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+    )
+    try:
+        futures = [
+            ordered.publish(topic, f"{key}-{i}".encode(), ordering_key=key)
+            for i in range(50)
+            for key in ("feed-a", "feed-b")
+        ]
+        for f in futures:
+            f.result(timeout=20)
+    finally:
+        ordered.transport.close()
+    seen: list[tuple[str, bytes]] = []
+
+    def callback(message) -> None:
+        seen.append((message.ordering_key, message.data))
+        message.ack()
+
+    future = subscriber.subscribe(SUB, callback)
+    try:
+        wait_for(lambda: len(seen) == 100, what="100 ordered messages")
+    finally:
+        future.cancel()
+        future.result(timeout=20)
+    for key in ("feed-a", "feed-b"):
+        assert [d for k, d in seen if k == key] == [f"{key}-{i}".encode() for i in range(50)]
+
+
+def test_streaming_pull_on_missing_subscription_fails_with_not_found(subscriber, topic):
+    future = subscriber.subscribe(f"{PROJECT}/subscriptions/missing", lambda m: m.ack())
+    with pytest.raises(exceptions.NotFound, match="Subscription not found"):
+        future.result(timeout=20)
+
+
 def test_nack_redelivers_immediately(publisher, subscriber, topic):
     make_sub(subscriber, ack_deadline_seconds=600)
     [message_id] = publish_all(publisher, topic, [b"retry me"])
