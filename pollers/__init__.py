@@ -13,7 +13,7 @@ from .fetch import DEFAULT_USER_AGENT, FetchResult, HttpSettings, Validators, fe
 from .items import OutgoingItem, build_items, entry_fields, item_key, rfc3339
 from .parsing import ParsedFeed, parse_feed
 from .poller import FeedResult, PollCounters, Poller, PollerSettings, PollReport
-from .publish import Publisher, PublishFuture, PubSubPublisher
+from .publish import Publisher, PublishError, PubSubPublisher, batches
 from .retry import BackoffPolicy, RetryPolicy, call_with_retries
 from .state import FeedHealth, FeedState, StateError, StateStore
 from .xmlguard import check_entities
@@ -22,7 +22,7 @@ __all__ = [
     "DEFAULT_INTERVAL", "DEFAULT_USER_AGENT", "BackoffPolicy", "FailureKind", "FeedConfig", "FeedHealth",
     "FeedResult", "FeedState", "FeedsFileError", "FetchResult", "HttpSettings", "OutgoingItem",
     "ParsedFeed", "PollCounters", "PollError", "PollReport", "Poller", "PollerSettings", "PubSubPublisher",
-    "PublishFuture", "Publisher", "RetryPolicy", "StateError", "StateStore", "Validators", "build_items",
+    "PublishError", "Publisher", "RetryPolicy", "StateError", "StateStore", "Validators", "batches", "build_items",
     "call_with_retries", "check_entities", "classify_status", "entry_fields", "fetch_once", "item_key",
     "load_feeds", "parse_feed", "parse_feeds", "parse_retry_after", "rfc3339",
 ]

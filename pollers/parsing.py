@@ -7,6 +7,7 @@ error for that feed only.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,9 @@ def _describe(exc: BaseException | None) -> str:
 def parse_feed(body: bytes, headers: Mapping[str, str]) -> ParsedFeed:
     """Parse a fetched feed body. Raises PollError(ENTITY_DECLARATION | NOT_A_FEED)."""
     check_entities(body)
-    result = feedparser.parse(body, response_headers=dict(headers))
+    # Bytes handed to feedparser directly are first tried as a file name: a server answering
+    # "/etc/passwd" would have us parse and publish a local file. A stream is only ever read.
+    result = feedparser.parse(io.BytesIO(body), response_headers=dict(headers))
     bozo_reason = _describe(result.get("bozo_exception")) if result.get("bozo") else None
     entries = list(result.get("entries") or [])
     version = result.get("version") or ""

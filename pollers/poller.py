@@ -19,7 +19,7 @@ from .errors import FailureKind, PollError
 from .fetch import FetchResult, HttpSettings, Validators, fetch_once, headers_for_parser
 from .items import OutgoingItem, build_items
 from .parsing import parse_feed
-from .publish import Publisher
+from .publish import PublishError, Publisher
 from .retry import BackoffPolicy, RetryPolicy, call_with_retries, next_interval
 from .state import FeedHealth, StateStore
 
@@ -34,8 +34,10 @@ class PollerSettings:
     max_workers: int = 16
     # Polite to each origin (and its rate limiter) while many hosts proceed in parallel.
     per_host: int = 4
+    # Parsing is CPU-bound and holds the GIL: more parsers at once than cores only add thread
+    # switching, while fetches (network waits) still overlap freely.
+    max_parsers: int = 2
     interval_jitter: float = 0.1
-    publish_timeout: float = 60.0
     publish_attempts: int = 3
     publish_initial_wait: float = 0.5
 
@@ -115,12 +117,6 @@ class PollCounters:
             self.failed += not r.ok
 
 
-class _PublishIncomplete(Exception):
-    def __init__(self, failed: list[OutgoingItem], reason: str) -> None:
-        super().__init__(reason)
-        self.failed = failed
-
-
 class Poller:
     """Polls feeds and publishes their new entries as raw items.
 
@@ -150,6 +146,7 @@ class Poller:
         self._hosts: dict[str, threading.BoundedSemaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(self.settings.per_host))
         self._hosts_lock = threading.Lock()
+        self._parsers = threading.BoundedSemaphore(self.settings.max_parsers)
         self._stopping = threading.Event()
 
     # -- public -------------------------------------------------------------------------------
@@ -166,7 +163,7 @@ class Poller:
     def run_forever(self, stop_event: threading.Event) -> None:
         """Poll every feed on its schedule until ``stop_event`` is set; then let in-flight polls
         finish (their publishes confirm or stay unseen) and return."""
-        due = {f.id: self.state.load(f.id, f.url).next_poll_at for f in self.feeds.values()}
+        due = {f.id: self._resume_at(f) for f in self.feeds.values()}
         in_flight: dict[str, Future[FeedResult]] = {}
         try:
             while not stop_event.is_set():
@@ -187,6 +184,14 @@ class Poller:
             for fut in in_flight.values():
                 fut.result()
             self._stopping.clear()
+
+    def _resume_at(self, feed: FeedConfig) -> float:
+        """When to poll a feed after a restart: as the state says, but a healthy feed no later than
+        one (possibly shortened) interval from now."""
+        st = self.state.load(feed.id, feed.url)
+        if st.consecutive_failures == 0:
+            return min(st.next_poll_at, time.time() + feed.interval)
+        return st.next_poll_at
 
     def health(self) -> list[FeedHealth]:
         return self.state.health(self.feeds)
@@ -214,7 +219,13 @@ class Poller:
             result = self._poll_feed(feed)
         except Exception as exc:  # a bug must cost one feed one poll, never the service
             log.exception("feed %s: unexpected error while polling", feed.id)
-            result = self._failed(feed, PollError(FailureKind.INTERNAL, f"{type(exc).__name__}: {exc}"))
+            error = PollError(FailureKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+            try:
+                result = self._failed(feed, error)
+            except Exception:  # the state file itself is failing: report, retry later
+                log.exception("feed %s: could not record the failure", feed.id)
+                result = FeedResult(feed.id, "failed", error_kind=FailureKind.INTERNAL, error=str(error),
+                                    next_poll_at=time.time() + self.settings.backoff.delay(feed.interval, 1))
         result = _with_seconds(result, time.monotonic() - started)
         self.counters.finished(result)
         if self._on_result is not None:
@@ -250,15 +261,16 @@ class Poller:
             return FeedResult(feed.id, "not_modified", status=304, next_poll_at=nxt)
         assert fetched.body is not None
         try:
-            parsed = parse_feed(fetched.body, headers_for_parser(fetched.headers, fetched.url))
+            with self._parsers:
+                parsed = parse_feed(fetched.body, headers_for_parser(fetched.headers, fetched.url))
+                items = build_items(feed, parsed.entries, fetched_at=fetched_at,
+                                    http={"etag": fetched.validators.etag,
+                                          "last_modified": fetched.validators.last_modified,
+                                          "status": fetched.status})
         except PollError as exc:
             return self._failed(feed, exc, st.consecutive_failures)
         if parsed.bozo_reason:
             log.info("feed %s: used despite a malformed document (%s)", feed.id, parsed.bozo_reason)
-        items = build_items(feed, parsed.entries, fetched_at=fetched_at,
-                            http={"etag": fetched.validators.etag,
-                                  "last_modified": fetched.validators.last_modified,
-                                  "status": fetched.status})
         todo = self.state.unseen(feed.id, [(i.item_key, i.content_hash) for i in items])
         pending = [i for i in items if i.item_key in todo]
         delivered, publish_error = self._publish(pending)
@@ -296,7 +308,7 @@ class Poller:
                           next_poll_at=nxt)
 
     def _publish(self, items: list[OutgoingItem]) -> tuple[list[OutgoingItem], str | None]:
-        """Publish and wait for every confirmation; retry the failed ones.
+        """Publish and wait for Pub/Sub's confirmation; retry what was not confirmed.
 
         Returns the confirmed items and, if some never were, the last error.
         """
@@ -305,31 +317,22 @@ class Poller:
 
         def attempt() -> None:
             nonlocal remaining
-            started = []
-            failed: list[OutgoingItem] = []
-            reason = ""
-            for item in remaining:
-                try:
-                    started.append((item, self.publisher.publish(item.data, item.attributes)))
-                except Exception as exc:  # e.g. client stopped, message too large: item stays unseen
-                    failed.append(item)
-                    reason = f"{type(exc).__name__}: {exc}"
-            for item, fut in started:
-                try:
-                    fut.result(timeout=self.settings.publish_timeout)
-                    delivered.append(item)
-                except Exception as exc:  # any failure: not confirmed, so not delivered
-                    failed.append(item)
-                    reason = f"{type(exc).__name__}: {exc}"
-            if failed:
-                remaining = failed
-                raise _PublishIncomplete(failed, reason)
+            try:
+                self.publisher.publish([(i.data, i.attributes) for i in remaining])
+            except PublishError as exc:
+                delivered.extend(remaining[:exc.confirmed])
+                remaining = remaining[exc.confirmed:]
+                raise
+            except Exception as exc:  # any other failure: nothing confirmed, all stay unseen
+                raise PublishError(0, exc) from exc
+            delivered.extend(remaining)
+            remaining = []
 
         if not items:
             return delivered, None
         try:
             tenacity.Retrying(
-                retry=tenacity.retry_if_exception_type(_PublishIncomplete),
+                retry=tenacity.retry_if_exception_type(PublishError),
                 stop=tenacity.stop_any(tenacity.stop_after_attempt(self.settings.publish_attempts),
                                        lambda _s: self._stopping.is_set()),
                 wait=tenacity.wait_exponential_jitter(initial=self.settings.publish_initial_wait,
@@ -337,7 +340,7 @@ class Poller:
                 sleep=self._stopping.wait,
                 reraise=True,
             )(attempt)
-        except _PublishIncomplete as exc:
+        except PublishError as exc:
             return delivered, str(exc)
         return delivered, None
 

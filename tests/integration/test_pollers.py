@@ -38,7 +38,7 @@ SUB = f"{PROJECT}/subscriptions/raw-items-test"
 FAST = PollerSettings(
     http=HttpSettings(connect_timeout=2.0, read_timeout=2.0, max_body_bytes=1024 * 1024),
     retry=RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05, max_retry_after=5.0),
-    publish_timeout=10.0, publish_attempts=2, publish_initial_wait=0.01,
+    publish_attempts=2, publish_initial_wait=0.01,
 )
 
 
@@ -336,17 +336,22 @@ def test_per_host_limit(server, pubsub, state_path):
 
 def test_run_forever_follows_the_schedule_kept_in_state(server, pubsub, state_path):
     known = feed(server, "known", "/known.xml", Reply(body=fixture("rss20_wire.xml"), etag='"k"'), interval=300)
-    with make_poller([known], state_path, pubsub.publisher) as poller:
+    shortened = feed(server, "short", "/short.rdf", Reply(body=fixture("rss10_bulletin.rdf"), etag='"s"'),
+                     interval=3600)
+    with make_poller([known, shortened], state_path, pubsub.publisher) as poller:
         poller.poll_once()
     fresh = feed(server, "fresh", "/fresh.atom", Reply(body=fixture("atom10_outlet.xml"), etag='"f"'),
                  interval=1.0)
+    shortened = FeedConfig("short", shortened.url, interval=1.0)  # the feeds file now asks for 1 s
     stop = threading.Event()
-    with make_poller([known, fresh], state_path, pubsub.publisher) as poller:
+    with make_poller([known, fresh, shortened], state_path, pubsub.publisher) as poller:
         runner = threading.Thread(target=poller.run_forever, args=(stop,))
         runner.start()
         try:
             # "fresh" has no state (due now) and a 1 s interval: it is polled, then polled again.
             wait_for(lambda: len(server.hits("/fresh.atom")) >= 2, what="two polls of the fresh feed")
+            # "short" was due in an hour, but its interval is now 1 s: it does not wait an hour.
+            wait_for(lambda: len(server.hits("/short.rdf")) >= 2, what="a second poll of the shortened feed")
         finally:
             stop.set()
             runner.join(timeout=30)
@@ -354,5 +359,23 @@ def test_run_forever_follows_the_schedule_kept_in_state(server, pubsub, state_pa
         # "known" was polled a moment ago with a 300 s interval: the restart did not refetch it.
         assert len(server.hits("/known.xml")) == 1
         assert [h.status for h in server.hits("/fresh.atom")][:2] == [200, 304]
+        assert server.hits("/short.rdf")[1].status == 304
         assert poller.counters.snapshot()["in_flight"] == 0
-    pubsub.take(3 + 2)
+    pubsub.take(3 + 2 + 2)
+
+
+def test_an_unusable_state_file_fails_polls_without_stopping_anything(server, pubsub, state_path):
+    feeds = [feed(server, "wire", "/wire.xml", Reply(body=fixture("rss20_wire.xml")))]
+    calls = []
+
+    def broken_display(result):
+        calls.append(result)
+        raise RuntimeError("display crashed")
+    with make_poller(feeds, state_path, pubsub.publisher, on_result=broken_display) as poller:
+        assert poller.poll_once().published == 3  # a crashing progress callback changes nothing
+        poller.state.close()  # e.g. the disk went away
+        report = poller.poll_once()
+        assert report.result("wire").error_kind is FailureKind.INTERNAL
+        assert "ProgrammingError" in report.result("wire").error
+        assert len(calls) == 2
+    pubsub.take(3)

@@ -90,6 +90,13 @@ def test_a_body_without_entries_is_not_a_feed():
     assert err.value.kind is FailureKind.NOT_A_FEED
 
 
+def test_a_body_naming_a_local_file_is_not_read_from_disk():
+    local = str(FIXTURES / "rss20_wire.xml").encode()
+    with pytest.raises(PollError) as err:  # feedparser would open the file if given these bytes
+        parse_feed(local, HEADERS)
+    assert err.value.kind is FailureKind.NOT_A_FEED
+
+
 def test_an_empty_but_valid_feed_is_not_an_error():
     body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Quiet</title></channel></rss>'
     assert parse_feed(body, HEADERS).entries == []
@@ -129,3 +136,16 @@ def test_duplicate_entries_in_one_feed_are_sent_once():
 def test_blank_values_become_null():
     fields = entry_fields({"id": "  ", "title": "", "summary": None, "tags": [{"term": " "}]})
     assert fields["id"] is None and fields["title"] is None and fields["tags"] == []
+
+
+def test_publish_batches_respect_count_and_size_limits():
+    from pollers import batches
+    msgs = [(b"x" * 100, {"k": "v"}) for _ in range(25)]
+    by_count = list(batches(msgs, max_messages=10, max_bytes=10**9))
+    assert [len(b) for b in by_count] == [10, 10, 5]
+    by_size = list(batches(msgs, max_messages=1000, max_bytes=350))  # 102 bytes per message
+    assert [len(b) for b in by_size] == [3] * 8 + [1]
+    assert [m for b in by_size for m in b] == msgs  # order kept, nothing lost
+    huge = [(b"x" * 1000, {})]
+    assert list(batches(huge, max_bytes=10)) == [huge]  # one oversized message still goes alone
+    assert list(batches([])) == []
