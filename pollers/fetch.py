@@ -10,14 +10,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+import os
 from importlib import metadata
 
 import httpx
 
 from .errors import FailureKind, PollError, classify_status, parse_retry_after
-
-PROJECT_URL = "https://github.com/newswire/newswire"
-
 
 def _version() -> str:
     try:
@@ -26,7 +24,14 @@ def _version() -> str:
         return "0.1.0"
 
 
-DEFAULT_USER_AGENT = f"newswire/{_version()} (+{PROJECT_URL})"
+def _user_agent() -> str:
+    # Publishers ask crawlers for a way to reach whoever runs them: set NEWSWIRE_CONTACT to a URL
+    # or mailbox of yours and it is sent with every request.
+    contact = os.environ.get("NEWSWIRE_CONTACT", "").strip()
+    return f"newswire/{_version()} (feed poller{'; +' + contact if contact else ''})"
+
+
+DEFAULT_USER_AGENT = _user_agent()
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,15 @@ def item_key(feed_id: str, fields: Mapping[str, Any]) -> str:
     return _sha(f"{feed_id}\x00{basis}".encode())
 
 
+def message_item_key(key: str, digest: str) -> str:
+    """The ``item_key`` attribute: one entry *in one version*.
+
+    A re-publish of unchanged content repeats it, a correction under the same guid does not. That
+    is what Dataflow's ``id_label=item_key`` needs: it drops exact repeats only, never corrections.
+    """
+    return f"{key}.{digest[:16]}"
+
+
 def content_hash(fields: Mapping[str, Any]) -> str:
     return _sha(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS))
 
@@ -166,11 +175,12 @@ def build_items(
             "entry": fields,
             "page_html": None,
         }
+        digest = content_hash(fields)
         out.append(OutgoingItem(
             item_key=key,
-            content_hash=content_hash(fields),
+            content_hash=digest,
             data=orjson.dumps(payload),
-            attributes={"feed_id": feed.id, "item_key": key, "fetched_at": stamp,
+            attributes={"feed_id": feed.id, "item_key": message_item_key(key, digest), "fetched_at": stamp,
                         "schema_version": str(SCHEMA_VERSION)},
         ))
     return out

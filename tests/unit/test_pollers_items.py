@@ -35,7 +35,7 @@ def test_rss20_items_follow_the_contract():
         raw = parse_raw_item(it.data, it.attributes, message_id="m")
         assert raw.feed_id == "harbour-world" and raw.agency_hint == "xinhua"
         assert raw.fetched_at == FETCHED.replace(microsecond=250000)
-        assert it.attributes == {"feed_id": "harbour-world", "item_key": it.item_key,
+        assert it.attributes == {"feed_id": "harbour-world", "item_key": f"{it.item_key}.{it.content_hash[:16]}",
                                  "fetched_at": "2024-03-01T12:30:05.250Z", "schema_version": "1"}
     first = orjson.loads(items[0].data)
     assert first["http"] == {"etag": '"v1"', "last_modified": None, "status": 200}
@@ -149,3 +149,13 @@ def test_publish_batches_respect_count_and_size_limits():
     huge = [(b"x" * 1000, {})]
     assert list(batches(huge, max_bytes=10)) == [huge]  # one oversized message still goes alone
     assert list(batches([])) == []
+
+
+def test_item_key_attribute_changes_with_content_but_not_on_a_repeat():
+    _, first = _items("rss20_wire.xml")
+    _, again = _items("rss20_wire.xml")
+    _, corrected = _items("rss20_wire_corrected.xml")
+    assert [i.attributes["item_key"] for i in first] == [i.attributes["item_key"] for i in again]
+    by_entry = {i.item_key: i.attributes["item_key"] for i in first}
+    changed = [i for i in corrected if i.item_key in by_entry and i.attributes["item_key"] != by_entry[i.item_key]]
+    assert changed, "a correction under the same guid must carry a new item_key attribute"
