@@ -87,17 +87,25 @@ class DuckDBWarehouse:
             return self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
 
     def write_units(self, units: list[dict]) -> dict[str, WriteResult]:
-        """Write everything some messages produced (see transforms.dofns) in one transaction."""
+        """Write everything some messages produced (see transforms.dofns) in one transaction.
+
+        A message whose raw_items row is already here was written whole before (a replay after a
+        restart, or a re-run of the same files) and is skipped whole: what the pipeline derives from
+        it may differ now (learned boilerplate, newer rule packs), and must not become a version.
+        """
         results = {}
         with self._transaction():
+            ids = pa.table({"id": pa.array([u["message_id"] for u in units], pa.string())})  # noqa: F841
+            done = {r[0] for r in self._conn.execute(
+                "SELECT message_id FROM raw_items WHERE message_id IN (SELECT id FROM ids)").fetchall()}
+            fresh = [u for u in units if u["message_id"] not in done]
             for table in (RAW_ITEMS, DEAD_LETTER, ARTICLES):
-                rows = [u[table.name] for u in units if u.get(table.name) is not None]
-                if not rows:
-                    results[table.name] = WriteResult(0, 0)
-                elif table is ARTICLES:
-                    results[table.name] = self._write_articles(rows)
-                else:
-                    results[table.name] = self._insert_ignore(table, rows)
+                rows = [u[table.name] for u in fresh if u.get(table.name) is not None]
+                offered = sum(1 for u in units if u.get(table.name) is not None)
+                result = WriteResult(0, 0)
+                if rows:
+                    result = self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
+                results[table.name] = WriteResult(result.inserted, offered - result.inserted)
         return results
 
     def _insert_ignore(self, table: Table, rows: list[dict]) -> WriteResult:

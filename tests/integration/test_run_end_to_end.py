@@ -74,4 +74,4 @@ def test_feeds_file_with_serve_placeholder_needs_serve(feed_dir, capsys):
     rc = cli_main(["run", "--feeds", str(feed_dir / "feeds.yaml"), "--warehouse",
                    str(feed_dir / "wh.duckdb"), "--until-idle"])
     assert rc == 2
-    assert "--serve" in capsys.readouterr().out
+    assert "--serve" in capsys.readouterr().err
