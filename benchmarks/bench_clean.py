@@ -25,9 +25,19 @@ except ImportError:  # pragma: no cover - depends on the checkout
     article_row = None
 
 FLOOR_ITEMS_PER_S = 2000
-_WORDS = ("harbour council ferry timetable minister coast trade port talks fishing quota storm "
-          "officials said on Monday the agreement would take effect next month after a vote in "
-          "parliament where members debated costs and delays for commuters islands boats").split()
+# Sentence frames with the function-word mix of real English news copy.
+_FRAMES = (
+    "The {n1} of the {n2} said on {day} that the {n3} would {v} the {n4} after {k} {n5}s.",
+    "Officials from the {n1} told reporters that {k} {n2}s had been {vp} by the {n3}.",
+    "The {n1} has {vp} its plan for the {n2}, which {v}s {k} {n3}s in the region.",
+    "\"We will {v} the {n1} as soon as the {n2} is {vp},\" the {n3} said in a statement.",
+    "It was not clear whether the {n1} could {v} the {n2} before the {n3} meets on {day}.",
+)
+_NOUNS = ("harbour", "council", "ferry", "minister", "coast guard", "port", "fleet", "union", "trader",
+          "ministry", "quota", "storm", "budget", "terminal", "island", "court", "company", "plant")
+_VERBS = ("reopen", "review", "approve", "delay", "expand", "close", "fund", "inspect")
+_VPS = ("approved", "delayed", "reviewed", "closed", "funded", "inspected")
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 _AGENCIES = [("BEIJING, Nov. 5 (Xinhua) -- ", "(Xinhua/Li Wen)", "Xinhua News Agency"),
              ("WASHINGTON (AP) — ", "(AP Photo/Lena Ortiz)", "Copyright 2024 The Associated Press. All rights reserved."),
              ("LONDON, May 2 (Reuters) - ", "(Photo: Reuters)", "(Reporting by Ana Perez; Editing by Tom Baird)"),
@@ -38,8 +48,9 @@ _CHROME = ["1 min read", "Share this:", "Advertisement", "Leave a Reply",
 
 
 def _sentence(rng: random.Random) -> str:
-    words = rng.choices(_WORDS, k=rng.randint(12, 24))
-    return " ".join(words).capitalize() + "."
+    n = rng.sample(_NOUNS, 5)
+    return rng.choice(_FRAMES).format(n1=n[0], n2=n[1], n3=n[2], n4=n[3], n5=n[4], v=rng.choice(_VERBS),
+                                      vp=rng.choice(_VPS), day=rng.choice(_DAYS), k=rng.randint(2, 90))
 
 
 def make_items(n: int, seed: int = 7) -> list[bytes]:
@@ -48,14 +59,14 @@ def make_items(n: int, seed: int = 7) -> list[bytes]:
     for i in range(n):
         dateline, credit, signature = _AGENCIES[i % len(_AGENCIES)]
         paras = [dateline + _sentence(rng) + " " + _sentence(rng)]
-        paras += [f"{_sentence(rng)} The <em>{rng.choice(_WORDS)}</em> &amp; {_sentence(rng)}" for _ in range(4)]
+        paras += [f"{_sentence(rng)} The <em>{rng.choice(_NOUNS)}</em> &amp; {_sentence(rng)}" for _ in range(5)]
         paras.insert(1, f"{_sentence(rng)} {credit}")
         html = "".join(f"<p>{p}</p>" for p in [rng.choice(_CHROME), *paras, signature, *_CHROME[3:]])
         item = {
             "schema_version": 1, "feed_id": f"bench-{i % 7}", "feed_url": "https://bench.example.org/rss",
             "agency_hint": None, "fetched_at": "2024-03-04T10:00:00Z", "http": {},
             "entry": {"id": f"bench-{i}", "link": f"https://bench.example.org/a/{i}?utm_source=rss",
-                      "title": f"{_sentence(rng)[:70]} - Bench News", "summary": paras[2][:200],
+                      "title": f"{rng.choice(_NOUNS).capitalize()} {rng.choice(_VPS)} after {rng.choice(_NOUNS)} talks - Bench News", "summary": paras[2][:200],
                       "content": [{"type": "text/html", "value": html}],
                       "published": "Mon, 04 Mar 2024 09:30:00 GMT", "updated": None, "author": None,
                       "tags": ["world"], "media": []},
@@ -83,6 +94,38 @@ def measure(items: list[bytes], runs: int) -> list[float]:
     return rates
 
 
+def stage_times(items: list[bytes]) -> dict[str, float]:
+    """Median µs per item of each stage, each timed alone over every item (for finding hot spots)."""
+    from transforms.boilerplate import strip_boilerplate
+    from transforms.clean import pick_body
+    from transforms.language import detect_language
+    from transforms.normalize import clean_title, html_to_blocks, split_standfirst
+
+    raws = [parse_raw_item(d, {}, "bench") for d in items]
+    bodies = [html_to_blocks(pick_body(r.entry)[0]).paragraphs for r in raws]
+    cleaned = [strip_boilerplate(p).paragraphs for p in bodies]
+    stages = {
+        "parse": lambda: [parse_raw_item(d, {}, "bench") for d in items],
+        "html → paragraphs": lambda: [html_to_blocks(pick_body(r.entry)[0]) for r in raws],
+        "summary → paragraphs": lambda: [html_to_blocks(r.entry.summary) for r in raws],
+        "title": lambda: [clean_title(r.entry.title, host="bench.example.org") for r in raws],
+        "standfirst": lambda: [split_standfirst(r.entry.summary, p) for r, p in zip(raws, bodies)],
+        "boilerplate": lambda: [strip_boilerplate(p) for p in bodies],
+        "language": lambda: [detect_language("", p) for p in cleaned],
+        "clean_item (all)": lambda: [clean_item(r) for r in raws],
+    }
+    out = {}
+    for name, fn in stages.items():
+        fn()
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) / len(items) * 1e6)
+        out[name] = statistics.median(times)
+    return out
+
+
 def run(n_items: int = 2000, runs: int = 5) -> dict:
     items = make_items(n_items)
     rates = measure(items, runs)
@@ -97,7 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--items", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="print the top functions of one run instead")
+    ap.add_argument("--stages", action="store_true", help="print the time of each stage instead")
     args = ap.parse_args(argv)
+    if args.stages:
+        for name, us in stage_times(make_items(args.items)).items():
+            print(f"{name:>24}: {us:7.1f} µs/item")
+        return 0
     if args.profile:
         import cProfile
         import pstats

@@ -81,6 +81,13 @@ class CleanArticle:
     def body_text(self) -> str:
         return "\n".join(self.body)
 
+    @property
+    def word_count(self) -> int:
+        """Words of the body (CJK characters count one each); see ``transforms.metadata``."""
+        from .metadata import word_count
+
+        return word_count(self.body_text)
+
 
 @dataclass(frozen=True)
 class Message:
