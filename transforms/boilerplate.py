@@ -64,6 +64,7 @@ class BoilerplateResult:
     byline: str | None = None
     images: list[Image] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)      # rule ids, once each, in firing order
+    learned_removed: list[str] = field(default_factory=list)  # keys of paragraphs dropped as learned
     evidence: list[Evidence] = field(default_factory=list)
 
     def _fire(self, rule: Rule) -> None:
@@ -179,10 +180,13 @@ def strip_boilerplate(
             if hit[0].kind == "block":
                 cutting = hit[0]
             continue
-        if learned and paragraph_key(text) in learned:
-            if LEARNED_RULE_ID not in res.fired:
-                res.fired.append(LEARNED_RULE_ID)
-            continue
+        if learned:
+            key = paragraph_key(text)
+            if key in learned:
+                if LEARNED_RULE_ID not in res.fired:
+                    res.fired.append(LEARNED_RULE_ID)
+                res.learned_removed.append(key)
+                continue
         if cutting is not None:
             if _words(text) <= cutting.max_words:
                 continue

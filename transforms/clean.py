@@ -155,4 +155,5 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
         updated_at=parse_date(e.updated),
         withdrawn=False,
         removed_rules=fired + bp.fired,
+        learned_lines=bp.learned_removed,
     )

@@ -76,6 +76,8 @@ class CleanArticle:
     updated_at: datetime | None
     withdrawn: bool = False
     removed_rules: list[str] = field(default_factory=list)
+    # Keys of paragraphs removed as the source's learned boilerplate (for transforms.learned).
+    learned_lines: list[str] = field(default_factory=list)
 
     @property
     def body_text(self) -> str:
