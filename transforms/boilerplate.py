@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .model import Image
 from .normalize import normalize_text, paragraph_key
@@ -140,6 +141,20 @@ def choose_agency(evidence: Iterable[Evidence], hint: str | None = None,
     return scores[0][1]
 
 
+_HEAD = 8  # characters of a paragraph key compared before the whole key is computed
+
+
+@lru_cache(maxsize=16)
+def _learned_heads(learned: frozenset[str]) -> frozenset[str]:
+    return frozenset(k[:_HEAD] for k in learned)
+
+
+def _maybe_learned(text: str, heads: frozenset[str]) -> bool:
+    """Cheap test on the start of a paragraph: False means its key is certainly not learned."""
+    head = paragraph_key(text[:3 * _HEAD])[:_HEAD]
+    return head in heads or (len(head) < _HEAD and len(text) > 3 * _HEAD)
+
+
 def _words(text: str) -> int:
     return text.count(" ") + 1 if text else 0
 
@@ -166,6 +181,9 @@ def strip_boilerplate(
     whole = rs.matchers["whole"]
     has_captions = rs.matchers["caption"].regex is not None
     cutting: Rule | None = None
+    if learned and not isinstance(learned, frozenset):
+        learned = frozenset(learned)
+    learned_heads = _learned_heads(learned) if learned else None
 
     for text in paragraphs:
         if has_captions:
@@ -180,7 +198,7 @@ def strip_boilerplate(
             if hit[0].kind == "block":
                 cutting = hit[0]
             continue
-        if learned:
+        if learned_heads and _maybe_learned(text, learned_heads):
             key = paragraph_key(text)
             if key in learned:
                 if LEARNED_RULE_ID not in res.fired:

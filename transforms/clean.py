@@ -111,14 +111,14 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
     if len(paras) < len(blocks.paragraphs):
         fired.append(TITLE_ECHO)
 
-    summary_paras: list[str] = []
-    if from_content and e.summary:
-        summary_paras = strip_boilerplate(html_to_blocks(e.summary).paragraphs, rules=rs).paragraphs
-    standfirst = " ".join(summary_paras) or None
+    summary_paras = html_to_blocks(e.summary).paragraphs if from_content and e.summary else []
     before = len(paras)
-    standfirst, paras = split_standfirst(standfirst, paras)
+    standfirst, paras = split_standfirst(" ".join(summary_paras) or None, paras)
     if len(paras) < before:
         fired.append(STANDFIRST_ECHO)
+    if standfirst:  # a standfirst of its own: clean its chrome ("The post … appeared first on …")
+        summary_paras = strip_boilerplate(summary_paras, rules=rs).paragraphs
+        standfirst = " ".join(summary_paras) or None
 
     media = [_clean_image(m, rs) for m in e.media]
     author = clean_byline(e.author)

@@ -177,3 +177,60 @@ def required_substrings(source: str, flags: int = 0) -> tuple[str, ...] | None:
     if not best or min(map(len, best)) < 1:
         return None
     return tuple(s.lower() for s in best) if ignore_case else best
+
+
+_INFINITE = float("inf")
+
+
+def _width(seq) -> float:
+    total = 0.0
+    for op, av in seq:
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue
+        if op in (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY):
+            total += 1
+        elif op is _c.SUBPATTERN:
+            total += _width(av[-1])
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            total += _width(av)
+        elif op is _c.BRANCH:
+            total += max(_width(alt) for alt in av[1])
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            lo, hi, item = av
+            inner = _width(item)
+            if _only_space(item):
+                # Normalized text never has two whitespace characters in a row.
+                total += min(inner, 1)
+            elif hi == _c.MAXREPEAT:
+                return _INFINITE if inner else total
+            else:
+                total += hi * inner
+        else:
+            return _INFINITE
+    return total
+
+
+def _only_space(seq) -> bool:
+    items = list(seq)
+    if len(items) != 1:
+        return False
+    op, av = items[0]
+    if op is _c.LITERAL:
+        return chr(av).isspace()
+    if op is _c.IN:
+        return all((o is _c.CATEGORY and a in (_c.CATEGORY_SPACE, _c.CATEGORY_UNI_SPACE))
+                   or (o is _c.LITERAL and chr(a).isspace()) for o, a in av)
+    return False
+
+
+def max_width_on_normalized(source: str, flags: int = 0) -> float:
+    """Upper bound on the length of a match in normalized text (runs of whitespace are one space).
+
+    ``inf`` when unbounded or not understood; a caller skips the pattern for longer texts.
+    """
+    if _p is None:
+        return _INFINITE
+    try:
+        return _width(_p.parse(source, flags).data)
+    except (re.error, AttributeError, TypeError, IndexError, ValueError):
+        return _INFINITE

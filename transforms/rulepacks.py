@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Literal
 
 import yaml
 
-from .regexfirst import first_char_class, last_char_class, required_substrings
+from .regexfirst import first_char_class, last_char_class, max_width_on_normalized, required_substrings
 
 RULES_DIR = Path(__file__).with_name("rules")
 
@@ -49,7 +50,8 @@ _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 _DEFAULT_BLOCK_WORDS = 16
 _SEARCHED = ("caption", "strip", "attribution")  # kinds matched with search(), not at position 0
 TAIL_WINDOW = 400
-_MAX_BUCKETS = 512
+_MAX_BUCKETS = 1024
+_LENGTH_TIERS = (16, 32, 64, 128, 256, 512)  # upper bounds of paragraph-length tiers
 _MAX_SEQUENTIAL = 12
 _END_ANCHOR = re.compile(r"(?<!\\)\$\s*$")
 _SLUG = re.compile(r"[a-z][a-z0-9_]*")
@@ -126,18 +128,24 @@ class Matcher:
     windowed: bool = False
     edge: str | None = None
     edge_tests: tuple[re.Pattern[str] | None, ...] = ()
-    buckets: dict[str, "Matcher"] = field(default_factory=dict, compare=False, repr=False)
+    # For whole-paragraph kinds: the longest (normalized) text each rule can match, so a long body
+    # paragraph is only tried against the few rules that can match something that long.
+    widths: tuple[float, ...] = ()
+    buckets: dict[tuple[str, int], "Matcher"] = field(default_factory=dict, compare=False, repr=False)
 
     def _bucket(self, text: str) -> "Matcher":
         if self.edge is None or not text:
             return self
         ch = text[0] if self.edge == "first" else text[-1]
-        sub = self.buckets.get(ch)
+        tier = bisect_left(_LENGTH_TIERS, len(text)) if self.widths else 0
+        sub = self.buckets.get((ch, tier))
         if sub is None:
             if len(self.buckets) >= _MAX_BUCKETS:
                 return self
-            subset = tuple(r for r, t in zip(self.rules, self.edge_tests) if t is None or t.fullmatch(ch))
-            sub = self.buckets[ch] = _matcher(subset)
+            shortest = _LENGTH_TIERS[tier - 1] + 1 if tier else 0  # the shortest text in this tier
+            subset = tuple(r for i, (r, t) in enumerate(zip(self.rules, self.edge_tests))
+                           if (t is None or t.fullmatch(ch)) and (not self.widths or self.widths[i] >= shortest))
+            sub = self.buckets[(ch, tier)] = _matcher(subset)
         return sub
 
     def first(self, text: str, how: str) -> tuple[Rule, re.Match[str]] | None:
@@ -319,7 +327,7 @@ def _edge_test(rule: Rule, edge: str) -> re.Pattern[str] | None:
     return re.compile(cls, flags) if cls else None
 
 
-def _matcher(rules: tuple[Rule, ...], edge: str | None = None) -> Matcher:
+def _matcher(rules: tuple[Rule, ...], edge: str | None = None, tiered: bool = False) -> Matcher:
     """The rules as one alternation ``(?P<_r0>…)|(?P<_r1>…)``, rule names removed from inside.
 
     For searched kinds a single leading ``(?=[…])`` with the union of the rules' first characters
@@ -347,7 +355,9 @@ def _matcher(rules: tuple[Rule, ...], edge: str | None = None) -> Matcher:
     if edge == "last" and not windowed:
         edge = None  # only an end-anchored match is known to end at the text's last character
     tests = tuple(_edge_test(r, edge) for r in rules) if edge else ()
-    return Matcher(rules=rules, regex=regex, windowed=windowed, edge=edge, edge_tests=tests)
+    widths = tuple(max_width_on_normalized(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE)
+                   for r in rules) if tiered and edge else ()
+    return Matcher(rules=rules, regex=regex, windowed=windowed, edge=edge, edge_tests=tests, widths=widths)
 
 
 def load_rules(directory: Path | str | None = None) -> RuleSet:
@@ -433,7 +443,7 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
     }
     edges = {"caption": "last", "strip": "last", "byline": "first", "dateline": "first"}
     matchers = {k: _matcher(v, edges.get(k)) for k, v in by_kind.items()}
-    matchers["whole"] = _matcher(by_kind["line"] + by_kind["block"], "first")
+    matchers["whole"] = _matcher(by_kind["line"] + by_kind["block"], "first", tiered=True)
     return RuleSet(packs=tuple(packs), by_kind=by_kind, matchers=matchers, credit_names=credit_names)
 
 
