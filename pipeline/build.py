@@ -5,13 +5,18 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
+from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
 from transforms.dofns import ARTICLE, DEAD, RAW, DedupVersions, ParseCleanIdentify, unit_key
 
 from .options import NewswireOptions
+from .runners import is_dataflow
 from .sinks.beam_duckdb import WriteUnitsToDuckDB
 from .sources import read_input
 from .specs import InputSpec, OptionError, WarehouseSpec, parse_input, parse_warehouse
+
+
+# The poller's stable key for an entry, sent as a message attribute (DESIGN.md).
+PUBSUB_ID_LABEL = "item_key"
 
 
 class CleanArticles(beam.PTransform):
@@ -41,15 +46,21 @@ class SplitTables(beam.PTransform):
         }
 
 
-def write_warehouse(units, spec: WarehouseSpec) -> None:
+def write_warehouse(units, spec: WarehouseSpec, stories=None) -> None:
+    """Write units (and story rows, once the pipeline produces them) to the warehouse."""
     if spec.kind == "duckdb":
         units | "WriteDuckDB" >> WriteUnitsToDuckDB(spec.path)
         return
     from .sinks.bigquery import WriteToBigQueryTable  # noqa: PLC0415 - cloud-only dependency
 
     tables = units | "SplitTables" >> SplitTables()
-    for table in (ARTICLES, RAW_ITEMS, DEAD_LETTER):
-        tables[table.name] | f"Write_{table.name}" >> WriteToBigQueryTable(spec, table)
+    # Rows BigQuery rejects come back as dead_letter rows and join the pipeline's own dead letters.
+    rejected = [tables[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
+                for name, table in ((ARTICLE, ARTICLES), (RAW, RAW_ITEMS))]
+    if stories is not None:
+        rejected.append(stories | f"Write_{STORIES.name}" >> WriteToBigQueryTable(spec, STORIES))
+    dead_letters = (tables[DEAD], *rejected) | "AllDeadLetters" >> beam.Flatten()
+    dead_letters | f"Write_{DEAD_LETTER.name}" >> WriteToBigQueryTable(spec, DEAD_LETTER)
 
 
 def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -61,7 +72,10 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     if input_spec.streaming:
         options.view_as(StandardOptions).streaming = True
     p = beam.Pipeline(options=options)
-    messages = p | "ReadInput" >> read_input(input_spec)
+    # Dataflow de-duplicates redelivered messages by this attribute before the pipeline sees them;
+    # the DirectRunner rejects id_label, and the pipeline's own dedup covers it there.
+    id_label = PUBSUB_ID_LABEL if is_dataflow(options.view_as(StandardOptions).runner) else None
+    messages = p | "ReadInput" >> read_input(input_spec, id_label=id_label)
     units = messages | "CleanArticles" >> CleanArticles(
         streaming=input_spec.streaming,
         dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600))

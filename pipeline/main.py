@@ -11,12 +11,12 @@ import signal
 import sys
 import threading
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TestOptions
 
 from .build import build_pipeline
 from .options import NewswireOptions
 from .runners import BATCH_RUNNER, STREAMING_RUNNER, local_runner
-from .specs import parse_input, parse_warehouse
+from .specs import OptionError, parse_input, parse_warehouse
 from .streaming import StreamingJob
 
 
@@ -26,7 +26,12 @@ def run(argv: list[str] | None = None):
     nw = options.view_as(NewswireOptions)
     streaming = parse_input(nw.input or "", check_files=False).streaming
     std.runner = local_runner(std.runner, streaming=streaming)
-    if std.runner == STREAMING_RUNNER and parse_warehouse(nw.warehouse or "").kind == "duckdb":
+    warehouse = parse_warehouse(nw.warehouse or "")
+    if warehouse.kind == "bigquery" and not options.view_as(TestOptions).dry_run:
+        from .sinks.bigquery_client import check_dataset  # noqa: PLC0415 - cloud-only dependency
+
+        check_dataset(warehouse.project, warehouse.dataset)
+    if std.runner == STREAMING_RUNNER and warehouse.kind == "duckdb":
         return _run_local_streaming(options)
     result = build_pipeline(options).run()
     if std.runner == BATCH_RUNNER:
@@ -49,7 +54,11 @@ def _run_local_streaming(options: PipelineOptions):
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO)
-    run(sys.argv[1:])
+    try:
+        run(sys.argv[1:])
+    except OptionError as exc:
+        logging.getLogger("newswire").error("%s", exc)
+        return 2
     return 0
 
 

@@ -16,3 +16,9 @@ def local_runner(requested: str | None, *, streaming: bool) -> str:
     if requested in (None, "", "DirectRunner", "directrunner"):
         return STREAMING_RUNNER if streaming else BATCH_RUNNER
     return requested
+
+
+def is_dataflow(runner) -> bool:
+    """True for the Dataflow runner, named or given as an instance/class."""
+    name = runner if isinstance(runner, str) else getattr(runner, "__name__", type(runner).__name__)
+    return (name or "").rsplit(".", 1)[-1].lower() in ("dataflowrunner", "testdataflowrunner")

@@ -1,0 +1,1 @@
+"""Pure, typed transforms of newswire items and the thin Beam wrappers around them."""

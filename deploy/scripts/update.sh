@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Replace the running job in place (state and in-flight data are kept).
+# Renamed steps need a mapping, old prefix to new prefix, comma-separated, e.g.
+#   TRANSFORM_NAME_MAPPINGS='Write_articles/StreamingInsert=Write_articles/Insert' update.sh
+# Step names are listed in tests/pipeline/test_dataflow_translation.py (STABLE_STEPS).
+source "$(dirname "$0")/env.sh"
+
+if [[ -z "$(running_job_id)" ]]; then
+  echo "no running job named ${JOB_NAME} to update: use launch.sh" >&2
+  exit 1
+fi
+mapping_args=()
+if [[ -n "${TRANSFORM_NAME_MAPPINGS:-}" ]]; then
+  mapping_args=(--transform-name-mappings "${TRANSFORM_NAME_MAPPINGS}")
+fi
+gcloud dataflow flex-template run "${JOB_NAME}" \
+  --project "${PROJECT}" \
+  --region "${REGION}" \
+  --template-file-gcs-location "${TEMPLATE_SPEC}" \
+  --service-account-email "${SERVICE_ACCOUNT}" \
+  --staging-location "gs://${BUCKET}/staging" \
+  --temp-location "gs://${BUCKET}/tmp" \
+  --enable-streaming-engine \
+  --num-workers "${NUM_WORKERS}" \
+  --max-workers "${MAX_WORKERS}" \
+  --worker-machine-type "${MACHINE_TYPE}" \
+  --parameters "$(template_parameters)" \
+  --update "${mapping_args[@]}"

@@ -1,0 +1,302 @@
+"""Pure tests of transforms.fingerprint: tokens, shingles, signatures, band keys, pair verification."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from transforms.fingerprint import (
+    DEFAULT_LSH,
+    DEFAULT_THRESHOLDS,
+    Fingerprint,
+    LSHParams,
+    MatchThresholds,
+    band_keys,
+    estimate_containment,
+    estimate_jaccard,
+    fingerprint_body,
+    match_rule,
+    score_pair,
+    tokenize,
+    verify_pair,
+    word_shingles,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+STORY = "\n".join(
+    [
+        "KESTREL BAY, June 2 (dpa) - Volunteers in the fishing town of Kestrel Bay relit the beam of its "
+        "nineteenth-century lighthouse on Sunday for the first time in 41 years, after a restoration paid "
+        "for largely by local donations and a lottery grant.",
+        "About 2,000 people gathered on the harbour wall as the lamp, turned by a restored clockwork "
+        "mechanism, swept across the water shortly after sunset. Fishing boats sounded their horns as the "
+        "light came on.",
+        "The tower was switched off in 1983 when the coastguard replaced it with an automatic beacon on "
+        "the breakwater. It fell into disrepair, and in 2015 a storm tore away part of the lantern room.",
+        "\"Everyone here has a story about this light. My grandfather kept it for thirty years,\" said "
+        "Greta Holm, who chairs the Kestrel Bay Lighthouse Trust and led the campaign to save the building.",
+        "The trust raised 1.8 million crowns over six years, much of it through a weekly raffle, concerts "
+        "and sales of a cookbook written by residents. The national heritage lottery added a further "
+        "900,000 crowns in 2021.",
+        "Engineers from the maritime museum in Norrhavn spent two winters rebuilding the clockwork, which "
+        "must be wound by hand every four hours. Volunteers have signed up to take turns through the summer.",
+        "The light will shine every evening from May to September. It is not an official navigation aid, "
+        "the coastguard said, and sailors should continue to rely on the automatic beacon.",
+        "The trust now plans to open a small museum in the former keeper's cottage next year.",
+    ]
+)
+
+SAME_EVENT = "\n".join(
+    [
+        "The old lighthouse at Kestrel Bay shone again on Sunday night, ending four decades of darkness "
+        "for a landmark that residents spent six years and 1.8 million crowns bringing back to life.",
+        "Crowds lined the harbour as the first beam crossed the bay. Greta Holm, head of the Kestrel Bay "
+        "Lighthouse Trust, said the moment was for her grandfather, a former keeper.",
+        "The tower went dark in 1983, replaced by an automatic beacon, and a storm in 2015 wrecked its "
+        "lantern room. A lottery grant of 900,000 crowns helped pay for the repairs.",
+        "Its clockwork drive, rebuilt by engineers from Norrhavn's maritime museum, has to be wound by hand, "
+        "and volunteers will take shifts to keep the light turning through the summer months.",
+        "The coastguard stressed the restored light is a heritage attraction and not a navigation aid.",
+    ]
+)
+
+# Two briefs from one template, about different earthquakes: most of their wording is shared.
+QUAKE_A = (
+    "A magnitude 4.6 earthquake struck the Norrhavn region at 3:12 a.m. on Monday, the seismological "
+    "institute said. The quake was centred 20 kilometres west of Kestrel Bay at a depth of 9 kilometres. "
+    "There were no immediate reports of damage or casualties."
+)
+QUAKE_B = (
+    "A magnitude 4.2 earthquake struck the Norrhavn region at 8:47 a.m. on Monday, the seismological "
+    "institute said. The quake was centred 25 kilometres west of Kestrel Bay at a depth of 9 kilometres. "
+    "There were no immediate reports of damage or casualties."
+)
+
+
+def paragraphs(text: str) -> list[str]:
+    return text.split("\n")
+
+
+def truncate_to_share(text: str, share: float) -> str:
+    """Keep whole leading paragraphs until at least ``share`` of the words are kept."""
+    total = len(tokenize(text))
+    kept: list[str] = []
+    for paragraph in paragraphs(text):
+        if kept and len(tokenize("\n".join(kept))) >= share * total:
+            break
+        kept.append(paragraph)
+    return "\n".join(kept)
+
+
+def test_tokenize_lowercases_strips_punctuation_and_joins_elisions():
+    assert tokenize("Don't STOP, l'été — 5.1% (AFP)!") == ["dont", "stop", "lété", "5", "1", "afp"]
+
+
+def test_tokenize_keeps_indic_words_whole_and_splits_unspaced_scripts_into_characters():
+    assert tokenize("भारत सरकार ने कहा") == ["भारत", "सरकार", "ने", "कहा"]
+    assert tokenize("新华社报道") == ["新", "华", "社", "报", "道"]
+    assert tokenize("Tokyo東京タワー, “quoted” café") == ["tokyo", "東", "京", "タ", "ワ", "ー", "quoted", "café"]
+    assert tokenize("Straße ２０２４") == ["strasse", "2024"]
+
+
+def test_shingles_are_word_trigrams_running_across_paragraphs():
+    assert word_shingles("One two.\nThree four") == {"one two three", "two three four"}
+    assert word_shingles("Two words") == {"two words"}
+    assert word_shingles(" \n ...") == set()
+    with pytest.raises(ValueError):
+        word_shingles("a b c", size=0)
+
+
+def test_identical_text_gives_identical_fingerprint_and_band_keys():
+    first, second = fingerprint_body(STORY), fingerprint_body(STORY)
+    assert first == second
+    assert first.to_bytes() == second.to_bytes()
+    assert band_keys(first) == band_keys(second)
+    assert first.num_perm == 128
+    assert first.word_count == len(tokenize(STORY))
+    assert first.shingle_count == len(word_shingles(STORY))
+
+
+GOLDEN_DIGEST = "dec0fb9d07df6542bff503de72e400c13b4c6101b3e4c138c427e2165d1485b6"
+
+
+def test_signature_is_pinned_so_a_library_or_tokeniser_change_cannot_go_unnoticed():
+    # If this fails, every signature held in pipeline state is incompatible with new ones: bump
+    # FORMAT_VERSION (band keys and serialised fingerprints carry it) and update the digest.
+    digest = hashlib.sha256(fingerprint_body(STORY).to_bytes()).hexdigest()
+    assert digest == GOLDEN_DIGEST
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "4242"])
+def test_signature_is_the_same_in_another_process_with_another_hash_seed(hash_seed):
+    code = (
+        "import sys; from transforms.fingerprint import fingerprint_body; "
+        "sys.stdout.write(fingerprint_body(sys.stdin.read()).to_bytes().hex())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(REPO_ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=STORY, capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert out == fingerprint_body(STORY).to_bytes().hex()
+
+
+def test_near_copies_match():
+    original = fingerprint_body(STORY)
+    paras = paragraphs(STORY)
+    no_dateline = [paras[0].replace("KESTREL BAY, June 2 (dpa) - ", ""), *paras[1:]]
+    with_related = "\n".join([*no_dateline, "Related: Ferry timetable changes for the summer season"])
+    house_style = STORY.replace("harbour", "harbor").replace(" crowns", " kronor").replace("(dpa) - ", "(dpa) -- ")
+    new_lede = "\n".join(
+        ["Kestrel Bay's lighthouse is shining again after 41 years in the dark, thanks to donations.", *paras[1:]]
+    )
+    for copy in (with_related, house_style, new_lede):
+        assert verify_pair(original, fingerprint_body(copy)), copy[:60]
+
+
+def test_independently_written_story_about_the_same_event_does_not_match():
+    score = score_pair(fingerprint_body(STORY), fingerprint_body(SAME_EVENT))
+    assert score.jaccard < 0.1
+    assert match_rule(score) is None
+    assert not verify_pair(fingerprint_body(STORY), fingerprint_body(SAME_EVENT))
+
+
+def test_copy_truncated_to_70_percent_matches():
+    trimmed = truncate_to_share(STORY, 0.7)
+    share = len(tokenize(trimmed)) / len(tokenize(STORY))
+    assert 0.7 <= share < 0.8
+    original, copy = fingerprint_body(STORY), fingerprint_body(trimmed)
+    assert verify_pair(original, copy)
+    assert verify_pair(copy, original)
+    assert estimate_containment(original, copy) > 0.9
+
+
+def test_containment_accepts_an_edited_trimmed_copy_that_jaccard_alone_rejects():
+    # Trimmed to 70%, a shorter rewritten lede, house spelling and a "Related:" line.
+    paras = paragraphs(truncate_to_share(STORY, 0.7))
+    lede = "Residents of Kestrel Bay celebrated as their lighthouse was relit after 41 years."
+    copy = "\n".join([lede, *paras[1:], "Related: Ferry timetable changes"]).replace("harbour", "harbor")
+    original, edited = fingerprint_body(STORY), fingerprint_body(copy)
+    score = score_pair(original, edited)
+    assert score.jaccard < DEFAULT_THRESHOLDS.jaccard
+    assert match_rule(score) == "containment"
+    exact = len(word_shingles(copy) & word_shingles(STORY)) / len(word_shingles(copy))
+    assert abs(score.containment - exact) < 0.05
+
+
+def test_containment_is_not_used_when_the_shorter_text_is_far_shorter():
+    # The first paragraph alone is entirely inside the story, but one paragraph of a long story is
+    # not evidence enough: the ratio guard refuses it.
+    lede = paragraphs(STORY)[0] + " " + paragraphs(STORY)[1] + " " + paragraphs(STORY)[2]
+    long_words = MatchThresholds(short_words=10)
+    score = score_pair(fingerprint_body(STORY), fingerprint_body(lede))
+    assert score.length_ratio < long_words.min_length_ratio
+    assert not verify_pair(fingerprint_body(STORY), fingerprint_body(lede), long_words)
+
+
+def test_short_texts_need_a_stricter_match():
+    a, b = fingerprint_body(QUAKE_A), fingerprint_body(QUAKE_B)
+    score = score_pair(a, b)
+    assert score.shorter_words < DEFAULT_THRESHOLDS.short_words
+    # Similar enough to pass the rules for long texts, so only the short-text rule keeps them apart.
+    assert score.jaccard >= DEFAULT_THRESHOLDS.jaccard
+    assert verify_pair(a, b, MatchThresholds(short_words=10))
+    assert not verify_pair(a, b)
+    # A republished brief with a new headline (same body) or one changed word still matches.
+    assert verify_pair(a, fingerprint_body(QUAKE_A))
+    assert verify_pair(a, fingerprint_body(QUAKE_A.replace("on Monday", "Monday")))
+
+
+def test_fragments_below_min_words_never_match_even_when_identical():
+    tiny = fingerprint_body("More to follow.")
+    assert not verify_pair(tiny, fingerprint_body("More to follow."))
+
+
+def test_empty_body_has_no_band_keys_and_matches_nothing():
+    empty = fingerprint_body("  \n ")
+    assert empty.is_empty and empty.word_count == 0
+    assert band_keys(empty) == ()
+    assert not verify_pair(empty, fingerprint_body(""))
+    assert estimate_jaccard(empty, fingerprint_body(STORY)) == 0.0
+
+
+def test_fingerprint_round_trips_through_bytes():
+    fp = fingerprint_body(STORY)
+    data = fp.to_bytes()
+    assert len(data) == 12 + 4 * 128
+    assert Fingerprint.from_bytes(data) == fp
+    assert Fingerprint.from_bytes(memoryview(data)) == fp
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x01\x00", "too short"),
+        (b"\x09" + fingerprint_body(STORY).to_bytes()[1:], "format version 9"),
+        (fingerprint_body(STORY).to_bytes()[:-4], "must be 524 bytes"),
+    ],
+)
+def test_bad_fingerprint_bytes_are_refused_with_a_reason(data, message):
+    with pytest.raises(ValueError, match=message):
+        Fingerprint.from_bytes(data)
+
+
+def test_fingerprint_rejects_malformed_fields():
+    with pytest.raises(ValueError):
+        Fingerprint(signature=b"abc", shingle_count=1, word_count=1)
+    with pytest.raises(ValueError):
+        Fingerprint(signature=b"abcd", shingle_count=-1, word_count=1)
+
+
+def test_band_keys_are_one_per_band_and_differ_between_bands_and_parameters():
+    fp = fingerprint_body(STORY)
+    keys = band_keys(fp)
+    assert len(keys) == DEFAULT_LSH.bands == 42
+    assert all(isinstance(k, bytes) and len(k) == 8 for k in keys)
+    assert len(set(keys)) == len(keys)
+    other = band_keys(fp, LSHParams(bands=32, rows=4))
+    assert not set(other) & set(keys)
+
+
+def test_near_copies_share_band_keys_and_unrelated_stories_do_not():
+    original = set(band_keys(fingerprint_body(STORY)))
+    copy = set(band_keys(fingerprint_body(truncate_to_share(STORY, 0.7))))
+    unrelated = set(band_keys(fingerprint_body(SAME_EVENT)))
+    assert len(original & copy) >= 5
+    assert not original & unrelated
+
+
+def test_band_keys_refuse_a_signature_of_another_size():
+    fp = fingerprint_body(STORY, num_perm=64)
+    with pytest.raises(ValueError, match="64 permutations"):
+        band_keys(fp)
+
+
+def test_lsh_parameters_are_validated_and_the_default_finds_containment_matches():
+    with pytest.raises(ValueError):
+        LSHParams(bands=50, rows=3)
+    with pytest.raises(ValueError):
+        LSHParams(bands=0, rows=3)
+    assert DEFAULT_LSH.candidate_probability(0.36) > 0.85
+    assert DEFAULT_LSH.candidate_probability(0.02) < 0.001
+
+
+def test_verification_is_symmetric():
+    a = fingerprint_body(STORY)
+    b = fingerprint_body(truncate_to_share(STORY, 0.55))
+    assert score_pair(a, b) == score_pair(b, a)
+    assert verify_pair(a, b) == verify_pair(b, a)
+
+
+def test_thresholds_are_validated():
+    with pytest.raises(ValueError):
+        MatchThresholds(jaccard=0.0)
+    with pytest.raises(ValueError):
+        MatchThresholds(containment=1.5)
+    with pytest.raises(ValueError):
+        MatchThresholds(min_words=50, short_words=20)
