@@ -75,3 +75,44 @@ def test_feeds_file_with_serve_placeholder_needs_serve(feed_dir, capsys):
                    str(feed_dir / "wh.duckdb"), "--until-idle"])
     assert rc == 2
     assert "--serve" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_a_live_run_cleanly_with_everything_written(feed_dir):
+    """The live mode (no --until-idle) as a user runs it: SIGINT after rows appear."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipeline.query_server import query_running
+
+    root = Path(__file__).resolve().parents[2]
+    wh = feed_dir / "wh.duckdb"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run", "--feeds", str(feed_dir / "feeds.yaml"),
+         "--serve", str(feed_dir / "site"), "--warehouse", str(wh)],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        count = None
+        while time.monotonic() < deadline and count != 7:
+            try:
+                answer = query_running(wh, "SELECT count(*) FROM articles", timeout=5)
+            except Exception:  # noqa: BLE001 - the server may still be starting
+                answer = None
+            count = answer[1][0][0] if answer else None
+            time.sleep(0.2)
+        assert count == 7
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out.decode()[-2000:]
+    assert b"stopping" in out
+    assert not Path(f"{wh}.running").exists()  # a clean stop: the next start need not recover
+    assert not Path(f"{wh}.query.json").exists()
+    with duckdb.connect(str(wh), read_only=True) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (7,)
