@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.newswire-installed
 WAREHOUSE ?= var/newswire.duckdb
 
-.PHONY: install test run bench clean
+.PHONY: install test run run-live process bench clean
 
 install: $(STAMP)
 
@@ -18,13 +18,31 @@ $(STAMP): setup.py requirements.txt requirements-dev.txt
 test: install
 	$(BIN)/python -m pytest tests
 
+SAMPLE_FEEDS := examples/feeds/feeds.yaml
+SHOW_SQL := SELECT feed_id, agency, title, cluster_id FROM articles ORDER BY cluster_id, feed_id
+
+# The main job on the embedded default: the bundled feeds served over local HTTP, the in-process
+# Pub/Sub emulator, the streaming pipeline on the DirectRunner, a DuckDB warehouse.
 run: install
+	$(BIN)/newswire run --feeds $(SAMPLE_FEEDS) --serve examples/feeds --warehouse $(WAREHOUSE) --until-idle
+	$(BIN)/newswire query --warehouse $(WAREHOUSE) "$(SHOW_SQL)"
+	@echo "warehouse: $(WAREHOUSE)   query it: $(BIN)/newswire query --warehouse $(WAREHOUSE) \"SQL\""
+
+# The same, polling on schedule until Ctrl-C, with live progress.
+run-live: install
+	$(BIN)/newswire run --feeds $(SAMPLE_FEEDS) --serve examples/feeds --warehouse $(WAREHOUSE)
+
+# Batch: a file of raw items into the warehouse.
+process: install
 	$(BIN)/newswire process --input 'examples/raw/*.jsonl' --warehouse $(WAREHOUSE)
-	$(BIN)/newswire query --warehouse $(WAREHOUSE) \
-	  "SELECT agency, title, left(body, 60) AS body FROM articles ORDER BY published_at"
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+# Cloud targets (deploy/Makefile): deploy-schemas, deploy-template, deploy-launch, deploy-update,
+# deploy-drain, deploy-pollers-image. Settings come from deploy/scripts/env.sh (see docs/deploy.md).
+deploy-%: install
+	$(MAKE) -C deploy $* PYTHON=$(abspath $(BIN))/python
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

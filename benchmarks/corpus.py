@@ -6,21 +6,32 @@ import random
 
 import orjson
 
-_WORDS = ("harbour council ferry timetable island commuters minister budget rainfall bridge "
-          "festival delegation talks ceasefire election turnout reservoir drought export grain "
-          "port authority agreement officials statement spokesperson province capital summit").split()
+_NOUNS = ("harbour council", "ferry operator", "finance ministry", "port authority", "grain board",
+          "election commission", "water utility", "rail union", "health agency", "coast guard",
+          "central bank", "city assembly", "fisheries office", "energy regulator", "school board")
+_VERBS = ("approved", "rejected", "delayed", "announced", "reviewed", "expanded", "suspended",
+          "defended", "questioned", "welcomed")
+_OBJECTS = ("a new timetable for the island crossings", "the budget for the coming year",
+            "plans for a second reservoir", "an agreement on grain exports", "the reform of local taxes",
+            "a ban on night fishing", "the results of the regional vote", "repairs to the old bridge",
+            "a programme of free vaccinations", "the opening of a tidal power plant")
+_TAILS = ("after weeks of talks with residents", "despite objections from the opposition",
+          "in a statement issued on Tuesday", "according to officials who attended the meeting",
+          "as rainfall in the province reached a record", "and said more details would follow",
+          "while critics warned of higher costs for families", "at a news conference in the capital")
 _PLACES = ("PORT ALDEN", "VELMORA", "KASTRIN", "NORTH BELL", "OSSARA")
 _AGENCIES = (("Xinhua", "xinhua"), ("AP", "ap"), ("Reuters", "reuters"), ("AFP", "afp"), ("AA", "anadolu"))
 
 
 def _sentence(rng: random.Random) -> str:
-    words = [rng.choice(_WORDS) for _ in range(rng.randint(12, 22))]
-    return " ".join(words).capitalize() + "."
+    """An English-like news sentence (function words included, as in real copy)."""
+    return (f"The {rng.choice(_NOUNS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
+            f"{rng.choice(_TAILS)}.")
 
 
 def make_item(i: int, rng: random.Random) -> dict:
     credit, _ = _AGENCIES[i % len(_AGENCIES)]
-    paras = [" ".join(_sentence(rng) for _ in range(2)) for _ in range(5)]
+    paras = [" ".join(_sentence(rng) for _ in range(rng.choice((2, 3, 3)))) for _ in range(5)]
     paras[0] = f"{rng.choice(_PLACES)}, March {1 + i % 28} ({credit}) -- {paras[0]}"
     html = (
         "<p>2 min read</p>"

@@ -18,6 +18,8 @@ from .runners import local_runner
 from .specs import OptionError, parse_input, parse_warehouse
 
 console = Console()
+# Errors go to stderr unwrapped, so a path or a command in them stays whole.
+errors = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass
@@ -100,7 +102,7 @@ def _cmd_run(args, extra) -> int:
                       project=args.project, state_path=args.state, serve_dir=args.serve,
                       idle_timeout=args.idle_timeout), console)
     except TimeoutError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {exc}")
         return 1
     console.print(f"query it: newswire query --warehouse {args.warehouse} "
                   "\"SELECT agency, title FROM articles ORDER BY published_at DESC LIMIT 10\"")
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, extra)
     except (OptionError, FileNotFoundError, QueryError, duckdb.Error) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        errors.print(f"[red]error:[/red] {exc}")
         return 2
 
 

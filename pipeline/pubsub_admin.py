@@ -16,8 +16,9 @@ from google.protobuf import duration_pb2
 # Acknowledged messages stay seekable this long: recovery can replay anything the pipeline pulled
 # but did not write within this window (Pub/Sub's maximum is 7 days).
 RETENTION = timedelta(days=7)
-# The ledger's lease only needs to outlast one reconciliation pass.
-LEDGER_ACK_DEADLINE_S = 60
+# The ledger's lease only needs to outlast one reconciliation pass; it is short (Pub/Sub's minimum)
+# because a restart after a crash waits this long for the dead process's leases to lapse.
+LEDGER_ACK_DEADLINE_S = 10
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,8 +86,18 @@ def _publish_time(message) -> datetime:
 
 
 def recover(subscriber: pubsub_v1.SubscriberClient, *, pipeline_subscription: str, ledger: str,
-            durable: DurableFilter) -> Reconciliation:
-    """Before the pipeline starts: seek its subscription back to the oldest non-durable message."""
+            durable: DurableFilter, after_crash: bool = False) -> Reconciliation:
+    """Before the pipeline starts: seek its subscription back to the oldest non-durable message.
+
+    A reconciliation pass leases the ledger messages it has not yet found durable until the pass
+    ends. After a crash, the dead process may still hold such leases, and a message under lease is
+    invisible to this pass; so ``after_crash`` first waits out the ledger's ack deadline.
+    """
+    if after_crash:
+        deadline = subscriber.get_subscription(request={"subscription": ledger}).ack_deadline_seconds
+        _LOG.info("recovery: previous run did not stop cleanly; waiting %d s for its leases to lapse",
+                  deadline + 1)
+        time.sleep(deadline + 1)
     state = reconcile(subscriber, ledger, durable)
     if state.oldest_pending is not None:
         _LOG.info("recovery: %d message(s) not yet in the warehouse; seeking %s to %s",

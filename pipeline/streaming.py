@@ -7,9 +7,12 @@ before the query server advertises it.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from google.cloud import pubsub_v1
@@ -51,12 +54,19 @@ class StreamingJob:
         self.query_server: QueryServer | None = None
         self.recovered: Reconciliation | None = None
 
+    @property
+    def _marker(self) -> Path:
+        """Exists while a job runs on this warehouse; found at start, it means the last run crashed."""
+        return Path(f"{self.warehouse.path}.running")
+
     def start(self) -> "StreamingJob":
-        wh = DuckDBWarehouse.shared(self.warehouse.path)
+        wh = DuckDBWarehouse.shared(self.warehouse.path)  # takes DuckDB's lock: one job per file
+        crashed = self._marker.exists()
+        self._marker.write_text(json.dumps({"pid": os.getpid()}))
         if self.ledger:
             durable = durable_in_duckdb(self.warehouse.path)
             self.recovered = recover(self.subscriber, pipeline_subscription=self.input.subscription,
-                                     ledger=self.ledger, durable=durable)
+                                     ledger=self.ledger, durable=durable, after_crash=crashed)
         self.query_server = QueryServer(wh.read_query, self.warehouse.path).start()
         self.result = build_pipeline(self.options).run()
         if self.ledger:
@@ -95,4 +105,5 @@ class StreamingJob:
         if self.query_server:
             self.query_server.stop()
         DuckDBWarehouse.close_all()
+        self._marker.unlink(missing_ok=True)
         self.subscriber.close()

@@ -6,11 +6,13 @@ applies them to the paragraphs of one article, in this order:
 1. whole-paragraph rules over every paragraph: ``caption`` (the paragraph becomes an image caption
    and credit), ``line`` (dropped), ``block`` (dropped together with the short paragraphs after it,
    a "Related posts" list or a comment form, until the first long paragraph);
-2. ``dateline`` rules on the first remaining paragraph (the second, if the first is short and has
+2. ``byline`` rules on the first three remaining paragraphs ("By Jane Doe"): the line leaves the
+   body and names the byline;
+3. ``dateline`` rules on the first remaining paragraph (the second, if the first is short and has
    none): the dateline is cut from the text and kept with its place;
-3. ``strip`` rules cut a matching span out of the head/tail/any paragraph (a trailing "(Reporting by
+4. ``strip`` rules cut a matching span out of the head/tail/any paragraph (a trailing "(Reporting by
    …)" or "Enditem");
-4. ``attribution`` rules look for agency evidence in the lead without removing anything.
+5. ``attribution`` rules look for agency evidence in the lead without removing anything.
 
 Agency attribution weighs evidence: every firing rule of an agency pack names the kind of evidence
 it is, and an agency's score is the sum of ``EVIDENCE_WEIGHTS`` over its distinct kinds. A dateline
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .model import Image
 from .normalize import normalize_text, paragraph_key
@@ -59,8 +62,10 @@ class BoilerplateResult:
     agency: str | None = None
     dateline: str | None = None
     dateline_place: str | None = None
+    byline: str | None = None
     images: list[Image] = field(default_factory=list)
     fired: list[str] = field(default_factory=list)      # rule ids, once each, in firing order
+    learned_removed: list[str] = field(default_factory=list)  # keys of paragraphs dropped as learned
     evidence: list[Evidence] = field(default_factory=list)
 
     def _fire(self, rule: Rule) -> None:
@@ -68,23 +73,6 @@ class BoilerplateResult:
             self.fired.append(rule.id)
         if rule.evidence and rule.agency:
             self.evidence.append(Evidence(rule.agency, rule.evidence, rule.id))
-
-
-def _first(rules: Sequence[Rule], prefilter: re.Pattern | None, text: str, how: str) -> tuple[Rule, re.Match] | None:
-    """The first rule (a concrete, per-agency one for templates) matching ``text``, with its match."""
-    if prefilter is None or getattr(prefilter, how)(text) is None:
-        return None
-    for rule in rules:
-        m = getattr(rule.regex, how)(text)
-        if m is None:
-            continue
-        if not rule.instances:
-            return rule, m
-        for inst in rule.instances:
-            m = getattr(inst.regex, how)(text)
-            if m is not None:
-                return inst, m
-    return None
 
 
 def _tail(text: str) -> tuple[str, int]:
@@ -95,8 +83,9 @@ def _tail(text: str) -> tuple[str, int]:
 
 
 def _find_caption(text: str, rs: RuleSet) -> tuple[Rule, Image] | None:
-    window, offset = _tail(text) if rs.windowed["caption"] else (text, 0)
-    hit = _first(rs.by_kind["caption"], rs.prefilters["caption"], window, "search")
+    matcher = rs.matchers["caption"]
+    window, offset = _tail(text) if matcher.windowed else (text, 0)
+    hit = matcher.first(window, "search")
     if hit is None:
         return None
     rule, m = hit
@@ -117,6 +106,25 @@ def split_caption_credit(caption: str | None, rules: RuleSet | None = None) -> t
     return img.caption, img.credit, rule
 
 
+def agencies_named(text: str | None, rules: RuleSet | None = None) -> list[str]:
+    """Agencies whose name or tag appears in ``text`` (a photo credit, an author field).
+
+    A name inside a longer name of another agency does not count: "Associated Press of Pakistan"
+    names APP only, not AP.
+    """
+    if not text:
+        return []
+    rs = rules or default_rules()
+    spans: dict[str, tuple[int, int]] = {}
+    for agency, pattern in rs.credit_names.items():
+        best = max(((m.start(), m.end()) for m in pattern.finditer(text)),
+                   key=lambda se: se[1] - se[0], default=None)
+        if best is not None:
+            spans[agency] = best
+    return [a for a, (s, e) in spans.items()
+            if not any(b != a and bs <= s and e <= be and be - bs > e - s for b, (bs, be) in spans.items())]
+
+
 def choose_agency(evidence: Iterable[Evidence], hint: str | None = None,
                   known: Collection[str] = ()) -> str | None:
     """The agency with the most weighty distinct evidence, or None when there is none or a tie."""
@@ -133,6 +141,20 @@ def choose_agency(evidence: Iterable[Evidence], hint: str | None = None,
     return scores[0][1]
 
 
+_HEAD = 8  # characters of a paragraph key compared before the whole key is computed
+
+
+@lru_cache(maxsize=16)
+def _learned_heads(learned: frozenset[str]) -> frozenset[str]:
+    return frozenset(k[:_HEAD] for k in learned)
+
+
+def _maybe_learned(text: str, heads: frozenset[str]) -> bool:
+    """Cheap test on the start of a paragraph: False means its key is certainly not learned."""
+    head = paragraph_key(text[:3 * _HEAD])[:_HEAD]
+    return head in heads or (len(head) < _HEAD and len(text) > 3 * _HEAD)
+
+
 def _words(text: str) -> int:
     return text.count(" ") + 1 if text else 0
 
@@ -142,63 +164,85 @@ def strip_boilerplate(
     *,
     agency_hint: str | None = None,
     media_credits: Iterable[str] = (),
+    signatures: Iterable[str] = (),
     learned: Collection[str] = (),
     rules: RuleSet | None = None,
 ) -> BoilerplateResult:
     """Apply every rule to normalized paragraphs (see the module doc for order and attribution).
 
-    ``learned`` holds :func:`transforms.normalize.paragraph_key` keys of lines learned as this
-    source's boilerplate; a paragraph whose key is among them is dropped as ``learned.line``.
+    ``media_credits`` (photo credits from the feed) naming an agency are ``credit`` evidence;
+    ``signatures`` (the feed's author field) naming one are ``signature`` evidence. ``learned``
+    holds :func:`transforms.normalize.paragraph_key` keys of lines learned as this source's
+    boilerplate; a paragraph whose key is among them is dropped as ``learned.line``.
     """
     rs = rules or default_rules()
     res = BoilerplateResult(paragraphs=[])
     kept: list[str] = []
-    whole_line, whole_block = rs.by_kind["line"], rs.by_kind["block"]
-    pre_line, pre_block = rs.prefilters["line"], rs.prefilters["block"]
+    whole = rs.matchers["whole"]
+    has_captions = rs.matchers["caption"].regex is not None
     cutting: Rule | None = None
+    if learned and not isinstance(learned, frozenset):
+        learned = frozenset(learned)
+    learned_heads = _learned_heads(learned) if learned else None
 
     for text in paragraphs:
-        cap = _find_caption(text, rs)
-        if cap is not None and _words(text) <= 120:
-            res._fire(cap[0])
-            res.images.append(cap[1])
-            continue
-        hit = _first(whole_line, pre_line, text, "fullmatch")
+        if has_captions:
+            cap = _find_caption(text, rs)
+            if cap is not None and _words(text) <= 120:
+                res._fire(cap[0])
+                res.images.append(cap[1])
+                continue
+        hit = whole.first(text, "fullmatch")
         if hit is not None:
             res._fire(hit[0])
+            if hit[0].kind == "block":
+                cutting = hit[0]
             continue
-        hit = _first(whole_block, pre_block, text, "fullmatch")
-        if hit is not None:
-            res._fire(hit[0])
-            cutting = hit[0]
-            continue
-        if learned and paragraph_key(text) in learned:
-            if LEARNED_RULE_ID not in res.fired:
-                res.fired.append(LEARNED_RULE_ID)
-            continue
+        if learned_heads and _maybe_learned(text, learned_heads):
+            key = paragraph_key(text)
+            if key in learned:
+                if LEARNED_RULE_ID not in res.fired:
+                    res.fired.append(LEARNED_RULE_ID)
+                res.learned_removed.append(key)
+                continue
         if cutting is not None:
             if _words(text) <= cutting.max_words:
                 continue
             cutting = None
         kept.append(text)
 
+    _apply_byline(kept, rs, res)
     _apply_dateline(kept, rs, res)
     _apply_strips(kept, rs, res)
     _apply_attribution(kept, rs, res)
-    for credit in media_credits:
-        for agency, pattern in rs.credit_names.items():
-            if credit and pattern.search(credit):
-                res.evidence.append(Evidence(agency, "credit", "media.credit"))
+    for kind, texts in (("credit", media_credits), ("signature", signatures)):
+        for text in texts:
+            res.evidence.extend(Evidence(agency, kind, f"feed.{kind}") for agency in agencies_named(text, rs))
 
     res.paragraphs = kept
     res.agency = choose_agency(res.evidence, agency_hint, rs.agencies)
     return res
 
 
+def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
+    matcher = rs.matchers["byline"]
+    for i in range(min(3, len(kept))):
+        hit = matcher.first(kept[i], "fullmatch")
+        if hit is not None:
+            rule, m = hit
+            res._fire(rule)
+            res.byline = normalize_text(m.group("byline")) or None
+            org = m.groupdict().get("org")
+            if org:  # "By Jane Doe, Associated Press" signs the story like a signature line
+                res.evidence.extend(Evidence(agency, "signature", rule.id) for agency in agencies_named(org, rs))
+            del kept[i]
+            return
+
+
 def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
-    rules, pre = rs.by_kind["dateline"], rs.prefilters["dateline"]
+    matcher = rs.matchers["dateline"]
     for i in range(min(2, len(kept))):
-        hit = _first(rules, pre, kept[i], "match")
+        hit = matcher.first(kept[i], "match")
         if hit is not None:
             rule, m = hit
             rest = kept[i][m.end():].strip()
@@ -223,41 +267,42 @@ def _scope_range(scope: str, n: int) -> range:
 
 
 def _apply_attribution(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
-    rules, pre = rs.by_kind["attribution"], rs.prefilters["attribution"]
+    matcher = rs.matchers["attribution"]
+    if matcher.regex is None:
+        return
     for i, text in enumerate(kept):
-        in_scope = [r for r in rules if i in _scope_range(r.scope, len(kept))]
-        if not in_scope or pre is None or pre.search(text) is None:
+        in_scope = [r for r in matcher.rules if i in _scope_range(r.scope, len(kept))]
+        if not in_scope or matcher.regex.search(text) is None:
             continue
-        for rule in in_scope:
+        for rule in in_scope:  # every agency named counts: two of them make a tie, not a guess
             for inst in rule.instances or (rule,):
                 if inst.regex.search(text):
                     res._fire(inst)
 
 
+_MAX_STRIPS = 4  # per paragraph: a tail can carry several trailers ("… Enditem © Xinhua")
+
+
 def _apply_strips(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
-    rules, pre = rs.by_kind["strip"], rs.prefilters["strip"]
-    if not rules or not kept:
+    matcher = rs.matchers["strip"]
+    if matcher.regex is None or not kept:
         return
     n = len(kept)
-    ranges = {sc: _scope_range(sc, n) for sc in ("head", "tail", "any")}
-    scopes = {r.scope for r in rules}
-    candidates = range(n) if "any" in scopes else sorted({i for sc in scopes for i in ranges[sc]})
-    windowed = rs.windowed["strip"]
+    scopes = {r.scope for r in matcher.rules}
+    candidates = range(n) if "any" in scopes else sorted({i for sc in scopes for i in _scope_range(sc, n)})
     drop: set[int] = set()
     for i in candidates:
         text = kept[i]
-        if pre is None or pre.search(_tail(text)[0] if windowed else text) is None:
-            continue
-        for rule in rules:
-            if i not in ranges[rule.scope]:
-                continue
-            window, offset = _tail(text) if rule.end_anchored else (text, 0)
-            hit = _first((rule,), rule.regex, window, "search")
-            if hit is None:
-                continue
-            res._fire(hit[0])
-            m = hit[1]
+        for _ in range(_MAX_STRIPS):
+            window, offset = _tail(text) if matcher.windowed else (text, 0)
+            hit = matcher.first(window, "search")
+            if hit is None or i not in _scope_range(hit[0].scope, n):
+                break
+            rule, m = hit
+            res._fire(rule)
             text = normalize_text(text[: offset + m.start()] + " " + text[offset + m.end():])
+            if not text:
+                break
         if text:
             kept[i] = text
         else:

@@ -2,7 +2,8 @@
 
 Order: title → body paragraphs (entry content, else summary) → the standfirst (summary) kept only if
 the body does not already say it → boilerplate rules and agency attribution → images (feed media,
-HTML figures and captions found in the text, merged) → dates → canonical URL → tags and byline.
+HTML figures and captions found in the text, merged) → dates → canonical URL → tags, byline (the
+body's "By …" line, else the feed's author) and language.
 
 An item with a title but no text is a legitimate headline-only item and is kept with an empty body;
 an item with neither raises CleanError. An item with text but no title keeps an empty title rather
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 from .boilerplate import split_caption_credit, strip_boilerplate
 from .dates import parse_date, resolve_published
 from .errors import CleanError
+from .language import detect_language
+from .metadata import clean_byline
 from .model import CleanArticle, Content, Entry, Image, RawItem
 from .normalize import (
     clean_title,
@@ -108,18 +111,20 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
     if len(paras) < len(blocks.paragraphs):
         fired.append(TITLE_ECHO)
 
-    summary_paras: list[str] = []
-    if from_content and e.summary:
-        summary_paras = strip_boilerplate(html_to_blocks(e.summary).paragraphs, rules=rs).paragraphs
-    standfirst = " ".join(summary_paras) or None
+    summary_paras = html_to_blocks(e.summary).paragraphs if from_content and e.summary else []
     before = len(paras)
-    standfirst, paras = split_standfirst(standfirst, paras)
+    standfirst, paras = split_standfirst(" ".join(summary_paras) or None, paras)
     if len(paras) < before:
         fired.append(STANDFIRST_ECHO)
+    if standfirst:  # a standfirst of its own: clean its chrome ("The post … appeared first on …")
+        summary_paras = strip_boilerplate(summary_paras, rules=rs).paragraphs
+        standfirst = " ".join(summary_paras) or None
 
     media = [_clean_image(m, rs) for m in e.media]
+    author = clean_byline(e.author)
     bp = strip_boilerplate(paras, agency_hint=raw.agency_hint, learned=learned, rules=rs,
-                           media_credits=[m.credit for m in media if m.credit])
+                           media_credits=[m.credit for m in media if m.credit],
+                           signatures=[author] if author else ())
     body = bp.paragraphs
     if standfirst and split_standfirst(standfirst, body)[0] is None:
         standfirst = None
@@ -137,8 +142,8 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
         agency=bp.agency,
         dateline=bp.dateline,
         dateline_place=bp.dateline_place,
-        byline=inline_text(e.author) or None,
-        language=None,
+        byline=bp.byline or author,
+        language=detect_language(title, body or ([standfirst] if standfirst else [])),
         images=merge_images(media, found),
         tags=clean_tags(e.tags),
         url=canonical_url(e.link) or (canonical_url(e.id) if not e.link else None),
@@ -150,4 +155,5 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
         updated_at=parse_date(e.updated),
         withdrawn=False,
         removed_rules=fired + bp.fired,
+        learned_lines=bp.learned_removed,
     )

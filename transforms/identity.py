@@ -94,7 +94,7 @@ def article_row(raw: RawItem, clean: CleanArticle, *, processed_at: datetime | N
         "dateline_place": clean.dateline_place,
         "byline": clean.byline,
         "language": clean.language,
-        "word_count": len(body.split()),
+        "word_count": clean.word_count,
         "url": clean.url,
         "link": clean.link,
         "guid": clean.guid,

@@ -76,10 +76,19 @@ class CleanArticle:
     updated_at: datetime | None
     withdrawn: bool = False
     removed_rules: list[str] = field(default_factory=list)
+    # Keys of paragraphs removed as the source's learned boilerplate (for transforms.learned).
+    learned_lines: list[str] = field(default_factory=list)
 
     @property
     def body_text(self) -> str:
         return "\n".join(self.body)
+
+    @property
+    def word_count(self) -> int:
+        """Words of the body (CJK characters count one each); see ``transforms.metadata``."""
+        from .metadata import word_count
+
+        return word_count(self.body_text)
 
 
 @dataclass(frozen=True)

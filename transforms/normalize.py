@@ -43,28 +43,37 @@ __all__ = [
 
 # --- text ---------------------------------------------------------------------------------------
 
-_TRANSLATE: dict[int, str | None] = {
-    0x2018: "'", 0x2019: "'", 0x201A: "'", 0x201B: "'",
-    0x201C: '"', 0x201D: '"', 0x201E: '"', 0x201F: '"',
-    0x200B: None, 0x2060: None, 0xFEFF: None, 0x00AD: None,
-}
-for _c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)):
-    _TRANSLATE[_c] = " " if chr(_c) in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85" else None
+_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
+           "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'}
+_QUOTE = re.compile("[\u2018-\u201f]")
+# Invisible characters and control characters that are not whitespace (str.split() already treats
+# \t \n \r \v \f \x1c-\x1f \x85 and every Unicode space as whitespace).
+_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u00ad\u200b\u2060\ufeff]")
 # ZWNJ/ZWJ next to ASCII, whitespace or a text edge carry no spelling.
 _STRAY_JOINER = re.compile(r"[\u200c\u200d](?![^\x00-\x7f\s])|(?<![^\x00-\x7f\s])[\u200c\u200d]")
 
 
+def _straight(m: re.Match) -> str:
+    return _QUOTES.get(m.group(), m.group())
+
+
 def normalize_text(text: str) -> str:
     """One line of clean text (see the module doc for every rule)."""
-    s = text.translate(_TRANSLATE)
-    if "\u200c" in s or "\u200d" in s:
-        s = _STRAY_JOINER.sub("", s)
-    if not s.isascii() and not unicodedata.is_normalized("NFC", s):
-        s = unicodedata.normalize("NFC", s)
+    s = text
+    if _INVISIBLE.search(s):
+        s = _INVISIBLE.sub("", s)
+    if not s.isascii():
+        if _QUOTE.search(s):
+            s = _QUOTE.sub(_straight, s)
+        if "\u200c" in s or "\u200d" in s:
+            s = _STRAY_JOINER.sub("", s)
+        if not unicodedata.is_normalized("NFC", s):
+            s = unicodedata.normalize("NFC", s)
     return " ".join(s.split())
 
 
 _WORDISH = re.compile(r"[^\W_]+")
+_FIRST_ALNUM = re.compile(r"[^\W_]")
 
 
 def paragraph_key(text: str) -> str:
@@ -87,6 +96,12 @@ _DROP = frozenset({
     "link", "nav", "-comment", "picture", "source",
 })
 _TAGGY = re.compile(r"<[A-Za-z/!?]")
+_LEAF_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6"})
+_SPECIAL_TAG = re.compile(
+    r"<(?:!|br|img|figure|picture|"
+    + "|".join(sorted(t for t in _DROP if t[0] != "-" and t not in ("picture",))) + r")\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -141,6 +156,10 @@ def html_to_blocks(markup: str | None) -> HtmlBlocks:
     out = _Collector()
     if root is None:
         return out.blocks
+    # Without any tag that needs special handling inside a paragraph (breaks, images, embeds,
+    # comments …), a <p> or heading is one paragraph: take its text in one call instead of walking
+    # its inline children (the HTML parser never lets such an element contain a block).
+    leaf_blocks = _LEAF_BLOCKS if not _SPECIAL_TAG.search(markup) else frozenset()
     # Iterative walk with explicit exit events: nesting depth in scraped HTML is unbounded, and a
     # block element must end its paragraph both when it opens and when it closes.
     stack: list[tuple[LexborNode, bool]] = []
@@ -166,6 +185,10 @@ def html_to_blocks(markup: str | None) -> HtmlBlocks:
             url = _img_url(node)
             if url:
                 out.blocks.images.append(Image(url=url))
+        elif tag in leaf_blocks:
+            out.flush()
+            out.buf.append(node.text(deep=True))
+            out.flush()
         else:
             is_block = tag in _BLOCK
             if is_block:
@@ -322,10 +345,12 @@ def split_standfirst(standfirst: str | None, paragraphs: Sequence[str]) -> tuple
         return None, paras
     if hits:
         return None, paras
-    teaser = paragraph_key(_TRUNCATION.sub("", standfirst))
-    head = " ".join(paras[:3])[: 2 * len(standfirst) + 40]
-    if teaser and len(teaser) >= 20 and paragraph_key(head).startswith(teaser):
-        return None, paras
+    teaser = paragraph_key(_TRUNCATION.sub("", standfirst)) if _TRUNCATION.search(standfirst) else key
+    if len(teaser) >= 20 and paras:
+        head = " ".join(paras[:3])[: 2 * len(standfirst) + 40]
+        first = _FIRST_ALNUM.search(head, 0, 12)
+        if (first is None or first.group().casefold()[:1] == teaser[0]) and paragraph_key(head).startswith(teaser):
+            return None, paras
     return standfirst, paras
 
 
@@ -333,8 +358,8 @@ def same_key(text: str, key: str) -> bool:
     """``paragraph_key(text) == key``, rejecting most non-matches from the first 40 characters."""
     if len(text) < len(key) or not key:
         return False
-    first = next((ch for ch in text[:8] if ch.isalnum()), None)
-    if first is not None and first.casefold()[:1] != key[0]:
+    first = _FIRST_ALNUM.search(text, 0, 12)
+    if first is not None and first.group().casefold()[:1] != key[0]:
         return False
     head = paragraph_key(text[:40])
     if not key.startswith(head[: len(key)]):

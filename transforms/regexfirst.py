@@ -1,9 +1,11 @@
-"""The set of characters a regex match can start with, as a character class, to speed up ``search``.
+"""The characters a regex match can start (or end) with, as a character class, to speed up matching.
 
 ``re`` tries an unanchored pattern at every position of the text; with many case-insensitive
 alternatives (as rule packs have) each try costs every alternative, and ``re`` only skips positions
 cheaply when it can prove what the first character must be, which it cannot under IGNORECASE.
-Prefixing ``(?=[first chars])`` gives it that cheap test. The analysis is conservative: anything it
+Prefixing ``(?=[first chars])`` gives it that cheap test; and knowing the first (or, for patterns
+anchored at the end, last) characters lets a caller try only the rules that can match a given text.
+The analysis is conservative: anything it
 does not understand returns None (no prefix), so at worst a pattern stays as slow as it was.
 
 Uses the standard library's regex parser (``re._parser``, Python 3.11+); should that change, the
@@ -55,10 +57,10 @@ def _nullable(state, item) -> bool:
     return _p.SubPattern(state, [item]).getwidth()[0] == 0
 
 
-def _first(state, seq) -> tuple[list[str], bool]:
-    """(first-char classes, sequence can match empty)."""
+def _first(state, seq, reverse: bool = False) -> tuple[list[str], bool]:
+    """(first-char classes, sequence can match empty); with ``reverse``, the last characters."""
     out: list[str] = []
-    for item in seq:
+    for item in (reversed(seq) if reverse else seq):
         op, av = item
         if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
             continue  # zero-width: the next item decides
@@ -69,39 +71,166 @@ def _first(state, seq) -> tuple[list[str], bool]:
         if op is _c.BRANCH:
             nullable = False
             for alt in av[1]:
-                f, n = _first(state, alt)
+                f, n = _first(state, alt, reverse)
                 out += f
                 nullable |= n
         elif op is _c.SUBPATTERN:
             if av[1] or av[2]:  # scoped flags such as (?i:…) would change what the class means
                 raise _Unknown
-            f, nullable = _first(state, av[-1])
+            f, nullable = _first(state, av[-1], reverse)
             out += f
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
-            f, n = _first(state, av[2])
+            f, n = _first(state, av[2], reverse)
             out += f
             nullable = n or av[0] == 0
         elif op is getattr(_c, "ATOMIC_GROUP", None):
-            f, nullable = _first(state, av)
+            f, nullable = _first(state, av, reverse)
             out += f
         else:  # ANY, NOT_LITERAL, GROUPREF, conditionals …
             raise _Unknown
-        if not nullable:
-            return out, False
-        if not _nullable(state, item):
+        if not nullable or not _nullable(state, item):
             return out, False
     return out, True
 
 
-def first_char_class(source: str, flags: int = 0) -> str | None:
-    """``[...]`` matching every possible first character of a non-empty match, or None."""
+def _edge_class(source: str, flags: int, reverse: bool) -> str | None:
     if _p is None:
         return None
     try:
         tree = _p.parse(source, flags)
-        classes, nullable = _first(tree.state, tree.data)
+        classes, nullable = _first(tree.state, tree.data, reverse)
     except (_Unknown, re.error, AttributeError, TypeError, IndexError, ValueError):
         return None
     if nullable or not classes:
         return None
     return "[" + "".join(dict.fromkeys(classes)) + "]"
+
+
+def first_char_class(source: str, flags: int = 0) -> str | None:
+    """``[...]`` matching every possible first character of a non-empty match, or None."""
+    return _edge_class(source, flags, reverse=False)
+
+
+def last_char_class(source: str, flags: int = 0) -> str | None:
+    """``[...]`` matching every possible last character of a non-empty match, or None."""
+    return _edge_class(source, flags, reverse=True)
+
+
+def _literal_runs(state, seq, ascii_only: bool) -> list[tuple[str, ...]]:
+    """Requirements of a sequence: each is a tuple of strings, one of which every match contains."""
+    reqs: list[tuple[str, ...]] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run:
+            reqs.append(("".join(run),))
+            run.clear()
+
+    for op, av in seq:
+        if op is _c.LITERAL and (not ascii_only or av < 128 or not chr(av).isalpha()):
+            run.append(chr(av))
+            continue
+        close()
+        if op is _c.BRANCH:
+            alts = []
+            for alt in av[1]:
+                best = _best(_literal_runs(state, alt, ascii_only))
+                if best is None:
+                    alts = None
+                    break
+                alts.extend(best)
+            if alts:
+                reqs.append(tuple(dict.fromkeys(alts)))
+        elif op is _c.SUBPATTERN and not (av[1] or av[2]):
+            best = _best(_literal_runs(state, av[-1], ascii_only))
+            if best:
+                reqs.append(best)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and av[0] >= 1:
+            best = _best(_literal_runs(state, av[2], ascii_only))
+            if best:
+                reqs.append(best)
+    close()
+    return reqs
+
+
+def _best(reqs: list[tuple[str, ...]]) -> tuple[str, ...] | None:
+    # The requirement whose shortest alternative is longest: the most selective substring test.
+    return max(reqs, key=lambda alts: (min(map(len, alts)), -len(alts)), default=None)
+
+
+def required_substrings(source: str, flags: int = 0) -> tuple[str, ...] | None:
+    """Strings one of which every match of ``source`` contains (lowercased if IGNORECASE), or None.
+
+    A cheap ``any(s in text …)`` test then rules a pattern out before the regex runs, as RE2 and
+    Hyperscan do with their literal prefilters. Under IGNORECASE only ASCII letters (and caseless
+    characters such as © or —) are used, since ``str.lower`` and the regex engine disagree on a few
+    non-ASCII letters (e.g. Turkish ı/I).
+    """
+    if _p is None:
+        return None
+    ignore_case = bool(flags & re.IGNORECASE)
+    try:
+        tree = _p.parse(source, flags)
+        best = _best(_literal_runs(tree.state, tree.data, ascii_only=ignore_case))
+    except (re.error, AttributeError, TypeError, IndexError, ValueError):
+        return None
+    if not best or min(map(len, best)) < 1:
+        return None
+    return tuple(s.lower() for s in best) if ignore_case else best
+
+
+_INFINITE = float("inf")
+
+
+def _width(seq) -> float:
+    total = 0.0
+    for op, av in seq:
+        if op in (_c.AT, _c.ASSERT, _c.ASSERT_NOT):
+            continue
+        if op in (_c.LITERAL, _c.NOT_LITERAL, _c.IN, _c.ANY):
+            total += 1
+        elif op is _c.SUBPATTERN:
+            total += _width(av[-1])
+        elif op is getattr(_c, "ATOMIC_GROUP", None):
+            total += _width(av)
+        elif op is _c.BRANCH:
+            total += max(_width(alt) for alt in av[1])
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            lo, hi, item = av
+            inner = _width(item)
+            if _only_space(item):
+                # Normalized text never has two whitespace characters in a row.
+                total += min(inner, 1)
+            elif hi == _c.MAXREPEAT:
+                return _INFINITE if inner else total
+            else:
+                total += hi * inner
+        else:
+            return _INFINITE
+    return total
+
+
+def _only_space(seq) -> bool:
+    items = list(seq)
+    if len(items) != 1:
+        return False
+    op, av = items[0]
+    if op is _c.LITERAL:
+        return chr(av).isspace()
+    if op is _c.IN:
+        return all((o is _c.CATEGORY and a in (_c.CATEGORY_SPACE, _c.CATEGORY_UNI_SPACE))
+                   or (o is _c.LITERAL and chr(a).isspace()) for o, a in av)
+    return False
+
+
+def max_width_on_normalized(source: str, flags: int = 0) -> float:
+    """Upper bound on the length of a match in normalized text (runs of whitespace are one space).
+
+    ``inf`` when unbounded or not understood; a caller skips the pattern for longer texts.
+    """
+    if _p is None:
+        return _INFINITE
+    try:
+        return _width(_p.parse(source, flags).data)
+    except (re.error, AttributeError, TypeError, IndexError, ValueError):
+        return _INFINITE

@@ -15,26 +15,28 @@ attribution rules), ``max_words`` (block rules), ``examples`` (paragraphs the ru
 ``keeps`` (paragraphs it must leave alone) — the tests run every example of every pack.
 
 Patterns are compiled once per process (``default_rules`` is cached); each kind also gets one
-combined pattern used as a pre-filter, so a real body paragraph costs one regex call per kind.
+combined :class:`Matcher`, so a paragraph costs one regex call per kind whether it is boilerplate or
+not; and a template is compiled once for all agencies, so adding packs barely adds matching time.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
-from .regexfirst import first_char_class
+from .regexfirst import first_char_class, last_char_class, max_width_on_normalized, required_substrings
 
 RULES_DIR = Path(__file__).with_name("rules")
 
-Kind = Literal["line", "block", "caption", "strip", "dateline", "attribution"]
-KINDS: tuple[str, ...] = ("line", "block", "caption", "strip", "dateline", "attribution")
+Kind = Literal["line", "block", "caption", "strip", "byline", "dateline", "attribution"]
+KINDS: tuple[str, ...] = ("line", "block", "caption", "strip", "byline", "dateline", "attribution")
 Evidence = Literal["dateline", "attribution", "signature", "copyright", "about", "credit"]
 EVIDENCE_KINDS: tuple[str, ...] = ("dateline", "attribution", "signature", "copyright", "about", "credit")
 SCOPES = ("head", "tail", "any")
@@ -48,6 +50,9 @@ _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 _DEFAULT_BLOCK_WORDS = 16
 _SEARCHED = ("caption", "strip", "attribution")  # kinds matched with search(), not at position 0
 TAIL_WINDOW = 400
+_MAX_BUCKETS = 1024
+_LENGTH_TIERS = (16, 32, 64, 128, 256, 512)  # upper bounds of paragraph-length tiers
+_MAX_SEQUENTIAL = 12
 _END_ANCHOR = re.compile(r"(?<!\\)\$\s*$")
 _SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -75,6 +80,95 @@ class Rule:
     # A template compiled once for every agency: its per-agency rules, tried on a hit to say which
     # agency fired (so matching costs the same with 5 or 50 packs).
     instances: tuple["Rule", ...] = ()
+    # For a merged template: finds the agency names in a match; group "_a<i>" is instances[i].
+    finder: re.Pattern[str] | None = None
+    # Searched rules: strings one of which every match contains (lowercase unless case-sensitive).
+    needles: tuple[str, ...] = ()
+
+    def match(self, text: str, how: str) -> tuple["Rule", re.Match[str]] | None:
+        """(the concrete rule, its match) if this rule matches ``text``; ``how`` is the re method."""
+        if self.needles:
+            hay = text if self.case_sensitive else text.lower()
+            # (a text whose lowercase changes length, e.g. with "İ", skips this shortcut)
+            if len(hay) == len(text) and not any(n in hay for n in self.needles):
+                return None
+        m = getattr(self.regex, how)(text)
+        if m is None:
+            return None
+        if not self.instances:
+            return self, m
+        # Which agency's copy fired: only the agencies named inside the match are candidates.
+        named = {int(f.lastgroup[2:]) for f in self.finder.finditer(m.group(0))} if self.finder else set()
+        order = [i for i in range(len(self.instances)) if i in named] or range(len(self.instances))
+        for i in order:
+            inst = self.instances[i]
+            found = getattr(inst.regex, how)(text)
+            if found is not None:
+                return inst, found
+        return None
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """The rules of one kind compiled into one alternation, in rule order.
+
+    One regex call rejects a paragraph for every rule at once; on a hit, the alternative that
+    matched (``lastgroup``) names the rule, so no rule is tried in turn. A small bucket of searched
+    rules is tried rule by rule instead (first rule in order wins). Kinds whose rules all end in ``$`` are ``windowed``: only
+    the last ``TAIL_WINDOW`` characters of a paragraph can hold their match.
+
+    With an ``edge`` ("first" for rules matched at position 0, "last" for rules anchored at the
+    end), the rules are also bucketed by the character a match can start/end with: a paragraph
+    starting with "T" is only tried against the rules that can start with "T" (buckets are built on
+    first use, at most ``_MAX_BUCKETS``; rules whose edge is unknown are in every bucket).
+    """
+
+    rules: tuple[Rule, ...]
+    regex: re.Pattern[str] | None
+    windowed: bool = False
+    edge: str | None = None
+    edge_tests: tuple[re.Pattern[str] | None, ...] = ()
+    # For whole-paragraph kinds: the longest (normalized) text each rule can match, so a long body
+    # paragraph is only tried against the few rules that can match something that long.
+    widths: tuple[float, ...] = ()
+    buckets: dict[tuple[str, int], "Matcher"] = field(default_factory=dict, compare=False, repr=False)
+
+    def _bucket(self, text: str) -> "Matcher":
+        if self.edge is None or not text:
+            return self
+        ch = text[0] if self.edge == "first" else text[-1]
+        tier = bisect_left(_LENGTH_TIERS, len(text)) if self.widths else 0
+        sub = self.buckets.get((ch, tier))
+        if sub is None:
+            if len(self.buckets) >= _MAX_BUCKETS:
+                return self
+            shortest = _LENGTH_TIERS[tier - 1] + 1 if tier else 0  # the shortest text in this tier
+            subset = tuple(r for i, (r, t) in enumerate(zip(self.rules, self.edge_tests))
+                           if (t is None or t.fullmatch(ch)) and (not self.widths or self.widths[i] >= shortest))
+            sub = self.buckets[(ch, tier)] = _matcher(subset)
+        return sub
+
+    def first(self, text: str, how: str) -> tuple[Rule, re.Match[str]] | None:
+        m = self._bucket(text)
+        if m.regex is None:
+            return None
+        if how == "search" and m.edge is None and len(m.rules) <= _MAX_SEQUENTIAL:
+            # Unanchored: each rule's own first-character hint beats one alternation of all of
+            # them, which re must try at every position the union of hints lets through.
+            for rule in m.rules:
+                found = rule.match(text, how)
+                if found is not None:
+                    return found
+            return None
+        hit = getattr(m.regex, how)(text)
+        if hit is None:
+            return None
+        start = int(hit.lastgroup[2:]) if hit.lastgroup else 0
+        for rule in m.rules[start:]:
+            found = rule.match(text, how)
+            if found is not None:
+                return found
+        return None
 
 
 @dataclass(frozen=True)
@@ -94,10 +188,8 @@ class RuleSet:
 
     packs: tuple[Pack, ...]
     by_kind: Mapping[str, tuple[Rule, ...]]
-    prefilters: Mapping[str, re.Pattern[str] | None]
-    # Kinds whose rules are all end-anchored: searched in the last TAIL_WINDOW characters only
-    # (an unanchored-start search of an end-anchored pattern tries every position of the text).
-    windowed: Mapping[str, bool] = field(default_factory=dict)
+    # One per kind, plus "whole" (line and block rules: both fullmatch a paragraph).
+    matchers: Mapping[str, Matcher]
     # Per agency: a word-boundary pattern of its names and tags, for photo credits given by the feed.
     credit_names: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
 
@@ -204,7 +296,9 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
         raise RuleError(f"{where}: bad pattern: {exc}") from exc
     end_anchored = bool(_END_ANCHOR.search(source))
     raw_source = source
+    needles: tuple[str, ...] = ()
     if kind in _SEARCHED:
+        needles = required_substrings(source, flags) or ()
         first = first_char_class(source, flags)
         if first:
             source = f"(?={first})(?:{source})"
@@ -212,7 +306,7 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
     if kind == "caption" and not end_anchored:
         raise RuleError(f"{where}: a caption rule matches the credit at the end: end the pattern with $")
     groups = set(regex.groupindex)
-    required = {"caption": {"credit"}, "dateline": {"place"}}.get(kind, set())
+    required = {"caption": {"credit"}, "dateline": {"place"}, "byline": {"byline"}}.get(kind, set())
     if not required <= groups:
         raise RuleError(f"{where}: a {kind} rule needs the named group(s) {sorted(required)}")
     examples = tuple(raw.get("examples") or ())
@@ -223,22 +317,28 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
         id=f"{pack}.{rid}", pack=pack, kind=kind, regex=regex, source=source, raw_source=raw_source,
         case_sensitive=case == "sensitive", agency=agency, evidence=evidence, scope=scope,
         max_words=int(raw.get("max_words", _DEFAULT_BLOCK_WORDS)), examples=examples, keeps=keeps,
-        end_anchored=end_anchored, instances=instances,
+        end_anchored=end_anchored, instances=instances, needles=needles,
     )
 
 
-def _prefilter(rules: tuple[Rule, ...]) -> re.Pattern[str] | None:
-    """One pattern that matches where any of ``rules`` matches (group names removed).
+def _edge_test(rule: Rule, edge: str) -> re.Pattern[str] | None:
+    flags = 0 if rule.case_sensitive else re.IGNORECASE
+    cls = (first_char_class if edge == "first" else last_char_class)(rule.raw_source, flags)
+    return re.compile(cls, flags) if cls else None
+
+
+def _matcher(rules: tuple[Rule, ...], edge: str | None = None, tiered: bool = False) -> Matcher:
+    """The rules as one alternation ``(?P<_r0>…)|(?P<_r1>…)``, rule names removed from inside.
 
     For searched kinds a single leading ``(?=[…])`` with the union of the rules' first characters
     lets ``re`` reject most positions with one class test instead of trying every alternative.
     """
     if not rules:
-        return None
+        return Matcher(rules=(), regex=None)
     parts, firsts = [], []
-    for r in rules:
+    for i, r in enumerate(rules):
         body = _NAMED_GROUP.sub("(?:", r.raw_source)
-        parts.append(f"(?:{body})" if r.case_sensitive else f"(?i:{body})")
+        parts.append(f"(?P<_r{i}>{body})" if r.case_sensitive else f"(?P<_r{i}>(?i:{body}))")
         firsts.append(first_char_class(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE)
                       if r.kind in _SEARCHED else None)
     combined = "|".join(parts)
@@ -247,7 +347,17 @@ def _prefilter(rules: tuple[Rule, ...]) -> re.Pattern[str] | None:
         insensitive = "".join(dict.fromkeys(f[1:-1] for f, r in zip(firsts, rules) if not r.case_sensitive))
         look = "|".join(([f"(?i:[{insensitive}])"] if insensitive else []) + ([f"[{sensitive}]"] if sensitive else []))
         combined = f"(?=(?:{look}))(?:{combined})"
-    return re.compile(combined)
+    try:
+        regex = re.compile(combined)
+    except re.error as exc:  # e.g. a pattern with global inline flags
+        raise RuleError(f"rules {[r.id for r in rules]} cannot be combined: {exc}") from exc
+    windowed = all(r.end_anchored for r in rules)
+    if edge == "last" and not windowed:
+        edge = None  # only an end-anchored match is known to end at the text's last character
+    tests = tuple(_edge_test(r, edge) for r in rules) if edge else ()
+    widths = tuple(max_width_on_normalized(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE)
+                   for r in rules) if tiered and edge else ()
+    return Matcher(rules=rules, regex=regex, windowed=windowed, edge=edge, edge_tests=tests, widths=widths)
 
 
 def load_rules(directory: Path | str | None = None) -> RuleSet:
@@ -301,16 +411,25 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
             raw = {**raw, "examples": own.get("examples") or (), "keeps": own.get("keeps") or ()}
             add(_compile_rule(raw, pack=slug, agency=slug, values=values,
                               where=f"templates.yaml#{i} for {slug}"), path.name, instances[str(raw["id"])])
+    longest_name = {p.agency: max(len(n) for n in p.names) for p in packs}
     for i, raw in enumerate(template_rules):
-        inst = tuple(instances[str(raw.get("id"))])
+        # When two agencies' copies match the same text, the longer name is the more specific one
+        # ("Associated Press of Pakistan" is APP, not AP): try packs with longer names first.
+        inst = tuple(sorted(instances[str(raw.get("id"))], key=lambda r: -longest_name[r.agency]))
         if not inst:
             continue
         agency_packs = [p for p in packs if p.agency in {r.agency for r in inst}]
         values = {**fragments, **_agency_values(tuple(n for p in agency_packs for n in p.names),
                                                 tuple(t for p in agency_packs for t in p.tags))}
-        compiled.append(_compile_rule({k: v for k, v in raw.items() if k not in ("examples", "keeps")},
-                                      pack="templates", agency=None, values=values,
-                                      where=f"templates.yaml#{i}", instances=inst))
+        merged = _compile_rule({k: v for k, v in raw.items() if k not in ("examples", "keeps")},
+                               pack="templates", agency=None, values=values,
+                               where=f"templates.yaml#{i}", instances=inst)
+        by_slug = {p.agency: p for p in agency_packs}
+        finder = "|".join(
+            f"(?P<_a{j}>" + _alternation(by_slug[r.agency].names, literal=True) + "|"
+            + _alternation(by_slug[r.agency].tags, literal=False) + ")"
+            for j, r in enumerate(inst))
+        compiled.append(replace(merged, finder=re.compile(finder, 0 if merged.case_sensitive else re.IGNORECASE)))
     packs.append(Pack(name="templates", version=templates["version"], description=templates["description"]))
     packs.append(Pack(name="generic", version=generic["version"], description=generic["description"]))
     for i, raw in enumerate(generic.get("rules") or ()):
@@ -322,10 +441,10 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
         p.agency: re.compile(r"\b(?:" + _alternation((*p.names, *p.tags), literal=True) + r")\b")
         for p in packs if p.agency
     }
-    return RuleSet(packs=tuple(packs), by_kind=by_kind,
-                   prefilters={k: _prefilter(v) for k, v in by_kind.items()},
-                   windowed={k: bool(v) and all(r.end_anchored for r in v) for k, v in by_kind.items()},
-                   credit_names=credit_names)
+    edges = {"caption": "last", "strip": "last", "byline": "first", "dateline": "first"}
+    matchers = {k: _matcher(v, edges.get(k)) for k, v in by_kind.items()}
+    matchers["whole"] = _matcher(by_kind["line"] + by_kind["block"], "first", tiered=True)
+    return RuleSet(packs=tuple(packs), by_kind=by_kind, matchers=matchers, credit_names=credit_names)
 
 
 @lru_cache(maxsize=1)

@@ -121,23 +121,38 @@ class DuckDBWarehouse:
 
     def write_units(self, units: list[dict]) -> dict[str, WriteResult]:
         """Write everything some messages produced (see transforms.dofns) in one transaction,
-        with the story snapshots they carry (``stories``, a list per unit)."""
+        with the story snapshots they carry (``stories``, a list per unit).
+
+        A message whose raw_items row is already here was written whole before (a replay after a
+        restart, or a re-run of the same files) and is skipped whole: what the pipeline derives from
+        it may differ now (learned boilerplate, newer rule packs), and must not become a version.
+        """
         results = {}
         with self._transaction():
+            ids = pa.table({"id": pa.array([u["message_id"] for u in units], pa.string())})  # noqa: F841
+            done = {r[0] for r in self._conn.execute(
+                "SELECT message_id FROM raw_items WHERE message_id IN (SELECT id FROM ids)").fetchall()}
+            fresh = [u for u in units if u["message_id"] not in done]
             for table in (RAW_ITEMS, DEAD_LETTER, ARTICLES):
-                rows = [u[table.name] for u in units if u.get(table.name) is not None]
-                if not rows:
-                    results[table.name] = WriteResult(0, 0)
-                elif table is ARTICLES:
-                    results[table.name] = self._write_articles(rows)
-                else:
-                    results[table.name] = self._insert_ignore(table, rows)
-            stories = [row for u in units for row in (u.get(STORIES.name) or ())]
+                rows = [u[table.name] for u in fresh if u.get(table.name) is not None]
+                offered = sum(1 for u in units if u.get(table.name) is not None)
+                result = WriteResult(0, 0)
+                if rows:
+                    result = self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
+                results[table.name] = WriteResult(result.inserted, offered - result.inserted)
+            stories = [row for u in fresh for row in (u.get(STORIES.name) or ())]
             results[STORIES.name] = self._upsert_stories(stories) if stories else WriteResult(0, 0)
         return results
 
     def _upsert_stories(self, rows: list[dict]) -> WriteResult:
-        """Keep the latest snapshot of each story: bundles may be written out of order."""
+        """Merge story snapshots into ``stories``; returns rows inserted or changed.
+
+        A story only grows: article and feed lists are united, first/last seen widened, and the
+        canonical copy and title come from the latest snapshot (``updated_at``). So bundles written
+        out of order cannot shrink a story, nor can a pipeline restarted without its state (the
+        local runner keeps state in memory), whose new snapshots of a story know only the articles
+        seen since; a story once merged into another stays merged.
+        """
         latest: dict[str, dict] = {}
         for r in rows:
             known = latest.get(r["cluster_id"])
@@ -146,11 +161,25 @@ class DuckDBWarehouse:
         batch = pa.Table.from_pylist(list(latest.values()), schema=arrow_schema(STORIES))  # noqa: F841
         names = STORIES.field_names()
         cols = ", ".join(f'"{c}"' for c in names)
-        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in names if c != "cluster_id")
+        newer = "excluded.updated_at > stories.updated_at"
+        union = "list_sort(list_distinct(list_concat(stories.{0}, excluded.{0})))"
+        merged = {
+            "first_seen": "least(stories.first_seen, excluded.first_seen)",
+            "last_seen": "greatest(stories.last_seen, excluded.last_seen)",
+            "feed_ids": union.format("feed_ids"),
+            "article_ids": union.format("article_ids"),
+            "outlet_count": f"len({union.format('feed_ids')})",
+            "updated_at": "greatest(stories.updated_at, excluded.updated_at)",
+            "merged_into": f"CASE WHEN {newer} THEN coalesce(excluded.merged_into, stories.merged_into) "
+                           "ELSE coalesce(stories.merged_into, excluded.merged_into) END",
+        }
+        updates = ", ".join(
+            f'"{c}" = ' + merged.get(c, f'CASE WHEN {newer} THEN excluded."{c}" ELSE stories."{c}" END')
+            for c in names if c != "cluster_id")
         written = self._conn.execute(
             f"INSERT INTO stories ({cols}) SELECT {cols} FROM batch "
-            f"ON CONFLICT (cluster_id) DO UPDATE SET {updates} WHERE excluded.updated_at > stories.updated_at"
-        ).fetchone()[0]  # rows inserted or updated
+            f"ON CONFLICT (cluster_id) DO UPDATE SET {updates}"
+        ).fetchone()[0]
         return WriteResult(written, len(rows) - written)
 
     def _insert_ignore(self, table: Table, rows: list[dict]) -> WriteResult:

@@ -84,3 +84,18 @@ def test_query_file_reads_a_closed_warehouse(tmp_path):
     assert cols == ["n"] and rows == [(1,)]
     with pytest.raises(FileNotFoundError):
         query_file(tmp_path / "missing.duckdb", "SELECT 1")
+
+
+def test_a_replayed_message_is_skipped_whole_even_if_it_now_cleans_differently(warehouse):
+    article = _article()
+    raw_row = {"message_id": article["message_id"], "feed_id": "f", "item_key": "k", "fetched_at": T0,
+               "received_at": T0, "attributes": "{}", "payload": "{}"}
+    unit = {"message_id": article["message_id"], "raw_items": raw_row, "articles": article, "dead_letter": None}
+    first = warehouse.write_units([unit])
+    assert first["articles"].inserted == 1 and first["raw_items"].inserted == 1
+    # The same message again, but its derived article differs (say, a rule learned meanwhile).
+    replay = {**unit, "articles": {**article, "content_hash": "different", "body": "trimmed"}}
+    again = warehouse.write_units([replay])
+    assert again["articles"].inserted == 0 and again["articles"].skipped == 1
+    _, rows = warehouse.query("SELECT count(*) FROM articles")
+    assert rows == [(1,)]

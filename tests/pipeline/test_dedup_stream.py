@@ -18,6 +18,18 @@ def _row(aid, h):
             "articles": {"article_id": aid, "content_hash": h, "version": 1}}
 
 
+def _assert_dedup(stream, ttl_seconds, expected, project) -> None:
+    opts = PipelineOptions()
+    opts.view_as(StandardOptions).streaming = True
+    with TestPipeline(runner=STREAMING_RUNNER, options=opts) as p:
+        out = (p | stream
+               | beam.Map(lambda u: (unit_key(u), u)).with_output_types(tuple[str, dict])
+               | DedupVersions(ttl_seconds, streaming=True)
+               | beam.FlatMap(lambda u: [u["articles"]] if u["articles"] else [])
+               | beam.Map(project))
+        assert_that(out, equal_to(expected))
+
+
 def test_redelivered_duplicates_and_corrections():
     stream = (TestStream()
               .advance_watermark_to(0)
@@ -26,15 +38,8 @@ def test_redelivered_duplicates_and_corrections():
               .add_elements([TimestampedValue(_row("a", "h2"), 20)])  # correction
               .add_elements([TimestampedValue(_row("a", "h1"), 5)])   # late, out of order, seen content
               .advance_watermark_to_infinity())
-    opts = PipelineOptions()
-    opts.view_as(StandardOptions).streaming = True
-    with TestPipeline(runner=STREAMING_RUNNER, options=opts) as p:
-        out = (p | stream
-               | beam.Map(lambda u: (unit_key(u), u)).with_output_types(tuple[str, dict])
-               | DedupVersions(24 * HOUR, streaming=True)
-               | beam.FlatMap(lambda u: [u["articles"]] if u["articles"] else [])
-               | beam.Map(lambda r: (r["article_id"], r["content_hash"], r["version"])))
-        assert_that(out, equal_to([("a", "h1", 1), ("b", "x1", 1), ("a", "h2", 2)]))
+    _assert_dedup(stream, 24 * HOUR, [("a", "h1", 1), ("b", "x1", 1), ("a", "h2", 2)],
+                  lambda r: (r["article_id"], r["content_hash"], r["version"]))
 
 
 def test_state_expires_after_ttl_of_event_time():
@@ -44,13 +49,5 @@ def test_state_expires_after_ttl_of_event_time():
               .advance_watermark_to(10 + 2 * HOUR)  # past the 1 h TTL: state cleared
               .add_elements([TimestampedValue(_row("a", "h1"), 10 + 2 * HOUR + 1)])
               .advance_watermark_to_infinity())
-    opts = PipelineOptions()
-    opts.view_as(StandardOptions).streaming = True
-    with TestPipeline(runner=STREAMING_RUNNER, options=opts) as p:
-        out = (p | stream
-               | beam.Map(lambda u: (unit_key(u), u)).with_output_types(tuple[str, dict])
-               | DedupVersions(HOUR, streaming=True)
-               | beam.FlatMap(lambda u: [u["articles"]] if u["articles"] else [])
-               | beam.Map(lambda r: (r["article_id"], r["version"])))
-        # Forgotten after the TTL, so it is emitted again; the warehouse sink drops the repeat.
-        assert_that(out, equal_to([("a", 1), ("a", 1)]))
+    # Forgotten after the TTL, so it is emitted again; the warehouse sink drops the repeat.
+    _assert_dedup(stream, HOUR, [("a", 1), ("a", 1)], lambda r: (r["article_id"], r["version"]))

@@ -161,3 +161,38 @@ def test_title_repeated_as_first_paragraph_is_dropped():
     article = clean_item(raw)
     assert article.body == ["The harbour reopened."]
     assert "clean.title_echo" in article.removed_rules
+
+
+def test_byline_language_and_word_count():
+    raw = parse(raw_dict(
+        title="Port workers end strike",
+        author="desk@example.org",
+        content_html="<p>By Lena Ortiz and Tom Feld, Associated Press</p>"
+                     "<p>OLDPORT, Maine (AP) \u2014 Dock workers returned to work on Friday after the union accepted a new contract.</p>"))
+    article = clean_item(raw)
+    assert article.byline == "Lena Ortiz and Tom Feld"
+    assert article.body == ["Dock workers returned to work on Friday after the union accepted a new contract."]
+    assert article.language == "en"
+    assert article.word_count == 14
+    assert article.agency == "ap"
+
+
+def test_feed_author_is_byline_and_names_the_agency():
+    raw = parse(raw_dict(title="Harbour fees rise", author="Reuters",
+                         content_html="<p>The harbour board raised mooring fees by six percent on Monday.</p>"))
+    article = clean_item(raw)
+    assert (article.byline, article.agency) == ("Reuters", "reuters")
+
+
+def test_spanish_item():
+    raw = parse(raw_dict(
+        title="El puerto de Alden reabre tras el temporal",
+        content_html="<p>Madrid, 4 mar (EFE).- El puerto de Alden reabrió este lunes tras tres días cerrado "
+                     "por el temporal, informaron las autoridades portuarias.</p><p>Lee también: El temporal deja "
+                     "sin luz a miles de hogares</p><p>Los pescadores podrán volver a faenar desde el martes.</p>"))
+    article = clean_item(raw)
+    assert article.language == "es"
+    assert article.body == [
+        "El puerto de Alden reabrió este lunes tras tres días cerrado por el temporal, informaron las autoridades portuarias.",
+        "Los pescadores podrán volver a faenar desde el martes."]
+    assert (article.dateline, article.dateline_place) == ("Madrid, 4 mar (EFE)", "Madrid")

@@ -1,0 +1,154 @@
+"""The feeds file: which feeds to poll, how often, and what agency they are likely to carry.
+
+```yaml
+feeds:
+  - id: xinhua-world             # unique; becomes the feed_id of every item
+    url: https://example.org/world/rss.xml
+    agency: xinhua               # optional hint for the pipeline
+    interval: 120                # seconds between polls, optional
+    fetch_full_text: false       # reserved: fetch each article page too
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_INTERVAL = 300.0
+# Anything faster is a mistake in a feeds file (it would hammer the publisher's server);
+# tests build FeedConfig directly when they need shorter intervals.
+MIN_INTERVAL = 1.0
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_AGENCY = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+_KEYS = {"id", "url", "agency", "interval", "fetch_full_text"}
+
+
+class FeedsFileError(ValueError):
+    """The feeds file cannot be used; the message lists every problem and how to fix it."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the feeds file:\n{lines}")
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    id: str
+    url: str
+    agency: str | None = None
+    interval: float = DEFAULT_INTERVAL
+    fetch_full_text: bool = False
+
+    @property
+    def host(self) -> str:
+        """host[:port], the unit of the per-host concurrency limit."""
+        return urlsplit(self.url).netloc.lower()
+
+
+def _check_url(url: Any) -> str | None:
+    if not isinstance(url, str) or not url.strip():
+        return "url is required and must be a string"
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        return f"url {url!r} must start with http:// or https://"
+    if not parts.hostname:
+        return f"url {url!r} has no host"
+    return None
+
+
+def _feed(raw: Any, where: str, problems: list[str]) -> FeedConfig | None:
+    if not isinstance(raw, Mapping):
+        problems.append(f"{where}: each feed must be a mapping with at least 'id' and 'url', got {raw!r}")
+        return None
+    before = len(problems)
+    unknown = sorted(set(map(str, raw)) - _KEYS)
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
+    feed_id = raw.get("id")
+    if not isinstance(feed_id, str) or not _ID.match(feed_id):
+        problems.append(f"{where}: id {feed_id!r} must be lowercase letters, digits, '.', '_' or '-' "
+                        "(e.g. 'xinhua-world')")
+    else:
+        where = f"{where} ({feed_id})"
+    if (msg := _check_url(raw.get("url"))) is not None:
+        problems.append(f"{where}: {msg}")
+    agency = raw.get("agency")
+    if agency is not None and (not isinstance(agency, str) or not _AGENCY.match(agency)):
+        problems.append(f"{where}: agency {agency!r} must be a lowercase slug such as 'xinhua' or 'ap'")
+    interval = raw.get("interval", DEFAULT_INTERVAL)
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < MIN_INTERVAL:
+        problems.append(f"{where}: interval {interval!r} must be a number of seconds >= {MIN_INTERVAL:g}")
+    full = raw.get("fetch_full_text", False)
+    if not isinstance(full, bool):
+        problems.append(f"{where}: fetch_full_text {full!r} must be true or false")
+    if len(problems) > before:
+        return None
+    return FeedConfig(id=feed_id, url=raw["url"].strip(), agency=agency,
+                      interval=float(interval), fetch_full_text=full)
+
+
+def parse_feeds(doc: Any, source: str = "<feeds>") -> list[FeedConfig]:
+    """Validate a loaded feeds document; raise FeedsFileError listing every problem."""
+    if not isinstance(doc, Mapping) or "feeds" not in doc:
+        raise FeedsFileError(source, ["the file must be a mapping with a top-level 'feeds:' list"])
+    extra = sorted(set(map(str, doc)) - {"feeds"})
+    problems: list[str] = [f"unknown top-level key(s) {extra}; only 'feeds' is allowed"] if extra else []
+    raw_feeds = doc["feeds"]
+    if not isinstance(raw_feeds, list) or not raw_feeds:
+        raise FeedsFileError(source, problems + ["'feeds' must be a non-empty list of feeds"])
+    feeds: list[FeedConfig] = []
+    for i, raw in enumerate(raw_feeds):
+        feed = _feed(raw, f"feeds[{i}]", problems)
+        if feed is not None:
+            feeds.append(feed)
+    seen_ids: dict[str, int] = {}
+    seen_urls: dict[str, str] = {}
+    for feed in feeds:
+        if feed.id in seen_ids:
+            problems.append(f"feed id {feed.id!r} is used more than once; ids must be unique")
+        seen_ids[feed.id] = 1
+        if feed.url in seen_urls:
+            problems.append(f"feeds {seen_urls[feed.url]!r} and {feed.id!r} have the same url {feed.url!r}; "
+                            "poll each url once")
+        seen_urls.setdefault(feed.url, feed.id)
+    if problems:
+        raise FeedsFileError(source, problems)
+    return feeds
+
+
+SERVE_PLACEHOLDER = "{serve}"
+
+
+def load_feeds(path: str | Path, *, serve_base: str | None = None) -> list[FeedConfig]:
+    """Read and validate a YAML feeds file.
+
+    ``{serve}`` in the file stands for the base URL of a local server of feed files (the bundled
+    samples use it); ``serve_base`` replaces it.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FeedsFileError(str(p), ["file not found (see feeds.example.yaml for the format)"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FeedsFileError(str(p), [f"cannot read the file: {exc}"]) from exc
+    if SERVE_PLACEHOLDER in text:
+        if serve_base is None:
+            raise FeedsFileError(str(p), [f"feed URLs use {SERVE_PLACEHOLDER}: serve the feed files locally "
+                                          "(--serve DIR) so it can be replaced by that server's address"])
+        text = text.replace(SERVE_PLACEHOLDER, serve_base.rstrip("/"))
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise FeedsFileError(str(p), [f"not valid YAML: {exc}"]) from exc
+    return parse_feeds(doc, str(p))

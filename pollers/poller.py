@@ -1,0 +1,349 @@
+"""The poller service: fetch feeds concurrently, publish new entries, remember what was sent."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+import tenacity
+
+from .config import FeedConfig
+from .errors import FailureKind, PollError
+from .fetch import FetchResult, HttpSettings, Validators, fetch_once, headers_for_parser
+from .items import OutgoingItem, build_items
+from .parsing import parse_feed
+from .publish import PublishError, Publisher
+from .retry import BackoffPolicy, RetryPolicy, call_with_retries, next_interval
+from .state import FeedHealth, StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollerSettings:
+    http: HttpSettings = HttpSettings()
+    retry: RetryPolicy = RetryPolicy()
+    backoff: BackoffPolicy = BackoffPolicy()
+    max_workers: int = 16
+    # Polite to each origin (and its rate limiter) while many hosts proceed in parallel.
+    per_host: int = 4
+    # Parsing is CPU-bound and holds the GIL: more parsers at once than cores only add thread
+    # switching, while fetches (network waits) still overlap freely.
+    max_parsers: int = 2
+    interval_jitter: float = 0.1
+    publish_attempts: int = 3
+    publish_initial_wait: float = 0.5
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    feed_id: str
+    outcome: str  # 'published' | 'not_modified' | 'failed'
+    status: int | None = None
+    entries: int = 0
+    published: int = 0
+    already_seen: int = 0
+    error_kind: FailureKind | None = None
+    error: str | None = None
+    bozo_reason: str | None = None
+    next_poll_at: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+
+@dataclass(frozen=True)
+class PollReport:
+    results: tuple[FeedResult, ...]
+
+    @property
+    def polled(self) -> int:
+        return len(self.results)
+
+    @property
+    def not_modified(self) -> int:
+        return sum(r.outcome == "not_modified" for r in self.results)
+
+    @property
+    def published(self) -> int:
+        return sum(r.published for r in self.results)
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {r.feed_id: r.error or "" for r in self.results if not r.ok}
+
+    def result(self, feed_id: str) -> FeedResult:
+        for r in self.results:
+            if r.feed_id == feed_id:
+                return r
+        raise KeyError(feed_id)
+
+
+@dataclass
+class PollCounters:
+    """Running totals for live progress; read with ``snapshot()`` from any thread."""
+
+    polls: int = 0
+    not_modified: int = 0
+    published: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {"polls": self.polls, "not_modified": self.not_modified, "published": self.published,
+                    "failed": self.failed, "in_flight": self.in_flight}
+
+    def started(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+
+    def finished(self, r: FeedResult) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.polls += 1
+            self.not_modified += r.outcome == "not_modified"
+            self.published += r.published
+            self.failed += not r.ok
+
+
+class Poller:
+    """Polls feeds and publishes their new entries as raw items.
+
+    ``poll_once`` polls the chosen feeds now; ``run_forever`` polls each feed when its next poll
+    time comes (kept in the state store, so a restart resumes the schedule).
+    """
+
+    def __init__(
+        self,
+        feeds: Sequence[FeedConfig],
+        state: StateStore,
+        publisher: Publisher,
+        settings: PollerSettings | None = None,
+        *,
+        on_result: Callable[[FeedResult], None] | None = None,
+    ) -> None:
+        self.feeds = {f.id: f for f in feeds}
+        if len(self.feeds) != len(feeds):
+            raise ValueError("feed ids must be unique")
+        self.state = state
+        self.publisher = publisher
+        self.settings = settings or PollerSettings()
+        self.counters = PollCounters()
+        self._on_result = on_result
+        self._client = self.settings.http.client()
+        self._executor = ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="poll")
+        self._hosts: dict[str, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(self.settings.per_host))
+        self._hosts_lock = threading.Lock()
+        self._parsers = threading.BoundedSemaphore(self.settings.max_parsers)
+        self._stopping = threading.Event()
+
+    # -- public -------------------------------------------------------------------------------
+
+    def poll_once(self, feed_ids: Iterable[str] | None = None) -> PollReport:
+        """Poll the given feeds (all by default) now, concurrently; wait for all of them."""
+        ids = list(self.feeds) if feed_ids is None else list(feed_ids)
+        unknown = [i for i in ids if i not in self.feeds]
+        if unknown:
+            raise ValueError(f"unknown feed id(s) {unknown}; known: {sorted(self.feeds)}")
+        futures = [self._submit(self.feeds[i]) for i in ids]
+        return PollReport(tuple(f.result() for f in futures))
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Poll every feed on its schedule until ``stop_event`` is set; then let in-flight polls
+        finish (their publishes confirm or stay unseen) and return."""
+        due = {f.id: self._resume_at(f) for f in self.feeds.values()}
+        in_flight: dict[str, Future[FeedResult]] = {}
+        try:
+            while not stop_event.is_set():
+                for feed_id, fut in list(in_flight.items()):
+                    if fut.done():
+                        del in_flight[feed_id]
+                        due[feed_id] = fut.result().next_poll_at
+                now = time.time()
+                for feed_id, when in due.items():
+                    if feed_id not in in_flight and when <= now:
+                        in_flight[feed_id] = self._submit(self.feeds[feed_id])
+                idle = [when for fid, when in due.items() if fid not in in_flight]
+                # Wake at the next due time, and at least every 0.2 s to collect finished polls.
+                wait = min([0.2] + [max(0.0, w - time.time()) for w in idle])
+                stop_event.wait(wait)
+        finally:
+            self._stopping.set()
+            for fut in in_flight.values():
+                fut.result()
+            self._stopping.clear()
+
+    def _resume_at(self, feed: FeedConfig) -> float:
+        """When to poll a feed after a restart: as the state says, but a healthy feed no later than
+        one (possibly shortened) interval from now."""
+        st = self.state.load(feed.id, feed.url)
+        if st.consecutive_failures == 0:
+            return min(st.next_poll_at, time.time() + feed.interval)
+        return st.next_poll_at
+
+    def health(self) -> list[FeedHealth]:
+        return self.state.health(self.feeds)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._executor.shutdown(wait=True)
+        self._client.close()
+
+    def __enter__(self) -> Poller:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one feed -----------------------------------------------------------------------------
+
+    def _submit(self, feed: FeedConfig) -> Future[FeedResult]:
+        self.counters.started()
+        return self._executor.submit(self._poll_feed_safely, feed)
+
+    def _poll_feed_safely(self, feed: FeedConfig) -> FeedResult:
+        started = time.monotonic()
+        try:
+            result = self._poll_feed(feed)
+        except Exception as exc:  # a bug must cost one feed one poll, never the service
+            log.exception("feed %s: unexpected error while polling", feed.id)
+            error = PollError(FailureKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+            try:
+                result = self._failed(feed, error)
+            except Exception:  # the state file itself is failing: report, retry later
+                log.exception("feed %s: could not record the failure", feed.id)
+                result = FeedResult(feed.id, "failed", error_kind=FailureKind.INTERNAL, error=str(error),
+                                    next_poll_at=time.time() + self.settings.backoff.delay(feed.interval, 1))
+        result = _with_seconds(result, time.monotonic() - started)
+        self.counters.finished(result)
+        if self._on_result is not None:
+            try:
+                self._on_result(result)
+            except Exception:  # a display callback must not break polling
+                log.exception("progress callback failed")
+        return result
+
+    @contextmanager
+    def _host_slot(self, host: str) -> Iterator[None]:
+        with self._hosts_lock:
+            sem = self._hosts[host]
+        with sem:
+            yield
+
+    def _fetch(self, feed: FeedConfig, validators: Validators) -> FetchResult:
+        def attempt() -> FetchResult:
+            with self._host_slot(feed.host):
+                return fetch_once(self._client, feed.url, validators, self.settings.http)
+        return call_with_retries(attempt, self.settings.retry, self._stopping)
+
+    def _poll_feed(self, feed: FeedConfig) -> FeedResult:
+        st = self.state.load(feed.id, feed.url)
+        try:
+            fetched = self._fetch(feed, st.validators)
+        except PollError as exc:
+            return self._failed(feed, exc, st.consecutive_failures)
+        fetched_at = datetime.now(timezone.utc)
+        if fetched.not_modified:
+            nxt = time.time() + next_interval(feed.interval, self.settings.interval_jitter)
+            self.state.record_not_modified(feed.id, feed.url, validators=fetched.validators, next_poll_at=nxt)
+            return FeedResult(feed.id, "not_modified", status=304, next_poll_at=nxt)
+        assert fetched.body is not None
+        try:
+            with self._parsers:
+                parsed = parse_feed(fetched.body, headers_for_parser(fetched.headers, fetched.url))
+                items = build_items(feed, parsed.entries, fetched_at=fetched_at,
+                                    http={"etag": fetched.validators.etag,
+                                          "last_modified": fetched.validators.last_modified,
+                                          "status": fetched.status})
+        except PollError as exc:
+            return self._failed(feed, exc, st.consecutive_failures)
+        if parsed.bozo_reason:
+            log.info("feed %s: used despite a malformed document (%s)", feed.id, parsed.bozo_reason)
+        todo = self.state.unseen(feed.id, [(i.item_key, i.content_hash) for i in items])
+        pending = [i for i in items if i.item_key in todo]
+        delivered, publish_error = self._publish(pending)
+        error = None
+        if publish_error is not None:
+            failures = st.consecutive_failures + 1
+            nxt = time.time() + self.settings.backoff.delay(min(feed.interval, 60.0), failures - 1)
+            error = (FailureKind.PUBLISH_FAILED.slug,
+                     f"{len(pending) - len(delivered)} of {len(pending)} items not confirmed: {publish_error}")
+        else:
+            nxt = time.time() + next_interval(feed.interval, self.settings.interval_jitter)
+        self.state.record_success(
+            feed.id, feed.url,
+            delivered=[(i.item_key, i.content_hash) for i in delivered],
+            present=[i.item_key for i in items],
+            # Keeping the old validators after a failed publish makes the next poll fetch in full.
+            validators=fetched.validators if error is None else None,
+            status=fetched.status, bozo_reason=parsed.bozo_reason, next_poll_at=nxt, error=error)
+        if error is not None:
+            return FeedResult(feed.id, "failed", status=fetched.status, entries=len(items),
+                              published=len(delivered), already_seen=len(items) - len(pending),
+                              error_kind=FailureKind.PUBLISH_FAILED, error=f"{error[0]}: {error[1]}",
+                              bozo_reason=parsed.bozo_reason, next_poll_at=nxt)
+        return FeedResult(feed.id, "published", status=fetched.status, entries=len(items),
+                          published=len(delivered), already_seen=len(items) - len(pending),
+                          bozo_reason=parsed.bozo_reason, next_poll_at=nxt)
+
+    def _failed(self, feed: FeedConfig, exc: PollError, previous_failures: int | None = None) -> FeedResult:
+        failures = (self.state.failures(feed.id) if previous_failures is None else previous_failures) + 1
+        nxt = time.time() + self.settings.backoff.delay(feed.interval, failures - 1, exc.retry_after)
+        self.state.record_failure(feed.id, feed.url, kind=exc.kind.slug, message=str(exc),
+                                  status=exc.status, next_poll_at=nxt)
+        log.warning("feed %s: poll failed (%s); next poll in %.0f s", feed.id, exc, nxt - time.time())
+        return FeedResult(feed.id, "failed", status=exc.status, error_kind=exc.kind, error=str(exc),
+                          next_poll_at=nxt)
+
+    def _publish(self, items: list[OutgoingItem]) -> tuple[list[OutgoingItem], str | None]:
+        """Publish and wait for Pub/Sub's confirmation; retry what was not confirmed.
+
+        Returns the confirmed items and, if some never were, the last error.
+        """
+        delivered: list[OutgoingItem] = []
+        remaining = items
+
+        def attempt() -> None:
+            nonlocal remaining
+            try:
+                self.publisher.publish([(i.data, i.attributes) for i in remaining])
+            except PublishError as exc:
+                delivered.extend(remaining[:exc.confirmed])
+                remaining = remaining[exc.confirmed:]
+                raise
+            except Exception as exc:  # any other failure: nothing confirmed, all stay unseen
+                raise PublishError(0, exc) from exc
+            delivered.extend(remaining)
+            remaining = []
+
+        if not items:
+            return delivered, None
+        try:
+            tenacity.Retrying(
+                retry=tenacity.retry_if_exception_type(PublishError),
+                stop=tenacity.stop_any(tenacity.stop_after_attempt(self.settings.publish_attempts),
+                                       lambda _s: self._stopping.is_set()),
+                wait=tenacity.wait_exponential_jitter(initial=self.settings.publish_initial_wait,
+                                                      max=30.0, jitter=self.settings.publish_initial_wait),
+                sleep=self._stopping.wait,
+                reraise=True,
+            )(attempt)
+        except PublishError as exc:
+            return delivered, str(exc)
+        return delivered, None
+
+
+def _with_seconds(r: FeedResult, seconds: float) -> FeedResult:
+    return replace(r, seconds=seconds)

@@ -1,0 +1,194 @@
+"""Learned boilerplate: lines that one source repeats across many of its items.
+
+Rule packs catch chrome that is known in advance. A site's own furniture ("Harbour Blog: island
+news since 2009", a donation appeal, a fixed disclaimer) is learned instead: per source (feed),
+count the normalized lines (``paragraph_key``) of its cleaned items; a line that clears every
+threshold in :class:`LearnConfig` is that source's boilerplate, and ``clean_item(raw,
+learned=state.learned())`` drops it (reported as rule ``learned.line``).
+
+A line is learned only when it appears in
+
+- at least ``min_items`` items, and
+- on at least ``min_days`` distinct UTC days, and
+- in at least ``min_stories`` distinct stories (the story/cluster key the caller passes), and
+- in at least ``min_share`` of the source's items since the line was first seen.
+
+Why all four: when one story breaks, a source runs many items that quote the same statement or
+repeat the same background paragraph on the same day. Those items belong to one story cluster and
+one day, so ``min_days`` and ``min_stories`` keep such a line from being learned however often it
+repeats. A background paragraph that survives for weeks across different stories ("The conflict
+has killed …") still appears in only a fraction of the source's items, while chrome appears in
+nearly all of them: ``min_share`` tells them apart. Paragraphs longer than ``max_line_chars`` are
+body text and are never candidates.
+
+State is bounded: at most ``max_lines`` candidate lines per source (the weakest unlearned line is
+evicted first), at most ``min_days`` day stamps and ``min_stories`` story keys per line (only "at
+least N" is ever asked), and a line not seen for ``window_days`` is forgotten — so a learned line
+that disappears from the site is unlearned again. Everything here is pure and deterministic: the
+pipeline keeps one :class:`SourceLines` per source in keyed state (``to_dict``/``from_dict``) and
+calls :meth:`SourceLines.observe` after cleaning each item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from .normalize import paragraph_key
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    min_items: int = 20
+    min_days: int = 3
+    min_stories: int = 5
+    min_share: float = 0.4
+    max_lines: int = 2000
+    window_days: int = 14
+    max_line_chars: int = 400
+    min_key_chars: int = 4
+
+    def __post_init__(self) -> None:
+        if self.min_items < 2 or self.min_days < 1 or self.min_stories < 1:
+            raise ValueError("min_items must be >= 2, min_days and min_stories >= 1")
+        if not 0 < self.min_share <= 1:
+            raise ValueError("min_share must be in (0, 1]")
+        if self.max_lines < 1 or self.window_days < 1:
+            raise ValueError("max_lines and window_days must be positive")
+
+
+@dataclass
+class LineStat:
+    text: str                      # one spelling of the line, for exports
+    items: int = 0
+    days: list[str] = field(default_factory=list)      # distinct ISO dates, at most min_days
+    stories: list[str] = field(default_factory=list)   # distinct story keys, at most min_stories
+    source_items_before: int = 0   # items the source had seen before this line first appeared
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+
+
+@dataclass
+class SourceLines:
+    """Line statistics of one source (feed)."""
+
+    source: str
+    items_seen: int = 0
+    lines: dict[str, LineStat] = field(default_factory=dict)
+
+    # --- learning -------------------------------------------------------------------------------
+
+    def observe(self, paragraphs: Iterable[str], *, at: datetime, story: str,
+                config: LearnConfig = LearnConfig()) -> None:
+        """Count one cleaned item: its paragraphs (text), when it was seen, and its story key.
+
+        Pass the paragraphs before learned lines were removed (``body`` plus the item's
+        ``learned_lines`` keys are accepted too: a key that is already tracked counts as its line).
+        """
+        at = _utc(at)
+        day = at.date().isoformat()
+        self.items_seen += 1
+        seen: set[str] = set()
+        for text in paragraphs:
+            if len(text) > config.max_line_chars:
+                continue
+            key = text if text in self.lines else paragraph_key(text)
+            if len(key) < config.min_key_chars or key in seen:
+                continue
+            seen.add(key)
+            stat = self.lines.get(key)
+            if stat is None:
+                if len(self.lines) >= config.max_lines and not self._evict(at, config):
+                    continue
+                stat = self.lines[key] = LineStat(text=text, source_items_before=self.items_seen - 1,
+                                                  first_seen=at)
+            stat.items += 1
+            stat.last_seen = at if stat.last_seen is None or at > stat.last_seen else stat.last_seen
+            if day not in stat.days:
+                stat.days = (stat.days + [day])[-config.min_days:]
+            if story not in stat.stories:
+                stat.stories = (stat.stories + [story])[-config.min_stories:]
+
+    def _evict(self, now: datetime, config: LearnConfig) -> bool:
+        """Make room for one line: forget stale lines, else the weakest line not yet learned."""
+        self.forget(now, config)
+        if len(self.lines) < config.max_lines:
+            return True
+        candidates = [(s.items, s.last_seen or now, k) for k, s in self.lines.items() if not self.is_learned(k, config)]
+        if not candidates:
+            return False
+        del self.lines[min(candidates)[2]]
+        return True
+
+    def forget(self, now: datetime, config: LearnConfig = LearnConfig()) -> int:
+        """Drop lines unseen for ``window_days``; returns how many were dropped."""
+        cutoff = _utc(now) - timedelta(days=config.window_days)
+        stale = [k for k, s in self.lines.items() if s.last_seen is not None and s.last_seen < cutoff]
+        for k in stale:
+            del self.lines[k]
+        return len(stale)
+
+    # --- using ----------------------------------------------------------------------------------
+
+    def share(self, key: str) -> float:
+        stat = self.lines[key]
+        return stat.items / max(1, self.items_seen - stat.source_items_before)
+
+    def is_learned(self, key: str, config: LearnConfig = LearnConfig()) -> bool:
+        stat = self.lines.get(key)
+        return (stat is not None and stat.items >= config.min_items
+                and len(stat.days) >= config.min_days and len(stat.stories) >= config.min_stories
+                and self.share(key) >= config.min_share)
+
+    def learned(self, config: LearnConfig = LearnConfig()) -> frozenset[str]:
+        """Keys (``paragraph_key``) of this source's learned boilerplate lines."""
+        return frozenset(k for k in self.lines if self.is_learned(k, config))
+
+    def export(self, config: LearnConfig = LearnConfig(), *, only_learned: bool = True) -> list[dict]:
+        """Rows describing what was learned (for a table or a report), most frequent first."""
+        rows = []
+        for key, s in self.lines.items():
+            learned = self.is_learned(key, config)
+            if only_learned and not learned:
+                continue
+            rows.append({
+                "source": self.source, "line": s.text, "line_key": key, "items": s.items,
+                "share": round(self.share(key), 4), "days": len(s.days), "stories": len(s.stories),
+                "first_seen": s.first_seen, "last_seen": s.last_seen, "learned": learned,
+            })
+        return sorted(rows, key=lambda r: (-r["items"], r["line_key"]))
+
+    # --- state ----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source, "items_seen": self.items_seen,
+            "lines": {k: {"text": s.text, "items": s.items, "days": list(s.days), "stories": list(s.stories),
+                          "source_items_before": s.source_items_before,
+                          "first_seen": s.first_seen.isoformat() if s.first_seen else None,
+                          "last_seen": s.last_seen.isoformat() if s.last_seen else None}
+                      for k, s in self.lines.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SourceLines:
+        def ts(v: str | None) -> datetime | None:
+            return datetime.fromisoformat(v) if v else None
+
+        lines = {k: LineStat(text=v["text"], items=v["items"], days=list(v["days"]), stories=list(v["stories"]),
+                             source_items_before=v["source_items_before"], first_seen=ts(v["first_seen"]),
+                             last_seen=ts(v["last_seen"]))
+                 for k, v in (data.get("lines") or {}).items()}
+        return cls(source=data["source"], items_seen=int(data.get("items_seen", 0)), lines=lines)
+
+
+def observe_article(state: SourceLines, body: Sequence[str], learned_lines: Sequence[str], *, at: datetime,
+                    story: str, config: LearnConfig = LearnConfig()) -> None:
+    """Observe a cleaned article: its body plus the learned lines cleaning removed from it, so a
+    learned line keeps being counted (and is not forgotten) while it is being removed."""
+    state.observe([*body, *learned_lines], at=at, story=story, config=config)
