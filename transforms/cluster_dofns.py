@@ -53,7 +53,7 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.timestamp import Duration, Timestamp
 
 from .dofns import ARTICLE
-from .fingerprint import Fingerprint, band_keys, fingerprint_body, verify_pair
+from .fingerprint import Fingerprint, FingerprintStack, band_keys, fingerprint_body, verify_many
 from .stories import (
     FEED_AGENCY,
     STORY,
@@ -124,9 +124,10 @@ class _Route(beam.DoFn):
 class _BandBuckets(beam.DoFn):
     """Keyed by one LSH band key: the recent articles whose signatures agree on that band.
 
-    Holds (article id, first seen, fingerprint) per article until the watermark passes first seen
-    plus the TTL. Every entry gets exactly one verdict back, so the collector knows when it has
-    heard from all bands of an article.
+    Holds (article id, first seen, fingerprint) of the latest ``max_bucket`` articles until the
+    watermark passes first seen plus the TTL; a newcomer is verified against those within the TTL
+    of it, which is :class:`~transforms.clustering.StoryClusterer`'s rule. Every entry gets exactly
+    one verdict back, so the collector knows when it has heard from all bands of an article.
     """
 
     HELD = BagStateSpec("held", PickleCoder())
@@ -134,21 +135,30 @@ class _BandBuckets(beam.DoFn):
 
     def __init__(self, config: ClusterConfig) -> None:
         self.thresholds = config.thresholds
+        self.max_bucket = config.max_bucket
         self.ttl_micros = _seconds(config.ttl) * _MICROS
         self.candidates = Metrics.counter("clustering", "band_candidates")
 
     def process(self, element, held=beam.DoFn.StateParam(HELD), expiry=beam.DoFn.TimerParam(EXPIRY)):
-        _key, (band, (article_id, seen_micros, fingerprint_bytes)) = element
-        entries = list(held.read())
-        matches = []
-        if all(entry[0] != article_id for entry in entries):
-            fingerprint = Fingerprint.from_bytes(fingerprint_bytes)
-            for other_id, _seen, other_bytes in entries:
-                self.candidates.inc()
-                if verify_pair(fingerprint, Fingerprint.from_bytes(other_bytes), self.thresholds):
-                    matches.append(other_id)
-            held.add((article_id, seen_micros, fingerprint_bytes))
-            entries.append((article_id, seen_micros, fingerprint_bytes))
+        _key, (band, entry) = element
+        article_id, seen_micros, fingerprint_bytes = entry
+        entries = list(held.read())  # in arrival order
+        matches: list[str] = []
+        if all(e[0] != article_id for e in entries):  # a redelivered entry is answered, not re-added
+            near = [e for e in entries if abs(e[1] - seen_micros) < self.ttl_micros]
+            if near:
+                self.candidates.inc(len(near))
+                stack = FingerprintStack.of([Fingerprint.from_bytes(e[2]) for e in near])
+                verdicts = verify_many(Fingerprint.from_bytes(fingerprint_bytes), stack, self.thresholds)
+                matches = [e[0] for e, ok in zip(near, verdicts) if ok]
+            entries.append(entry)
+            if len(entries) > self.max_bucket:
+                entries = entries[-self.max_bucket:]
+                held.clear()
+                for kept in entries:
+                    held.add(kept)
+            else:
+                held.add(entry)
         # One timer per key: it always points at the oldest entry's expiry.
         expiry.set(Timestamp(micros=min(e[1] for e in entries) + self.ttl_micros))
         yield article_id, (_VERDICT, band, tuple(matches))
@@ -375,8 +385,9 @@ def _batch_input(unit: dict):
     row = unit[ARTICLE]
     if row is None:
         return
-    # Later versions are only looked up: their fingerprint would never be used.
-    yield GRAPH_KEY, cluster_input(unit, with_fingerprint=row["version"] == 1).to_record()
+    # The single clustering step fingerprints every first version's body at once (a few array
+    # operations for the whole batch); later versions are only looked up.
+    yield GRAPH_KEY, cluster_input(unit, "body" if row["version"] == 1 else "none").to_record()
 
 
 class _ClusterBatch(beam.DoFn):

@@ -54,17 +54,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from transforms.fingerprint import (
     DEFAULT_LSH,
     DEFAULT_THRESHOLDS,
     Fingerprint,
+    FingerprintStack,
     LSHParams,
     MatchThresholds,
     band_keys,
+    verify_many,
     verify_pair,
 )
 
 __all__ = [
+    "DEFAULT_MAX_BUCKET",
     "DEFAULT_TTL",
     "ClusterGraph",
     "ClusterUpdate",
@@ -72,6 +77,7 @@ __all__ = [
     "Story",
     "StoryArticle",
     "StoryClusterer",
+    "single_story",
 ]
 
 DEFAULT_TTL = timedelta(hours=72)
@@ -151,6 +157,21 @@ class Story:
     @property
     def outlet_count(self) -> int:
         return len(self.feed_ids)
+
+
+def single_story(article: StoryArticle) -> Story:
+    """The story of an article no other article carries (what ``_Cluster.of(article).story()``
+    gives, without building the cluster: a batch has thousands of them)."""
+    return Story(
+        cluster_id=article.article_id,
+        canonical_article_id=article.article_id,
+        agency=article.agency,
+        title=article.title,
+        first_seen=article.first_seen,
+        last_seen=article.first_seen,
+        feed_ids=(article.feed_id,),
+        article_ids=(article.article_id,),
+    )
 
 
 def _canonical_key(article: StoryArticle) -> tuple[int, datetime, str]:
@@ -329,21 +350,62 @@ class ClusterGraph:
         return [a.article_id for a in self._articles.values() if a.first_seen <= cutoff]
 
 
+# How many articles one LSH bucket remembers (the most recent). A bucket collects articles whose
+# signatures agree on one band; copies of a story meet in many buckets at once, so a newcomer still
+# finds a widely carried story through the latest copies in each. A bucket that more articles than
+# this share within the TTL holds templated text (market reports, boilerplate that escaped cleaning,
+# or a synthetic corpus): remembering all of them would make the work per article, and the state
+# of a streaming job, grow with the number of articles held.
+DEFAULT_MAX_BUCKET = 8
+# Below this many candidates, verifying one by one is cheaper than building the arrays.
+_VECTOR_MIN = 8
+
+
 class _BandIndex:
     """LSH buckets of held fingerprints: band key -> id(s) of held articles with that band.
 
     Almost every bucket holds a single article, so a bucket is the bare id until a second one
-    arrives; a list per bucket would double the memory held per article.
+    arrives; a list per bucket would double the memory held per article. A bucket keeps at most
+    ``max_bucket`` ids, the most recent.
     """
 
-    def __init__(self, params: LSHParams) -> None:
+    def __init__(self, params: LSHParams, max_bucket: int = DEFAULT_MAX_BUCKET) -> None:
+        if max_bucket < 1:
+            raise ValueError(f"max_bucket must be positive, got {max_bucket}")
         self.params = params
+        self.max_bucket = max_bucket
         self._buckets: dict[bytes, str | list[str]] = {}
         self._fingerprints: dict[str, Fingerprint] = {}
         self._keys: dict[str, tuple[bytes, ...]] = {}
+        # The held fingerprints as arrays too (one row per article, rows reused), so a newcomer is
+        # verified against many candidates without gathering their fingerprints first.
+        self._rows: dict[str, int] = {}
+        self._free: list[int] = []
+        self._signatures = np.zeros((64, params.num_perm), dtype=np.uint32)
+        self._shingles = np.zeros(64, dtype=np.float64)
+        self._words = np.zeros(64, dtype=np.int64)
 
     def fingerprint(self, article_id: str) -> Fingerprint:
         return self._fingerprints[article_id]
+
+    def stack(self, article_ids: list[str]) -> FingerprintStack:
+        rows = np.fromiter(map(self._rows.__getitem__, article_ids), dtype=np.intp, count=len(article_ids))
+        return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows])
+
+    def _store(self, article_id: str, fingerprint: Fingerprint) -> None:
+        if self._free:
+            row = self._free.pop()
+        else:
+            row = len(self._rows)
+            if row == len(self._words):
+                grow = len(self._words)
+                self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures[:grow])])
+                self._shingles = np.concatenate([self._shingles, np.zeros(grow)])
+                self._words = np.concatenate([self._words, np.zeros(grow, dtype=np.int64)])
+        self._rows[article_id] = row
+        self._signatures[row] = fingerprint.values
+        self._shingles[row] = fingerprint.shingle_count
+        self._words[row] = fingerprint.word_count
 
     def candidates(self, keys: tuple[bytes, ...]) -> set[str]:
         found: set[str] = set()
@@ -360,6 +422,7 @@ class _BandIndex:
     def insert(self, article_id: str, fingerprint: Fingerprint, keys: tuple[bytes, ...]) -> None:
         self._fingerprints[article_id] = fingerprint
         self._keys[article_id] = keys
+        self._store(article_id, fingerprint)
         for key in keys:
             held = self._buckets.get(key)
             if held is None:
@@ -368,17 +431,28 @@ class _BandIndex:
                 self._buckets[key] = [held, article_id]
             else:
                 held.append(article_id)
+                if len(held) > self.max_bucket:
+                    del held[0]  # forgotten by this bucket only; still held, and found through others
 
     def remove(self, article_id: str) -> None:
         self._fingerprints.pop(article_id, None)
+        row = self._rows.pop(article_id, None)
+        if row is not None:
+            self._free.append(row)
         for key in self._keys.pop(article_id, ()):
-            held = self._buckets[key]
-            if isinstance(held, str):
-                del self._buckets[key]
+            held = self._buckets.get(key)
+            if held is None:
                 continue
-            held.remove(article_id)
+            if isinstance(held, str):
+                if held == article_id:
+                    del self._buckets[key]
+                continue
+            if article_id in held:
+                held.remove(article_id)
             if len(held) == 1:
                 self._buckets[key] = held[0]
+            elif not held:
+                del self._buckets[key]
 
     def bucket_count(self) -> int:
         return len(self._buckets)
@@ -397,6 +471,7 @@ class StoryClusterer:
         thresholds: MatchThresholds = DEFAULT_THRESHOLDS,
         lsh: LSHParams = DEFAULT_LSH,
         ttl: timedelta = DEFAULT_TTL,
+        max_bucket: int = DEFAULT_MAX_BUCKET,
     ) -> None:
         if ttl <= timedelta(0):
             raise ValueError(f"ttl must be positive, got {ttl}")
@@ -404,7 +479,7 @@ class StoryClusterer:
         self.lsh = lsh
         self.ttl = ttl
         self.graph = ClusterGraph()
-        self._index = _BandIndex(lsh)
+        self._index = _BandIndex(lsh, max_bucket)
 
     def __len__(self) -> int:
         return len(self.graph)
@@ -416,13 +491,20 @@ class StoryClusterer:
         if article.article_id in self.graph:
             return self.graph.assign(article, ())
         keys = band_keys(fingerprint, self.lsh)
-        matches = [
-            other
-            for other in self._index.candidates(keys)
-            if verify_pair(fingerprint, self._index.fingerprint(other), self.thresholds)
-        ]
+        # Within the TTL of each other, whether or not an eviction has run since: the same rule
+        # in whatever order articles arrive and however often expire() is called.
+        candidates = {c for c in self._index.candidates(keys)
+                      if abs(self.graph.article(c).first_seen - article.first_seen) < self.ttl}
+        matches = self._verified(fingerprint, candidates)
         self._index.insert(article.article_id, fingerprint, keys)
         return self.graph.assign(article, matches)
+
+    def _verified(self, fingerprint: Fingerprint, candidates: set[str]) -> list[str]:
+        if len(candidates) < _VECTOR_MIN:
+            return [c for c in candidates if verify_pair(fingerprint, self._index.fingerprint(c), self.thresholds)]
+        ordered = list(candidates)
+        verdicts = verify_many(fingerprint, self._index.stack(ordered), self.thresholds)
+        return [ordered[i] for i in np.flatnonzero(verdicts)]
 
     def expire(self, watermark: datetime) -> tuple[str, ...]:
         """Drop articles whose TTL ran out by ``watermark``; returns their ids (sorted)."""

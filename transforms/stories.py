@@ -32,8 +32,28 @@ from datetime import datetime, timedelta, timezone
 
 from schemas import SCHEMA_VERSION
 
-from .clustering import DEFAULT_TTL, ClusterGraph, ClusterUpdate, Story, StoryArticle, StoryClusterer
-from .fingerprint import DEFAULT_LSH, DEFAULT_THRESHOLDS, Fingerprint, LSHParams, MatchThresholds, fingerprint_body
+import numpy as np
+
+from .clustering import (
+    DEFAULT_MAX_BUCKET,
+    DEFAULT_TTL,
+    ClusterGraph,
+    ClusterUpdate,
+    Story,
+    StoryArticle,
+    single_story,
+)
+from .fingerprint import (
+    DEFAULT_LSH,
+    DEFAULT_THRESHOLDS,
+    Fingerprint,
+    FingerprintStack,
+    LSHParams,
+    MatchThresholds,
+    fingerprint_bodies,
+    fingerprint_body,
+    verify_rows,
+)
 
 __all__ = [
     "DEFAULT_TICK",
@@ -43,6 +63,7 @@ __all__ = [
     "ClusterConfig",
     "ClusterInput",
     "StoryTracker",
+    "batch_matches",
     "cluster_batch",
     "cluster_input",
     "story_article",
@@ -68,33 +89,46 @@ class ClusterConfig:
     lsh: LSHParams = DEFAULT_LSH
     ttl: timedelta = DEFAULT_TTL
     tick: timedelta = DEFAULT_TICK
+    max_bucket: int = DEFAULT_MAX_BUCKET
 
     def __post_init__(self) -> None:
         if self.ttl <= timedelta(0) or self.tick <= timedelta(0):
             raise ValueError(f"cluster ttl and tick must be positive, got {self.ttl} and {self.tick}")
+        if self.max_bucket < 1:
+            raise ValueError(f"max_bucket must be positive, got {self.max_bucket}")
 
 
 @dataclass(frozen=True)
 class ClusterInput:
-    """One article unit as clustering sees it."""
+    """One article unit as clustering sees it: with its fingerprint, or with the body to
+    fingerprint later (a batch fingerprints all bodies at once), or with neither (a withdrawal
+    notice, never clustered; or a later version, which is only looked up)."""
 
     message_id: str
     article: StoryArticle
-    fingerprint: Fingerprint | None  # None: a withdrawal notice, never clustered
+    fingerprint: Fingerprint | None = None
+    body: str | None = None
+
+    @property
+    def clusterable(self) -> bool:
+        return self.fingerprint is not None or self.body is not None
 
     def to_record(self) -> tuple:
         """A tuple of plain values: Beam's default coder encodes it ten times faster than the
         dataclass (which it pickles)."""
         a = self.article
+        content = self.fingerprint.to_bytes() if self.fingerprint is not None else self.body
         return (self.message_id, a.article_id, _micros(a.first_seen), a.feed_id, a.agency, a.is_agency_copy,
-                a.title, a.has_dateline, self.fingerprint.to_bytes() if self.fingerprint else None)
+                a.title, a.has_dateline, content)
 
     @classmethod
     def from_record(cls, record: tuple) -> "ClusterInput":
-        message_id, article_id, seen, feed_id, agency, own, title, dateline, fingerprint = record
+        message_id, article_id, seen, feed_id, agency, own, title, dateline, content = record
         article = StoryArticle(article_id, _EPOCH + timedelta(microseconds=seen), feed_id, agency, own, title,
                                dateline)
-        return cls(message_id, article, Fingerprint.from_bytes(fingerprint) if fingerprint else None)
+        if isinstance(content, bytes):
+            return cls(message_id, article, fingerprint=Fingerprint.from_bytes(content))
+        return cls(message_id, article, body=content)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -133,19 +167,24 @@ def story_article(row: dict, feed_agency: str | None = None) -> StoryArticle:
     )
 
 
-def cluster_input(unit: dict, *, with_fingerprint: bool = True) -> ClusterInput | None:
+def cluster_input(unit: dict, content: str = "fingerprint") -> ClusterInput | None:
     """What clustering needs of a unit; None for a unit without an article.
 
-    ``with_fingerprint=False`` skips the fingerprint of an article that is only looked up (a later
-    version); a withdrawal notice never gets one.
+    ``content``: ``"fingerprint"`` computes it, ``"body"`` carries the body for a batch to
+    fingerprint, ``"none"`` carries neither (an article that is only looked up). A withdrawal
+    notice never carries any.
     """
     row = unit.get("articles")
     if row is None:
         return None
     article = story_article(row, unit.get(FEED_AGENCY))
-    if row.get("withdrawn") or not with_fingerprint:
-        return ClusterInput(unit["message_id"], article, None)
-    return ClusterInput(unit["message_id"], article, fingerprint_body(row["body"]))
+    if row.get("withdrawn") or content == "none":
+        return ClusterInput(unit["message_id"], article)
+    if content == "body":
+        return ClusterInput(unit["message_id"], article, body=row["body"])
+    if content != "fingerprint":
+        raise ValueError(f"content must be 'fingerprint', 'body' or 'none', got {content!r}")
+    return ClusterInput(unit["message_id"], article, fingerprint=fingerprint_body(row["body"]))
 
 
 def story_row(story: Story, updated_at: datetime, *, cluster_id: str | None = None,
@@ -257,44 +296,115 @@ def cluster_batch(inputs: Iterable[ClusterInput], config: ClusterConfig = Cluste
 
     Inputs are taken in fetch order (ties by message id, as the dedup step orders versions); the
     first input of an article id is its first version, later ones are versions or repeats and join
-    the same story. TTL evictions happen every ``config.tick`` of event time. A batch writes after
-    it has seen everything, so every article gets its story's final id (a streaming job writes the
-    id a story had when the article arrived, and records merges in ``merged_into``), and only the
-    final row of each story is returned, attached to the unit that last changed it.
+    the same story. The matches are :class:`~transforms.clustering.StoryClusterer`'s, found for the
+    whole batch at once (:func:`batch_matches`). A batch writes after it has seen everything, so
+    every article gets its story's final id (a streaming job writes the id a story had when the
+    article arrived, and records merges in ``merged_into``), and only the final row of each story
+    is returned, attached to the unit that last changed it.
     """
-    clusterer = StoryClusterer(thresholds=config.thresholds, lsh=config.lsh, ttl=config.ttl)
-    tracker = StoryTracker(config.ttl, clock, graph=clusterer.graph)
-    given: dict[str, str | None] = {}  # every article of the batch, held or evicted
-    retired_into: dict[str, str] = {}  # one hop: merges re-point ids retired before
-    carriers: dict[str, str] = {}  # article id -> message id of its first version
-    final: dict[str, tuple[str, dict]] = {}  # cluster id -> (message id carrying it, latest row)
-    next_eviction: datetime | None = None
-    for item in sorted(inputs, key=lambda i: (i.article.first_seen, i.message_id)):
+    ordered = sorted(inputs, key=lambda i: (i.article.first_seen, i.message_id))
+    given: dict[str, str | None] = {}  # article id -> id given to its first version
+    owner: dict[str, str] = {}  # message id -> article id
+    firsts: list[ClusterInput] = []
+    for item in ordered:
         article_id = item.article.article_id
-        if article_id in given:
-            carriers.setdefault(item.message_id, article_id)
-            continue
-        given[article_id] = None
-        carriers[item.message_id] = article_id
-        if item.fingerprint is None:
-            continue
-        if next_eviction is None or item.article.first_seen >= next_eviction:
-            clusterer.expire(item.article.first_seen)
-            next_eviction = item.article.first_seen + config.tick
-        assignment = tracker.record(clusterer.add(item.article, item.fingerprint))
-        given[article_id] = assignment.cluster_id
-        for row in assignment.story_rows:
-            if row["merged_into"] is None:
-                final[row["cluster_id"]] = (item.message_id, row)
-            else:
-                retired_into[row["cluster_id"]] = row["merged_into"]
-                final.pop(row["cluster_id"], None)
+        owner[item.message_id] = article_id
+        if article_id not in given:
+            given[article_id] = None
+            if item.clusterable:
+                firsts.append(item)
+    graph = ClusterGraph()
+    retired_into: dict[str, str] = {}  # one hop: merges re-point ids retired before
+    carrier: dict[str, str] = {}  # surviving cluster id -> message id of the unit that last changed it
+    alone: list[ClusterInput] = []  # matched no article and matched by none: a story of its own
+    if firsts:
+        if all(i.fingerprint is None for i in firsts):
+            stack = fingerprint_bodies([i.body for i in firsts], config.lsh.num_perm)
+        else:
+            stack = FingerprintStack.of([i.fingerprint or fingerprint_body(i.body, config.lsh.num_perm)
+                                         for i in firsts])
+        times = np.array([_micros(i.article.first_seen) for i in firsts], dtype=np.int64)
+        matches = batch_matches(stack, times, config)
+        matched_later = np.zeros(len(firsts), dtype=bool)
+        for found in matches:
+            matched_later[found] = True
+        for index, (item, matched) in enumerate(zip(firsts, matches)):
+            if not len(matched) and not matched_later[index]:
+                # Most articles of a batch: no story graph needed to know their story is their own.
+                given[item.article.article_id] = item.article.article_id
+                alone.append(item)
+                continue
+            update = graph.assign(item.article, [firsts[m].article.article_id for m in matched])
+            given[item.article.article_id] = update.cluster_id
+            for merge in update.merges:
+                for retired in merge.all_retired:
+                    retired_into[retired] = merge.cluster_id
+                    carrier.pop(retired, None)
+            carrier[update.cluster_id] = item.message_id
+    updated_at = clock()
     carried: dict[str, list[dict]] = {}
-    for message_id, row in final.values():
-        carried.setdefault(message_id, []).append(row)
+    for cluster_id, message_id in carrier.items():
+        carried.setdefault(message_id, []).append(story_row(graph.story(cluster_id), updated_at))
+    for item in alone:
+        carried.setdefault(item.message_id, []).append(story_row(single_story(item.article), updated_at))
     out = {}
-    for message_id, article_id in carriers.items():
+    for message_id, article_id in owner.items():
         cluster_id = given[article_id]
         out[message_id] = Assignment(retired_into.get(cluster_id, cluster_id) if cluster_id else None,
                                      tuple(carried.get(message_id, ())))
     return out
+
+
+# Mixes a band's values into one 64-bit key (equal values, equal keys; a rare collision only adds a
+# candidate that verification then rejects).
+_BAND_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9),
+             np.uint64(0x27D4EB2F165667C5))
+
+
+def batch_matches(stack: FingerprintStack, times: np.ndarray, config: ClusterConfig = ClusterConfig()
+                  ) -> list[np.ndarray]:
+    """For articles in arrival order (``times`` ascending, microseconds), the earlier articles each
+    one is verified to match, as :class:`~transforms.clustering.StoryClusterer` would find them.
+
+    The incremental clusterer looks a newcomer up in its LSH buckets, each holding the latest
+    ``max_bucket`` articles with that band, keeps those within the TTL and verifies them. Here one
+    sort over every (band, values) key of the batch lines the buckets up in arrival order, so the
+    candidates of the entry at position ``p`` are the ``max_bucket`` entries before it in its run;
+    all candidate pairs are then verified at once.
+    """
+    n, _num_perm = stack.signatures.shape
+    lsh = config.lsh
+    bands = stack.signatures[:, : lsh.bands * lsh.rows].reshape(n, lsh.bands, lsh.rows).astype(np.uint64)
+    keys = np.zeros((n, lsh.bands), dtype=np.uint64)
+    for r in range(lsh.rows):
+        keys ^= bands[:, :, r] * _BAND_MIX[r % len(_BAND_MIX)]
+        keys *= _BAND_MIX[(r + 1) % len(_BAND_MIX)]
+    keys ^= np.arange(lsh.bands, dtype=np.uint64) * _BAND_MIX[3]
+    keys ^= keys >> np.uint64(29)
+    article = np.repeat(np.arange(n), lsh.bands)
+    keys = keys.ravel()
+    held = np.repeat(stack.shingle_counts > 0, lsh.bands)  # an empty text has no band keys
+    keys, article = keys[held], article[held]
+    order = np.argsort(keys, kind="stable")  # stable: arrival order within a bucket
+    keys, article = keys[order], article[order]
+    run = np.concatenate([[0], np.cumsum(keys[1:] != keys[:-1])])
+    ttl = _seconds_micros(config.ttl)
+    newer, older = [], []
+    for d in range(1, config.max_bucket + 1):
+        p = np.arange(d, len(keys))
+        q = p - d
+        ok = (run[p] == run[q]) & (times[article[p]] - times[article[q]] < ttl)
+        newer.append(article[p][ok])
+        older.append(article[q][ok])
+    pairs = np.concatenate(newer) * n + np.concatenate(older)
+    pairs.sort()
+    pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
+    left, right = pairs // n, pairs % n
+    verified = verify_rows(stack, left, right, config.thresholds)
+    left, right = left[verified], right[verified]
+    split = np.searchsorted(left, np.arange(n + 1))
+    return [right[split[i]:split[i + 1]] for i in range(n)]
+
+
+def _seconds_micros(delta: timedelta) -> int:
+    return delta // timedelta(microseconds=1)

@@ -97,7 +97,7 @@ def withdrawal_notice(title: str, body: str, tags: Iterable[str] = (),
     for tag in tags:
         if tag.strip().casefold() in rs.tags:
             return "tag"
-    if len(body.split()) > rs.max_words:
+    if len(body.split(maxsplit=rs.max_words)) > rs.max_words:  # stops counting past the limit
         return None
     for rule in rs.rules:
         if rule.fires(title or "", body or ""):

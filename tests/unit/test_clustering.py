@@ -13,6 +13,7 @@ from transforms.clustering import (
     Merge,
     StoryArticle,
     StoryClusterer,
+    single_story,
 )
 from transforms.fingerprint import Fingerprint, fingerprint_body, verify_pair
 
@@ -223,3 +224,10 @@ def test_article_metadata_is_validated():
         StoryArticle("a", datetime(2024, 3, 4, 6, 0), "feed")
     with pytest.raises(ValueError, match="article_id"):
         StoryArticle("", T0, "feed")
+
+
+def test_the_story_of_a_lone_article_is_what_a_cluster_of_one_reports():
+    graph = ClusterGraph()
+    lone = article("lone", 3, agency="ap", is_agency_copy=True, title="Lone story")
+    graph.add(lone)
+    assert single_story(lone) == graph.story("lone")
