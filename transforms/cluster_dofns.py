@@ -250,6 +250,8 @@ class _Held:
 # process (tests build many).
 _LIVE: OrderedDict[str, _Held] = OrderedDict()
 _LIVE_MAX = 4
+# Decisions logged between two snapshots of the graph: bounds what a rebuild replays.
+_SNAPSHOT_EVERY = 256
 
 
 class _AssignClusters(beam.DoFn):
@@ -271,9 +273,9 @@ class _AssignClusters(beam.DoFn):
     EVICT_AT = ReadModifyWriteStateSpec("evict_at", VarIntCoder())
     EVICT = TimerSpec("evict", TimeDomain.WATERMARK)
 
-    def __init__(self, config: ClusterConfig, snapshot_every: int = 256) -> None:
+    def __init__(self, config: ClusterConfig, snapshot_every: int | None = None) -> None:
         self.config = config
-        self.snapshot_every = snapshot_every
+        self.snapshot_every = snapshot_every or _SNAPSHOT_EVERY
         self._live_id = uuid.uuid4().hex  # pickled with the DoFn: the same on every copy of it
         self.rebuilds = Metrics.counter("clustering", "graph_rebuilds")
         self.snapshots = Metrics.counter("clustering", "graph_snapshots")

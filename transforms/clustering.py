@@ -425,7 +425,7 @@ class _BandIndex:
         self._store(article_id, fingerprint)
         for key in keys:
             held = self._buckets.get(key)
-            if held is None:
+            if held is None or (isinstance(held, str) and self.max_bucket == 1):
                 self._buckets[key] = article_id
             elif isinstance(held, str):
                 self._buckets[key] = [held, article_id]

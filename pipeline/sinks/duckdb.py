@@ -59,7 +59,11 @@ class DuckDBWarehouse:
                 "'newswire run'?) holds it; stop it, or query through it with 'newswire query'."
             ) from exc
         self._lock = threading.Lock()
-        self.ensure_tables()
+        try:
+            self.ensure_tables()
+        except BaseException:
+            self._conn.close()  # release the file: the caller may fix it and try again
+            raise
 
     @classmethod
     def shared(cls, path: str | Path) -> "DuckDBWarehouse":
@@ -133,6 +137,7 @@ class DuckDBWarehouse:
             done = {r[0] for r in self._conn.execute(
                 "SELECT message_id FROM raw_items WHERE message_id IN (SELECT id FROM ids)").fetchall()}
             fresh = [u for u in units if u["message_id"] not in done]
+            known = self._known_articles([u[ARTICLES.name]["article_id"] for u in fresh if u.get(ARTICLES.name)])
             for table in (RAW_ITEMS, DEAD_LETTER, ARTICLES):
                 rows = [u[table.name] for u in fresh if u.get(table.name) is not None]
                 offered = sum(1 for u in units if u.get(table.name) is not None)
@@ -140,9 +145,21 @@ class DuckDBWarehouse:
                 if rows:
                     result = self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
                 results[table.name] = WriteResult(result.inserted, offered - result.inserted)
-            stories = [row for u in fresh for row in (u.get(STORIES.name) or ())]
+            # An article the warehouse had before this write is a version or a repeat: it keeps its
+            # story (see _write_articles), so what a job that did not know it (a later batch run, a
+            # restarted local job) computed as its story is not written either.
+            stories = [row for u in fresh
+                       if not (u.get(ARTICLES.name) and u[ARTICLES.name]["article_id"] in known)
+                       for row in (u.get(STORIES.name) or ())]
             results[STORIES.name] = self._upsert_stories(stories) if stories else WriteResult(0, 0)
         return results
+
+    def _known_articles(self, article_ids: list[str]) -> set[str]:
+        if not article_ids:
+            return set()
+        ids = pa.table({"id": pa.array(article_ids, pa.string())})  # noqa: F841 - read by SQL
+        return {r[0] for r in self._conn.execute(
+            "SELECT DISTINCT article_id FROM articles WHERE article_id IN (SELECT id FROM ids)").fetchall()}
 
     def _upsert_stories(self, rows: list[dict]) -> WriteResult:
         """Merge story snapshots into ``stories``; returns rows inserted or changed.

@@ -35,6 +35,10 @@ STABLE_STEPS = {
     "CleanArticles/ParseCleanIdentify",
     "CleanArticles/KeyByArticle",
     "CleanArticles/DedupVersions/Stateful",
+    "Cluster/Streaming/Route/ParDo(_Route)",
+    "Cluster/Streaming/BandBuckets",
+    "Cluster/Streaming/CollectVerdicts",
+    "Cluster/Streaming/AssignClusters",
     "SplitTables/Rows_articles",
     "SplitTables/Rows_raw_items",
     "SplitTables/Rows_dead_letter",
@@ -44,6 +48,10 @@ STABLE_STEPS = {
     "Write_raw_items/ToInsertRows",
     "Write_raw_items/StreamingInsert/ParDo(BigQueryWriteFn)",
     "Write_raw_items/RejectedToDeadLetter",
+    "SplitTables/Rows_stories",
+    "Write_stories/ToInsertRows",
+    "Write_stories/StreamingInsert/ParDo(BigQueryWriteFn)",
+    "Write_stories/RejectedToDeadLetter",
     "AllDeadLetters",
     "Write_dead_letter/ToInsertRows",
     "Write_dead_letter/StreamingInsert/ParDo(BigQueryWriteFn)",
@@ -113,9 +121,21 @@ def test_dedup_versions_keeps_state_and_an_expiry_timer(offline):
     assert any(name.endswith("expiry") for name in payload.timer_family_specs)
 
 
+@pytest.mark.parametrize(("step", "state", "timer"), [
+    ("Cluster/Streaming/BandBuckets", "held", "expiry"),
+    ("Cluster/Streaming/CollectVerdicts", "request", "give_up"),
+    ("Cluster/Streaming/AssignClusters", "snapshot", "evict"),
+])
+def test_cluster_steps_keep_state_with_an_expiry_timer(offline, step, state, timer):
+    _, job = _translate()
+    payload = beam_runner_api_pb2.ParDoPayload.FromString(_leaf_transforms(job)[step].spec.payload)
+    assert state in payload.state_specs
+    assert any(name.endswith(timer) for name in payload.timer_family_specs)
+
+
 def test_sinks_use_the_real_bigquery_clients_on_dataflow(offline):
     _, job = _translate()
-    for table in ("articles", "raw_items", "dead_letter"):
+    for table in ("articles", "raw_items", "dead_letter", "stories"):
         step = _leaf_transforms(job)[f"Write_{table}/StreamingInsert/ParDo(BigQueryWriteFn)"]
         payload = beam_runner_api_pb2.ParDoPayload.FromString(step.spec.payload)
         fn = pickler.loads(payload.do_fn.payload)[0]

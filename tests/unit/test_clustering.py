@@ -231,3 +231,24 @@ def test_the_story_of_a_lone_article_is_what_a_cluster_of_one_reports():
     lone = article("lone", 3, agency="ap", is_agency_copy=True, title="Lone story")
     graph.add(lone)
     assert single_story(lone) == graph.story("lone")
+
+
+def test_a_bucket_remembers_only_its_latest_articles():
+    # Three copies of one brief share every band; with room for one article per bucket, the third
+    # copy still joins through the second, and the first is no longer a candidate.
+    story = paragraphs(40)
+    clusterer = StoryClusterer(max_bucket=1)
+    clusterer.add(article("one", 0), fp(story))
+    clusterer.add(article("two", 1), fp(story))
+    third = clusterer.add(article("three", 2), fp(story))
+    assert third.matched == ("two",) and third.cluster_id == "one"
+    with pytest.raises(ValueError, match="max_bucket"):
+        StoryClusterer(max_bucket=0)
+
+
+def test_articles_further_apart_than_the_ttl_never_match_even_before_an_eviction():
+    story = paragraphs(41)
+    clusterer = StoryClusterer(ttl=timedelta(hours=1))
+    clusterer.add(article("early", 0), fp(story))
+    late = clusterer.add(article("late", 1), fp(story))  # exactly one TTL later: too late
+    assert late.matched == () and "early" in clusterer  # held until expire() frees it

@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from transforms.fingerprint import (
     DEFAULT_LSH,
     DEFAULT_THRESHOLDS,
     Fingerprint,
+    FingerprintStack,
     LSHParams,
     MatchThresholds,
     band_keys,
@@ -24,7 +26,9 @@ from transforms.fingerprint import (
     match_rule,
     score_pair,
     tokenize,
+    verify_many,
     verify_pair,
+    verify_rows,
     word_shingles,
 )
 
@@ -372,3 +376,35 @@ def test_fingerprints_of_many_bodies_at_once_equal_one_by_one():
     assert len(stack) == len(bodies)
     for row, body in enumerate(bodies):
         assert stack.fingerprint(row) == fingerprint_body(body), body
+
+
+def _pairs_pool() -> list[Fingerprint]:
+    """Fingerprints whose pairs cover every rule: copies, trims, briefs, fragments, empty text."""
+    story_paras = paragraphs(STORY)
+    texts = [STORY, truncate_to_share(STORY, 0.7), truncate_to_share(STORY, 0.5), "\n".join(story_paras[2:]),
+             story_paras[0], story_paras[0] + " A second sentence of a brief.", "Only four words here.", "",
+             STORY.replace("lighthouse", "beacon").replace("harbour", "harbor"), "Unrelated words " * 30]
+    return [fingerprint_body(t) for t in texts]
+
+
+@pytest.mark.parametrize("thresholds", [DEFAULT_THRESHOLDS, MatchThresholds(jaccard=0.3, short_words=20),
+                                        MatchThresholds(containment=0.5, min_length_ratio=0.2)])
+def test_verifying_many_at_once_gives_verify_pairs_answers(thresholds):
+    pool = _pairs_pool()
+    stack = FingerprintStack.of(pool)
+    left, right = zip(*[(i, j) for i in range(len(pool)) for j in range(len(pool))])
+    at_once = verify_rows(stack, np.array(left), np.array(right), thresholds)
+    one_by_one = [verify_pair(pool[i], pool[j], thresholds) for i, j in zip(left, right)]
+    assert at_once.tolist() == one_by_one
+    assert any(one_by_one) and not all(one_by_one)
+    for i, a in enumerate(pool):
+        assert verify_many(a, stack, thresholds).tolist() == one_by_one[i * len(pool):(i + 1) * len(pool)]
+
+
+def test_a_stack_gives_its_fingerprints_back():
+    pool = _pairs_pool()
+    stack = FingerprintStack.of(pool)
+    assert len(stack) == len(pool)
+    assert [stack.fingerprint(i) for i in range(len(pool))] == pool
+    with pytest.raises(ValueError):
+        FingerprintStack.of([])
