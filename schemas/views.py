@@ -58,11 +58,16 @@ class DerivedView:
     sql: str  # a SELECT with {table name} placeholders
 
 
+# A version written without a cluster id (in BigQuery: one that arrived after its article's
+# clustering window, or in a later batch run) belongs to the story its first version was given.
 ARTICLES_LATEST = DerivedView(
     name="articles_latest",
-    description="The latest version of each article (corrections and withdrawals applied).",
+    description="The latest version of each article (corrections and withdrawals applied), "
+                "with the story its article was first given.",
     sql=(
-        "SELECT *\n"
+        "SELECT * REPLACE (COALESCE(cluster_id, FIRST_VALUE(cluster_id IGNORE NULLS) OVER (\n"
+        "    PARTITION BY article_id ORDER BY version, processed_at\n"
+        "    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS cluster_id)\n"
         "FROM {articles}\n"
         "WHERE TRUE\n"
         "QUALIFY ROW_NUMBER() OVER (PARTITION BY article_id ORDER BY version DESC, processed_at DESC) = 1\n"

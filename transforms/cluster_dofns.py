@@ -9,9 +9,9 @@ Streaming (stateful steps, all with event-time TTLs)::
 
 - ``Route`` fingerprints the first version of an article and fans it out to its LSH band keys;
   the unit itself goes to ``CollectVerdicts`` keyed by article id.
-- ``BandBuckets`` (keyed by band) holds the fingerprints of recent articles sharing that band,
-  verifies the newcomer against each of them (:func:`~transforms.fingerprint.verify_pair`) and
-  answers every entry with one verdict: the held articles it matched, maybe none.
+- ``BandBuckets`` (keyed by band) holds the fingerprints of the latest articles sharing that band,
+  verifies the newcomer against those within the TTL (:func:`~transforms.fingerprint.verify_many`)
+  and answers every entry with one verdict: the held articles it matched, maybe none.
 - ``CollectVerdicts`` (keyed by article) waits for the unit and one verdict per band, then sends
   the unit with all its verified matches on. A later version of the article waits there behind a
   pending first version, so the graph always sees the first version first.
@@ -21,13 +21,14 @@ Streaming (stateful steps, all with event-time TTLs)::
   update and a few story rows (tens of microseconds), and the steps before it, keyed by band and by
   article, carry the fan-out (42 elements per article) so the single key sees one element per
   article. Its state is written as a log of decisions plus periodic snapshots, and the live graph
-  is cached in the worker's memory (see :class:`AssignClusters`), so a decision costs a small
-  state append instead of re-serialising the whole graph.
+  is cached in the worker's memory (see ``_AssignClusters``), so a decision costs a small state
+  append instead of re-serialising the whole graph.
 
 Batch: the same decisions through grouping. Every article's :class:`~transforms.stories.ClusterInput`
-goes to one key, :func:`~transforms.stories.cluster_batch` runs the pure clusterer over them in
-time order, and the units pick their assignment up from a side input: per-element state would cost
-a state write per element on the batch engine.
+(with its body) goes to one key; :func:`~transforms.stories.cluster_batch` fingerprints them
+together, finds the matches the streaming steps would find and builds the stories; the units pick
+their assignment up from a side input: per-element state would cost a state write per element on
+the batch engine.
 """
 
 from __future__ import annotations

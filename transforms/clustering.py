@@ -15,9 +15,9 @@ retired one before (so the mapping stays one hop long) and the held articles tha
 id. The sink then
 
 - upserts the surviving story's ``stories`` row (it now lists the outlets and articles of both), and
-- records every retired id as an alias of the survivor (a ``stories`` row for the retired id with
-  ``merged_into`` set, or an alias table), so "one row per story" is
-  ``WHERE merged_into IS NULL`` and an article's story is ``COALESCE(s.merged_into, a.cluster_id)``.
+- records every retired id as an alias of the survivor: a ``stories`` row for the retired id with
+  ``merged_into`` set (:class:`transforms.stories.StoryTracker` makes them), so "one row per story"
+  is ``WHERE merged_into IS NULL`` and an article's story is ``COALESCE(s.merged_into, a.cluster_id)``.
 
 ``Merge.article_ids`` also allows the other policy (re-emitting those articles' rows with the new
 id) where the warehouse makes that cheap.
@@ -34,18 +34,24 @@ follow-up reusing background paragraphs than a copy, and held state grows linear
 
 Beam wiring
 -----------
-:class:`StoryClusterer` is the reference behaviour and what a single stateful step can wrap. A
-sharded layout keeps the same semantics: a step keyed by :func:`transforms.fingerprint.band_keys`
-holds the fingerprints of one band bucket, emits each newcomer with the held entries as candidate
-pairs and evicts entries with an event-time timer at ``first_seen + ttl``; candidates go through
-:func:`transforms.fingerprint.verify_pair`; a step holding a :class:`ClusterGraph` applies
-:meth:`ClusterGraph.assign` (all verified matches of one article at once) or
-:meth:`ClusterGraph.link` (one verified pair at a time) and emits the article's ``cluster_id`` and
-the :class:`Merge` records.
+:class:`StoryClusterer` is the reference behaviour. ``transforms.cluster_dofns`` shards it for
+streaming: a step keyed by :func:`transforms.fingerprint.band_keys` holds the latest
+``max_bucket`` fingerprints of one band bucket and verifies each newcomer against those within the
+TTL (:func:`transforms.fingerprint.verify_many`), a step keyed by article gathers the verdicts of
+all bands, and a single-key step holding a :class:`ClusterGraph` (inside
+:class:`transforms.stories.StoryTracker`) applies :meth:`ClusterGraph.assign` and emits the
+article's ``cluster_id`` and the :class:`Merge` records as story rows. A batch finds the same
+matches for all its articles at once (:func:`transforms.stories.batch_matches`).
 
-State per article held (``python -m benchmarks.bench_fingerprint``): 42 band entries; with the
-524-byte fingerprint in every bucket that is about 24 kB, with only (id, first_seen) in the buckets
-and the fingerprint held once about 2.9 kB; :class:`StoryClusterer` in memory takes about 6 kB.
+A match needs the two articles within the TTL of each other, whether or not :meth:`expire` has run
+since: evictions only free memory, so the decisions do not depend on when they happen, and the
+sharded and batch forms can make the same ones.
+
+State per article held (``python -m benchmarks.bench_fingerprint`` and
+``python -m benchmarks.bench_cluster_stage``): 42 band entries; with the 524-byte fingerprint in
+every bucket that is about 24 kB, with only (id, first_seen) in the buckets and the fingerprint held
+once about 2.9 kB; the story graph's snapshot about 230 bytes; :class:`StoryClusterer` in memory
+about 7 kB.
 """
 
 from __future__ import annotations

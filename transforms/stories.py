@@ -7,13 +7,15 @@ Pure logic shared by the streaming and the batch wiring (``transforms.cluster_do
 - :class:`StoryTracker` holds the story graph of a streaming job: it assigns an article given its
   verified matches, remembers the id given to every held article (so a new version carries the id
   its first version was given) and turns every change into ``stories`` rows;
-- :func:`cluster_batch` is the same decision over a whole batch at once, through the pure
-  :class:`~transforms.clustering.StoryClusterer` in time order.
+- :func:`cluster_batch` makes the same decisions for a whole batch at once: the matches
+  :class:`~transforms.clustering.StoryClusterer` would find in time order
+  (:func:`batch_matches`), then the story graph.
 
 How a story shows in the tables
 -------------------------------
 ``articles.cluster_id`` is the id a story had when the article's first version was written and is
-never rewritten; later versions of the article carry the same id. ``stories`` has one row per
+never rewritten; later versions of the article carry the same id. (A batch writes after it has seen
+everything, so there that is the story's final id.) ``stories`` has one row per
 cluster id, upserted with each change (``updated_at`` orders the snapshots). When an article joins
 two stories (a bridging copy, or a late copy earlier than a story's first article), the surviving
 id is the earliest article's, and each retired id gets a row with ``merged_into`` set to the

@@ -10,7 +10,7 @@ import pytest
 
 from schemas import WAREHOUSE_TABLES, bigquery_schema, duckdb_ddl
 from schemas.export import export, render
-from schemas.views import unique_view_sql
+from schemas.views import DERIVED_VIEWS, derived_view_sql, unique_view_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "deploy" / "terraform" / "schemas"
@@ -58,3 +58,45 @@ def test_unique_views_keep_the_last_row_per_key():
     sql = unique_view_sql(raw_items, "p", "d").replace("`p.d.raw_items`", "raw_copy")
     rows = sorted(con.execute(f"SELECT message_id, payload FROM ({sql})").fetchall())
     assert rows == [("m1", "new"), ("m2", "only")]
+
+
+def _without_keys(con, table) -> str:
+    """A copy of ``table`` made from its generated DDL, without the primary key (BigQuery has none)."""
+    con.execute(duckdb_ddl(table))
+    con.execute(f"CREATE TABLE {table.name}_copy AS SELECT * FROM {table.name}")
+    return f"{table.name}_copy"
+
+
+def test_derived_views_give_the_latest_version_and_one_row_per_story():
+    tables = {t.name: t for t in WAREHOUSE_TABLES}
+    con = duckdb.connect()
+    articles, stories = _without_keys(con, tables["articles"]), _without_keys(con, tables["stories"])
+    con.execute(f"INSERT INTO {articles} (article_id, version, cluster_id, title, processed_at) VALUES "
+                "('a', 1, 's', 'first', TIMESTAMPTZ '2024-01-01 00:00:00+00'), "
+                "('a', 2, NULL, 'corrected', TIMESTAMPTZ '2024-01-02 00:00:00+00'), "
+                "('b', 1, 'b', 'only', TIMESTAMPTZ '2024-01-01 00:00:00+00')")
+    con.execute(f"INSERT INTO {stories} (cluster_id, outlet_count, merged_into, updated_at) VALUES "
+                "('s', 1, NULL, TIMESTAMPTZ '2024-01-01 00:00:00+00'), "
+                "('s', 2, NULL, TIMESTAMPTZ '2024-01-02 00:00:00+00'), "
+                "('b', 1, NULL, TIMESTAMPTZ '2024-01-01 00:00:00+00'), "
+                "('b', 3, 's', TIMESTAMPTZ '2024-01-03 00:00:00+00')")
+    sql = {v.name: derived_view_sql(v, "p", "d").replace("`p.d.articles`", articles)
+           .replace("`p.d.stories`", stories) for v in DERIVED_VIEWS}
+    latest = con.execute(f"SELECT article_id, version, cluster_id, title FROM ({sql['articles_latest']}) "
+                         "ORDER BY 1").fetchall()
+    assert latest == [("a", 2, "s", "corrected"), ("b", 1, "b", "only")]
+    current = con.execute(f"SELECT cluster_id, outlet_count FROM ({sql['stories_current']})").fetchall()
+    assert current == [("s", 2)]  # b's latest snapshot says it was merged into s
+
+
+def test_derived_views_are_created_by_terraform_from_the_generated_files():
+    hcl2 = pytest.importorskip("hcl2")
+    tf = hcl2.load((ROOT / "deploy" / "terraform" / "bigquery.tf").open())
+    assert any("derived_views.json" in str(local) for local in tf["locals"])
+    resources = {name.strip('"'): body for block in tf["resource"] for rtype, named in block.items()
+                 for name, body in named.items() if rtype.strip('"') == "google_bigquery_table"}
+    views = resources["derived_views"]
+    assert "local.derived_views" in str(views["for_each"])
+    assert "each.value.view_file" in str(views["view"][0]["query"])
+    index = json.loads(render()["derived_views.json"])
+    assert set(index) == {v.name for v in DERIVED_VIEWS}
