@@ -6,13 +6,14 @@ keys route an article to the few earlier articles that could be copies of it. A 
 then checked by :func:`verify_pair` from the two signatures and shingle counts alone, so nothing but
 a :class:`Fingerprint` (524 bytes for 128 permutations) needs to be held per article.
 
-Shingle hashes (format 2): each token is hashed once (SHA-1, first 8 bytes, cached per process:
-wire copy reuses a small vocabulary), and a 3-gram's 64-bit hash combines its three token hashes
-(multiply by a per-position odd constant, XOR, MurmurHash3's 64-bit finalizer), vectorised over the
-whole text. The signature is exactly datasketch's ``MinHash(seed, scheme="affine32")`` fed those
-hashes' upper 32 bits (``tests/unit/test_fingerprint.py`` checks it against datasketch with a
+Shingle hashes (format 2): a token's hash is a polynomial hash of its UTF-8 bytes (mod 2**64,
+then MurmurHash3's 64-bit finalizer), and a 3-gram's hash combines its three token hashes
+(multiply by a per-position odd constant, XOR, the finalizer again). Both are computed with array
+operations over the bytes of many texts at once (:func:`fingerprint_bodies`), without a Python
+object per token. The signature is exactly datasketch's ``MinHash(seed, scheme="affine32")`` fed
+those hashes' upper 32 bits (``tests/unit/test_fingerprint.py`` checks it against datasketch with a
 pure-Python reference of the shingle hash). Hashing every 3-gram string with SHA-1, datasketch's
-default (format 1), gives equally good signatures at twice the cost, which the batch job's
+default (format 1), gives estimates as good at three to four times the cost, which the batch job's
 throughput floor could not afford.
 
 Stability: tokens, shingle hashes, permutations (numpy's ``RandomState`` with a fixed seed) and
@@ -192,7 +193,7 @@ def _token_hashes(buffers: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     in_token = buf != _SPACE
     edges = np.diff(in_token.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    powers, inverse = _powers(1 << max(20, (len(buf) - 1).bit_length()))
+    powers, inverse = _powers(1 << max(16, (len(buf) - 1).bit_length()))
     prefix = np.empty(len(buf) + 1, dtype=np.uint64)
     prefix[0] = 0
     np.cumsum((buf.astype(np.uint64) + _U64(1)) * powers[: len(buf)], out=prefix[1:])

@@ -166,8 +166,8 @@ def test_redelivered_and_repeated_messages_make_one_article_and_change_no_story(
                                   ("add", [(payload, mid, at + 60)]),  # the same message again
                                   ("add", [(payload, "m-repoll", at + 300)])])  # a re-poll
     assert len(units) == 3
-    with_article = [u for u in units if u["articles"] is not None]
-    assert len(with_article) == 1 and with_article[0]["articles"]["cluster_id"] == with_article[0]["articles"]["article_id"]
+    articles = [u["articles"] for u in units if u["articles"] is not None]
+    assert len(articles) == 1 and articles[0]["cluster_id"] == articles[0]["article_id"]
     assert all(not u.get("stories") for u in units if u["articles"] is None)
 
 
