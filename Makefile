@@ -19,7 +19,7 @@ test: install
 	$(BIN)/python -m pytest tests
 
 SAMPLE_FEEDS := examples/feeds/feeds.yaml
-SHOW_SQL := SELECT feed_id, agency, title, cluster_id FROM articles ORDER BY cluster_id, feed_id
+SHOW_SQL := SELECT agency, outlet_count AS outlets, title, feed_ids FROM stories_current ORDER BY outlet_count DESC, first_seen
 
 # The main job on the embedded default: the bundled feeds served over local HTTP, the in-process
 # Pub/Sub emulator, the streaming pipeline on the DirectRunner, a DuckDB warehouse.
