@@ -21,7 +21,7 @@ from rich.live import Live
 from rich.table import Table as RichTable
 
 from pollers.config import FeedConfig, parse_feeds
-from pollers.poller import Poller, PollReport
+from pollers.poller import Poller, PollerSettings, PollReport
 from pollers.publish import PubSubPublisher
 from pollers.state import StateStore
 
@@ -101,11 +101,13 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
     stop = threading.Event()
     with ExitStack() as stack:
         serve_base = None
+        poller_settings = PollerSettings()
         if cfg.serve_dir:
             from pollers.devserver import serve_directory  # noqa: PLC0415
 
             server = stack.enter_context(serve_directory(cfg.serve_dir))
             serve_base = server.url.rstrip("/")
+            poller_settings = poller_settings.allowing_pages_from(server.url)
             console.print(f"serving {cfg.serve_dir} at {serve_base}")
         feeds = load_feeds_file(cfg.feeds_path, serve_base)
 
@@ -131,7 +133,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         state = stack.enter_context(StateStore(cfg.state_path or f"{cfg.warehouse}.pollers.sqlite"))
         publisher = PubSubPublisher(layout.topic)
         stack.callback(publisher.close)
-        poller = stack.enter_context(Poller(feeds, state, publisher))
+        poller = stack.enter_context(Poller(feeds, state, publisher, poller_settings))
 
         progress = Progress()
 

@@ -23,6 +23,8 @@ from rich.table import Table
 
 from .config import FeedsFileError, load_feeds
 from .fetch import HttpSettings
+from .netpolicy import AddressPolicy
+from .pages import PageReport, PageSettings
 from .poller import Poller, PollerSettings, PollReport
 from .publish import PubSubPublisher
 from .state import FeedHealth, StateError, StateStore
@@ -51,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-workers", type=int, default=16, help="feeds polled at once (default 16)")
     p.add_argument("--per-host", type=int, default=4, help="requests at once to one host (default 4)")
     p.add_argument("--max-body-mb", type=float, default=10.0, help="response size limit in MB (default 10)")
+    p.add_argument("--page-interval", type=float, default=1.0, metavar="SECONDS",
+                   help="article pages (fetch_full_text feeds): seconds between requests to one host (default 1)")
+    p.add_argument("--page-budget", type=float, default=60.0, metavar="SECONDS",
+                   help="article pages: most seconds one poll spends on them (default 60)")
+    p.add_argument("--allow-private-addresses", action="store_true",
+                   help="article pages: also fetch from private/loopback addresses (local test servers only)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every poll failure as it happens")
     return p
 
@@ -68,8 +76,12 @@ def _topic(args: argparse.Namespace) -> str:
 def _settings(args: argparse.Namespace) -> PollerSettings:
     if args.max_workers < 1 or args.per_host < 1 or args.max_body_mb <= 0:
         raise UsageError("--max-workers and --per-host must be >= 1 and --max-body-mb > 0")
+    if args.page_interval < 0 or args.page_budget <= 0:
+        raise UsageError("--page-interval must be >= 0 and --page-budget > 0")
+    pages = PageSettings(min_interval=args.page_interval, poll_budget=args.page_budget,
+                         addresses=AddressPolicy(allow_private=args.allow_private_addresses))
     return PollerSettings(http=HttpSettings(max_body_bytes=int(args.max_body_mb * 1024 * 1024)),
-                          max_workers=args.max_workers, per_host=args.per_host)
+                          max_workers=args.max_workers, per_host=args.per_host, pages=pages)
 
 
 def _when(ts: float | None) -> str:
@@ -96,14 +108,24 @@ def _counter_table(snap: dict[str, int], title: str) -> Table:
     return t
 
 
+def _pages_cell(pages: PageReport | None) -> str:
+    if pages is None:
+        return "-"
+    failed = ", ".join(f"{reason} ×{n}" for reason, n in pages.failures)
+    return f"{pages.fetched} fetched" + (f"; {failed}" if failed else "")
+
+
 def _report_table(report: PollReport) -> Table:
     t = Table(title=f"polled {report.polled} feeds: {report.published} items published, "
                     f"{report.not_modified} not modified, {len(report.errors)} failed")
-    for col in ("feed", "outcome", "status", "entries", "published", "already seen", "error / bozo"):
+    with_pages = any(r.pages is not None for r in report.results)
+    for col in ("feed", "outcome", "status", "entries", "published", "already seen",
+                *(("pages",) if with_pages else ()), "error / bozo"):
         t.add_column(col)
     for r in report.results:
         t.add_row(r.feed_id, r.outcome, str(r.status or "-"), str(r.entries), str(r.published),
-                  str(r.already_seen), (r.error or (f"bozo: {r.bozo_reason}" if r.bozo_reason else ""))[:90])
+                  str(r.already_seen), *((_pages_cell(r.pages),) if with_pages else ()),
+                  (r.error or (f"bozo: {r.bozo_reason}" if r.bozo_reason else ""))[:90])
     return t
 
 
@@ -116,6 +138,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
             server = stack.enter_context(serve_directory(args.serve))
             serve_base = server.url
+            settings = settings.allowing_pages_from(server.url)
             console.print(f"serving {args.serve} at {server.url}")
         feeds = load_feeds(args.feeds, serve_base=serve_base)
         if args.emulator:
@@ -140,6 +163,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if args.once:
             report = poller.poll_once()
             console.print(_report_table(report))
+            pages = [r.pages for r in report.results if r.pages is not None]
+            if pages:
+                failures: dict[str, int] = {}
+                for p in pages:
+                    for reason, n in p.failures:
+                        failures[reason] = failures.get(reason, 0) + n
+                console.print(f"article pages: {sum(p.fetched for p in pages)} fetched, "
+                              f"{sum(failures.values())} not fetched"
+                              + "".join(f"; {reason} ×{n}" for reason, n in failures.items()))
             return 1 if report.errors else 0
 
         stop = threading.Event()

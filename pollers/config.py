@@ -6,8 +6,13 @@ feeds:
     url: https://example.org/world/rss.xml
     agency: xinhua               # optional hint for the pipeline
     interval: 120                # seconds between polls, optional
-    fetch_full_text: false       # reserved: fetch each article page too
+    fetch_full_text: false       # also fetch each new entry's article page (summary-only feeds)
 ```
+
+With ``fetch_full_text: true`` the poller fetches the link of every entry it is about to publish and
+sends the page's HTML in ``page_html``; the pipeline then takes the article text from the page. The
+fetches are polite and bounded (robots.txt, a per-host rate limit, size and time limits, public
+addresses only): see ``pollers.pages``.
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ output bound: either lets a hostile server make us allocate far more than the si
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 import os
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 
 import httpx
@@ -124,7 +125,11 @@ class _Inflater:
         return b""
 
 
-def _read_bounded(response: httpx.Response, limit: int) -> bytes:
+def read_bounded(response: httpx.Response, limit: int, *, deadline: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> bytes:
+    """The response body, decoded (gzip/deflate), never more than ``limit`` bytes before or after
+    decoding; with a ``deadline`` (on ``clock``), reading stops with a timeout once it passes (a
+    server trickling bytes would otherwise hold us for one read timeout per chunk)."""
     encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")
                  if e.strip() and e.strip().lower() != "identity"]
     if len(encodings) > 1 or (encodings and encodings[0] not in ("gzip", "x-gzip", "deflate")):
@@ -138,6 +143,8 @@ def _read_bounded(response: httpx.Response, limit: int) -> bytes:
     received = 0
     raw: Iterator[bytes] = response.iter_raw()
     for chunk in raw:
+        if deadline is not None and clock() > deadline:
+            raise PollError(FailureKind.TIMEOUT, "stopped reading: the time allowed for this request ran out")
         received += len(chunk)
         if received > limit:
             raise PollError(FailureKind.TOO_LARGE, f"body is over the {limit}-byte limit (stopped reading)")
@@ -147,7 +154,7 @@ def _read_bounded(response: httpx.Response, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def _transport_error(exc: httpx.HTTPError, url: str) -> PollError:
+def transport_error(exc: httpx.HTTPError, url: str) -> PollError:
     if isinstance(exc, httpx.TimeoutException):
         return PollError(FailureKind.TIMEOUT, f"{type(exc).__name__} fetching {url}")
     if isinstance(exc, httpx.UnsupportedProtocol):
@@ -173,7 +180,7 @@ def fetch_once(client: httpx.Client, url: str, validators: Validators, settings:
         try:
             response = client.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, current) from exc
+            raise transport_error(exc, current) from exc
         try:
             if response.next_request is not None:  # a redirect; its body is never read
                 request = response.next_request
@@ -192,9 +199,9 @@ def fetch_once(client: httpx.Client, url: str, validators: Validators, settings:
                                   last_modified=new.last_modified or validators.last_modified)
                 return FetchResult(status=304, url=current, body=None, headers=headers, validators=keep)
             try:
-                body = _read_bounded(response, settings.max_body_bytes)
+                body = read_bounded(response, settings.max_body_bytes)
             except httpx.HTTPError as exc:
-                raise _transport_error(exc, current) from exc
+                raise transport_error(exc, current) from exc
             return FetchResult(status=status, url=current, body=body, headers=headers, validators=new)
         finally:
             response.close()

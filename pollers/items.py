@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ class OutgoingItem:
     content_hash: str  # changes when the entry's content changes (a correction is republished)
     data: bytes
     attributes: dict[str, str]
+    link: str | None = None  # the entry's link: the article page, for feeds that fetch full text
 
 
 def rfc3339(dt: datetime) -> str:
@@ -182,5 +183,17 @@ def build_items(
             data=orjson.dumps(payload),
             attributes={"feed_id": feed.id, "item_key": message_item_key(key, digest), "fetched_at": stamp,
                         "schema_version": str(SCHEMA_VERSION)},
+            link=fields["link"],
         ))
     return out
+
+
+def with_page_html(item: OutgoingItem, page_html: str) -> OutgoingItem:
+    """The same message with the article page's HTML in ``page_html``.
+
+    The item key and content hash stay those of the feed entry: a page that changes while its entry
+    does not (ads, comment counts) is not a correction and is not published again.
+    """
+    payload = orjson.loads(item.data)
+    payload["page_html"] = page_html
+    return replace(item, data=orjson.dumps(payload))

@@ -11,13 +11,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import tenacity
 
 from .config import FeedConfig
 from .errors import FailureKind, PollError
 from .fetch import FetchResult, HttpSettings, Validators, fetch_once, headers_for_parser
-from .items import OutgoingItem, build_items
+from .items import OutgoingItem, build_items, with_page_html
+from .pages import PageFetcher, PageReport, PageSettings
 from .parsing import parse_feed
 from .publish import PublishError, Publisher
 from .retry import BackoffPolicy, RetryPolicy, call_with_retries, next_interval
@@ -40,6 +42,14 @@ class PollerSettings:
     interval_jitter: float = 0.1
     publish_attempts: int = 3
     publish_initial_wait: float = 0.5
+    # Article pages of feeds with fetch_full_text (rate limit, robots.txt, size and time limits).
+    pages: PageSettings = PageSettings()
+
+    def allowing_pages_from(self, url: str) -> PollerSettings:
+        """These settings, with article pages also allowed from url's host (an IP address): the
+        local server of feed and page files that ``--serve`` starts on 127.0.0.1."""
+        host = urlsplit(url).hostname or ""
+        return replace(self, pages=replace(self.pages, addresses=self.pages.addresses.also_allowing(host)))
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class FeedResult:
     bozo_reason: str | None = None
     next_poll_at: float = 0.0
     seconds: float = 0.0
+    pages: PageReport | None = None  # for feeds with fetch_full_text that had items to publish
 
     @property
     def ok(self) -> bool:
@@ -97,12 +108,15 @@ class PollCounters:
     published: int = 0
     failed: int = 0
     in_flight: int = 0
+    pages_fetched: int = 0
+    pages_failed: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return {"polls": self.polls, "not_modified": self.not_modified, "published": self.published,
-                    "failed": self.failed, "in_flight": self.in_flight}
+                    "failed": self.failed, "in_flight": self.in_flight, "pages_fetched": self.pages_fetched,
+                    "pages_failed": self.pages_failed}
 
     def started(self) -> None:
         with self._lock:
@@ -115,6 +129,9 @@ class PollCounters:
             self.not_modified += r.outcome == "not_modified"
             self.published += r.published
             self.failed += not r.ok
+            if r.pages is not None:
+                self.pages_fetched += r.pages.fetched
+                self.pages_failed += r.pages.failed
 
 
 class Poller:
@@ -148,6 +165,7 @@ class Poller:
         self._hosts_lock = threading.Lock()
         self._parsers = threading.BoundedSemaphore(self.settings.max_parsers)
         self._stopping = threading.Event()
+        self._pages = PageFetcher(self.settings.pages) if any(f.fetch_full_text for f in feeds) else None
 
     # -- public -------------------------------------------------------------------------------
 
@@ -200,6 +218,8 @@ class Poller:
         self._stopping.set()
         self._executor.shutdown(wait=True)
         self._client.close()
+        if self._pages is not None:
+            self._pages.close()
 
     def __enter__(self) -> Poller:
         return self
@@ -273,6 +293,9 @@ class Poller:
             log.info("feed %s: used despite a malformed document (%s)", feed.id, parsed.bozo_reason)
         todo = self.state.unseen(feed.id, [(i.item_key, i.content_hash) for i in items])
         pending = [i for i in items if i.item_key in todo]
+        pages = None
+        if feed.fetch_full_text and pending and self._pages is not None:
+            pending, pages = self._attach_pages(feed, pending)
         delivered, publish_error = self._publish(pending)
         error = None
         if publish_error is not None:
@@ -293,10 +316,20 @@ class Poller:
             return FeedResult(feed.id, "failed", status=fetched.status, entries=len(items),
                               published=len(delivered), already_seen=len(items) - len(pending),
                               error_kind=FailureKind.PUBLISH_FAILED, error=f"{error[0]}: {error[1]}",
-                              bozo_reason=parsed.bozo_reason, next_poll_at=nxt)
+                              bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages)
         return FeedResult(feed.id, "published", status=fetched.status, entries=len(items),
                           published=len(delivered), already_seen=len(items) - len(pending),
-                          bozo_reason=parsed.bozo_reason, next_poll_at=nxt)
+                          bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages)
+
+    def _attach_pages(self, feed: FeedConfig, items: list[OutgoingItem]) -> tuple[list[OutgoingItem], PageReport]:
+        """The items with their article pages; an item whose page failed goes out without it."""
+        assert self._pages is not None
+        outcomes = self._pages.fetch_many([i.link for i in items], stop=self._stopping)
+        report = PageReport.of(outcomes)
+        if report.failed:
+            log.info("feed %s: %d of %d pages not fetched (%s); those items go out without page_html",
+                     feed.id, report.failed, len(items), ", ".join(f"{r} ×{n}" for r, n in report.failures))
+        return [with_page_html(i, o.html) if o.html is not None else i for i, o in zip(items, outcomes)], report
 
     def _failed(self, feed: FeedConfig, exc: PollError, previous_failures: int | None = None) -> FeedResult:
         failures = (self.state.failures(feed.id) if previous_failures is None else previous_failures) + 1

@@ -110,7 +110,10 @@ ARTICLES = Table(
               "True when the feed had no usable date and fetched_at was used."),
         Field("updated_at", "TIMESTAMP"),
         Field("withdrawn", "BOOL", "REQUIRED", "The agency withdrew (killed) this story."),
-        Field("removed_rules", "STRING", "REPEATED", description="Boilerplate rules that fired on this item."),
+        Field("removed_rules", "STRING", "REPEATED",
+              description="Boilerplate rules that fired on this item, and cleaning markers: clean.* (echoes "
+                          "removed), page.body (the text came from the fetched article page) or "
+                          "page.fallback_* (the page was fetched but not used, and why)."),
         *_LINEAGE,
         Field("processed_at", "TIMESTAMP", "REQUIRED", "When the pipeline produced this row."),
         Field("schema_version", "INT64", "REQUIRED"),

@@ -1,9 +1,14 @@
 """The pure cleaning chain: one RawItem → one CleanArticle (or a CleanError saying why not).
 
-Order: title → body paragraphs (entry content, else summary) → the standfirst (summary) kept only if
-the body does not already say it → boilerplate rules and agency attribution → images (feed media,
-HTML figures and captions found in the text, merged) → dates → canonical URL → tags, byline (the
-body's "By …" line, else the feed's author) and language.
+Order: title → body paragraphs (the fetched article page's main text when the poller fetched the
+page and it is worth more than the feed's text, else entry content, else summary) → the standfirst
+(summary) kept only if the body does not already say it → boilerplate rules and agency attribution →
+images (feed media, HTML figures and captions found in the text or page, merged) → dates → canonical
+URL → tags, byline (the body's "By …" line, else the feed's author) and language.
+
+Page text (``transforms.page``) goes through the same normalization and rules as feed HTML. Which
+text was used is ``CleanArticle.body_source``, and a ``page.*`` marker in ``removed_rules`` says why
+(also counted as a pipeline metric). Dates and the byline come from the feed, never from the page.
 
 An item with a title but no text is a legitimate headline-only item and is kept with an empty body;
 an item with neither raises CleanError. An item with text but no title keeps an empty title rather
@@ -12,7 +17,8 @@ than an invented one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import logging
+from collections.abc import Collection, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from .boilerplate import split_caption_credit, strip_boilerplate
@@ -22,6 +28,7 @@ from .language import detect_language
 from .metadata import clean_byline
 from .model import CleanArticle, Content, Entry, Image, RawItem
 from .normalize import (
+    HtmlBlocks,
     clean_title,
     drop_title_echo,
     html_to_blocks,
@@ -31,6 +38,8 @@ from .normalize import (
 )
 from .rulepacks import RuleSet, default_rules
 from .urls import canonical_url
+
+_LOG = logging.getLogger(__name__)
 
 STANDFIRST_ECHO = "clean.standfirst_echo"
 TITLE_ECHO = "clean.title_echo"
@@ -47,6 +56,28 @@ def pick_body(entry: Entry) -> tuple[str | None, bool]:
         if group:
             return max(group, key=lambda c: len(c.value)).value, True
     return entry.summary, False
+
+
+def _page_blocks(raw: RawItem, feed: HtmlBlocks, lead: str | None) -> tuple[HtmlBlocks | None, str]:
+    """The page's text as blocks when it is worth more than the feed's, and the marker saying so."""
+    from . import page  # here, not at the top: trafilatura loads only where pages are cleaned
+
+    try:
+        text = page.extract_page(raw.page_html or "", base_url=raw.entry.link)
+    except page.PageExtractionError as exc:
+        _LOG.warning("message %s: page not usable, cleaning the feed text instead: %s", raw.message_id, exc)
+        return None, page.PAGE_ERROR
+    paragraphs = page.drop_echoes(text.paragraphs)
+    verdict = page.page_verdict(paragraphs, feed.paragraphs, lead)
+    if verdict != page.PAGE_USED:
+        return None, verdict
+    return HtmlBlocks(paragraphs=paragraphs, images=feed.images + text.images), verdict
+
+
+def _lead(summary_paras: Sequence[str], body_paras: Sequence[str]) -> str | None:
+    if summary_paras:
+        return " ".join(summary_paras)
+    return body_paras[0] if body_paras else None
 
 
 def _clean_image(img: Image, rules: RuleSet) -> Image:
@@ -107,11 +138,22 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
 
     markup, from_content = pick_body(e)
     blocks = html_to_blocks(markup)
+    source = "content" if from_content else "summary"
+    summary_paras: list[str] | None = None
+    if raw.page_html:
+        summary_paras = html_to_blocks(e.summary).paragraphs if e.summary else []
+        page_blocks, marker = _page_blocks(raw, blocks, _lead(summary_paras, blocks.paragraphs))
+        fired.append(marker)
+        if page_blocks is not None:
+            blocks, from_content, source = page_blocks, True, "page"
     paras = drop_title_echo(title, blocks.paragraphs)
     if len(paras) < len(blocks.paragraphs):
         fired.append(TITLE_ECHO)
 
-    summary_paras = html_to_blocks(e.summary).paragraphs if from_content and e.summary else []
+    if not from_content or not e.summary:
+        summary_paras = []
+    elif summary_paras is None:
+        summary_paras = html_to_blocks(e.summary).paragraphs
     before = len(paras)
     standfirst, paras = split_standfirst(" ".join(summary_paras) or None, paras)
     if len(paras) < before:
@@ -129,7 +171,7 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
     if standfirst and split_standfirst(standfirst, body)[0] is None:
         standfirst = None
     if not body and standfirst:
-        body, standfirst = summary_paras, None
+        body, standfirst, source = summary_paras, None, "summary"
     if not title and not body:
         raise CleanError("no usable title and no body text (after removing markup and boilerplate)")
 
@@ -142,7 +184,8 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
         agency=bp.agency,
         dateline=bp.dateline,
         dateline_place=bp.dateline_place,
-        byline=bp.byline or author,
+        # Authors come from the feed: a page's "By …" line leaves the body but names no one.
+        byline=author if source == "page" else (bp.byline or author),
         language=detect_language(title, body or ([standfirst] if standfirst else [])),
         images=merge_images(media, found),
         tags=clean_tags(e.tags),
@@ -156,4 +199,5 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
         withdrawn=False,
         removed_rules=fired + bp.fired,
         learned_lines=bp.learned_removed,
+        body_source=source if body else "none",
     )

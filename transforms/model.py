@@ -78,6 +78,9 @@ class CleanArticle:
     removed_rules: list[str] = field(default_factory=list)
     # Keys of paragraphs removed as the source's learned boilerplate (for transforms.learned).
     learned_lines: list[str] = field(default_factory=list)
+    # Where the body came from: 'page' (the fetched article page), 'content' or 'summary' (the feed
+    # entry), or 'none' (a headline-only item).
+    body_source: str = "content"
 
     @property
     def body_text(self) -> str:

@@ -151,7 +151,7 @@ def test_rss_atom_and_rdf_are_published_then_conditional_get_publishes_nothing(s
         assert [h.status for h in server.hits("/wire.xml")] == [200, 304]
         assert [h.status for h in server.hits("/courier.atom")] == [200, 304]
         assert poller.counters.snapshot() == {"polls": 6, "not_modified": 3, "published": 7, "failed": 0,
-                                              "in_flight": 0}
+                                              "in_flight": 0, "pages_fetched": 0, "pages_failed": 0}
         assert sorted(r.outcome for r in seen_results) == ["not_modified"] * 3 + ["published"] * 3
         assert all(h.healthy and h.last_status == 304 for h in poller.health())
 

@@ -74,3 +74,24 @@ def test_bad_feeds_file_is_reported(tmp_path, capsys):
     feeds.write_text("feeds:\n  - {id: a}\n")
     assert main(["--feeds", str(feeds), "--state", str(tmp_path / "s.sqlite"), "--emulator", "--once"]) == 2
     assert "url is required" in capsys.readouterr().out
+
+
+def test_serve_lets_full_text_feeds_fetch_their_pages_from_the_local_server_only(tmp_path, monkeypatch, capsys):
+    # The item links are relative: the feed parser makes them absolute against the served feed URL.
+    (tmp_path / "feed.xml").write_text(
+        "<rss version='2.0'><channel><title>Lights</title><link>/</link><description>d</description>"
+        "<item><title>Kelderport opens tidal ferry terminal</title><link>story.html</link><guid>k-1</guid>"
+        "<description>A ferry terminal that can berth two vessels opened in Kelderport.</description></item>"
+        "<item><title>Elsewhere</title><link>http://10.0.0.1/private.html</link><guid>k-2</guid>"
+        "<description>A page on a private network.</description></item>"
+        "</channel></rss>")
+    (tmp_path / "story.html").write_bytes((ROOT / "tests/fixtures/pages/blog_xinhua.html").read_bytes())
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - {id: lights, url: '{serve}/feed.xml', fetch_full_text: true}\n")
+    with start_emulator() as em:
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", em.host_port)
+        code = main(["--feeds", str(feeds), "--serve", str(tmp_path), "--state", str(tmp_path / "s.sqlite"),
+                     "--once", "--page-interval", "0"])
+    out = capsys.readouterr().out
+    assert code == 0 and "2 items published" in out
+    assert "1 fetched" in out and "private-address" in out

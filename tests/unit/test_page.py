@@ -1,0 +1,189 @@
+"""Article pages → clean text: extraction (pre-trim + trafilatura), the page-or-feed verdict, and the
+whole cleaning chain on items that carry ``page_html``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pollers import decode_html
+from tests.cleaning_support import parse, raw_dict
+from transforms.clean import clean_item
+from transforms.model import Image
+from transforms.page import (
+    MAX_PAGE_CHARS,
+    PAGE_EMPTY,
+    PAGE_ERROR,
+    PAGE_NOT_LONGER,
+    PAGE_UNRELATED,
+    PAGE_USED,
+    PageExtractionError,
+    drop_echoes,
+    extract_page,
+    page_verdict,
+)
+
+PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
+SPEC = yaml.safe_load((PAGES / "pages.yaml").read_text(encoding="utf-8"))
+assert SPEC["description"]
+
+STORY = [
+    "HARLOW FEN, May 3 (Xinhua) -- Volunteers planted four thousand willow cuttings along the eroded "
+    "banks of the Harlow river on Saturday, the county's water board said.",
+    "The cuttings are meant to hold the soil together before the autumn floods, which washed away "
+    "almost a metre of the bank in some places last year.",
+    "\"Willow is cheap, it grows fast and it does not mind getting its feet wet,\" said board engineer "
+    "Petra Lindqvist, who organised the planting.",
+    "The board plans a second planting further downstream in October if the cuttings take root.",
+]
+
+
+def page_item(spec: dict):
+    html = decode_html((PAGES / spec["file"]).read_bytes(), spec["content_type"])
+    e = spec["entry"]
+    item = raw_dict(title=e["title"], summary=e["summary"], link=e["link"], author=e["author"],
+                    published=e["published"], guid=e["link"], fetched_at="2024-03-07T00:00:00Z")
+    item["page_html"] = html
+    return parse(item)
+
+
+def _paragraphs_html(paras: list[str]) -> str:
+    return "".join(f"<p>{p}</p>" for p in paras)
+
+
+# --- the fixture pages, through the whole chain -----------------------------------------------
+
+@pytest.mark.parametrize("spec", SPEC["pages"], ids=[p["file"] for p in SPEC["pages"]])
+def test_fixture_page_yields_the_article_without_chrome(spec):
+    article = clean_item(page_item(spec))
+    exp = spec["expect"]
+    assert article.body_source == "page"
+    assert article.body == exp["body"]
+    assert article.title == exp["title"]
+    assert article.standfirst == exp["standfirst"]
+    assert article.agency == exp["agency"]
+    assert article.dateline == exp["dateline"]
+    assert article.byline == exp["byline"]
+    assert article.published_at == datetime.fromisoformat(exp["published_at"])
+    assert article.images == [Image(**img) for img in exp["images"]]
+    assert "page.body" in article.removed_rules
+    text = "\n".join([article.title, article.standfirst or "", *article.body,
+                      *(f"{i.caption} {i.credit}" for i in article.images)])
+    for snippet in spec["gone"]:
+        assert snippet not in text, snippet
+
+
+def test_the_region_and_figures_of_the_fixture_pages():
+    blog, portal = (page_item(s) for s in SPEC["pages"])
+    found = extract_page(blog.page_html, base_url=blog.entry.link)
+    assert found.region == "article"
+    # Relative image URLs are made absolute against the item's link; the caption keeps its credit
+    # here (the rules split it later).
+    assert found.images == [Image(url="https://harbourlights.example/wp-content/uploads/2024/03/kelderport-terminal.jpg",
+                                  caption="The first ferry berths at the new terminal in Kelderport, "
+                                          "March 5, 2024. (Xinhua/Wen Lio)")]
+    assert extract_page(portal.page_html).region == "main"  # the itemprop=articleBody block
+
+
+# --- extraction --------------------------------------------------------------------------------
+
+def test_break_separated_story_becomes_paragraphs():
+    page = (f"<html><body><div id='content'><font size=5><b>Willow planting</b></font><br>"
+            f"<div class='story-text'>{'<br><br>'.join(STORY)}</div></div></body></html>")
+    # The headline is page text too; cleaning drops it as an echo of the feed's title.
+    assert extract_page(page).paragraphs == ["Willow planting", *STORY]
+
+
+def test_teaser_cards_in_article_elements_do_not_hide_the_story():
+    cards = "".join(f"<article class='card'><h3>Other story {i}</h3><p>A short teaser of another story "
+                    f"number {i}.</p></article>" for i in range(4))
+    page = f"<html><body><div class='story'>{_paragraphs_html(STORY)}</div><section>{cards}</section></body></html>"
+    found = extract_page(page)
+    assert found.region == "body"
+    assert STORY[0] in found.paragraphs and STORY[-1] in found.paragraphs
+
+
+def test_chrome_blocks_go_but_a_container_named_like_chrome_that_holds_the_story_stays():
+    related = ("<div class='related-posts'><p>Council votes to keep the ferry running through the winter "
+               "months after a long debate.</p></div>")
+    comments = ("<ol class='comment-list'><li><p>I walked past the river on Sunday and the cuttings look "
+                "very healthy already, well done.</p></li></ol>")
+    page = (f"<html><body><article><div class='post-content social-enabled'>{_paragraphs_html(STORY)}</div>"
+            f"{related}{comments}</article></body></html>")
+    paragraphs = extract_page(page).paragraphs
+    assert paragraphs == STORY
+
+
+def test_nothing_to_extract_gives_no_paragraphs():
+    assert extract_page("").paragraphs == []
+    assert extract_page("<html><body><nav><a href='/'>Home</a></nav><script>x=1</script></body></html>").paragraphs == []
+
+
+def test_an_oversized_page_is_refused():
+    with pytest.raises(PageExtractionError, match="over the"):
+        extract_page("<p>" + "x" * MAX_PAGE_CHARS + "</p>")
+
+
+def test_pull_quotes_and_repeated_highlights_are_dropped_but_short_repeats_stay():
+    pull = STORY[1][:70]
+    paras = [STORY[0], STORY[1], pull, "Read more", STORY[2], "Read more"]
+    assert drop_echoes(paras) == [STORY[0], STORY[1], "Read more", STORY[2], "Read more"]
+
+
+# --- page or feed ------------------------------------------------------------------------------
+
+def test_verdict_uses_the_page_when_it_is_longer_and_about_the_same_story():
+    feed = [STORY[0][:120]]
+    assert page_verdict(STORY, feed, lead=STORY[0][:120] + " …") == PAGE_USED
+    # A teaser written apart from the story still shares most of its words.
+    teaser = "Volunteers planted willow cuttings to protect the eroded banks of the Harlow river"
+    assert page_verdict(STORY, [teaser], lead=teaser) == PAGE_USED
+    assert page_verdict(STORY, [], lead=None) == PAGE_USED
+
+
+def test_verdict_falls_back_to_the_feed():
+    assert page_verdict([], ["anything"], lead="anything") == PAGE_EMPTY
+    assert page_verdict(STORY[:1], STORY, lead=STORY[0]) == PAGE_NOT_LONGER
+    other = "Shipyard workers in Velmora agreed a new wage deal after three weeks of negotiations with management"
+    assert page_verdict(STORY, [other], lead=other) == PAGE_UNRELATED
+
+
+def test_clean_item_falls_back_to_the_feed_and_says_why():
+    summary = ("Volunteers planted four thousand willow cuttings along the eroded banks of the Harlow "
+               "river on Saturday.")
+
+    def item(page_html, content_html=None):
+        raw = raw_dict(title="Volunteers plant willows on Harlow river", summary=summary, content_html=content_html)
+        raw["page_html"] = page_html
+        return parse(raw)
+
+    unrelated = _paragraphs_html(["Shipyard workers in Velmora agreed a new wage deal on Monday after three "
+                                  "weeks of talks with the management of the yard.",
+                                  "The deal raises pay by four percent this year and by three next year."] * 3)
+    cases = {
+        f"<html><body><article>{unrelated}</article></body></html>": ("page.fallback_unrelated", "summary"),
+        "<html><body><nav><a href='/'>Home</a></nav></body></html>": ("page.fallback_empty", "summary"),
+        "<p>" + "y" * (MAX_PAGE_CHARS + 1) + "</p>": (PAGE_ERROR, "summary"),
+    }
+    for page_html, (marker, source) in cases.items():
+        article = clean_item(item(page_html))
+        assert marker in article.removed_rules
+        assert article.body_source == source
+        assert article.body == [summary]
+    # A feed that already carries the whole story: the page adds nothing.
+    full = clean_item(item(f"<html><body><article>{_paragraphs_html(STORY[:2])}</article></body></html>",
+                           content_html=_paragraphs_html(STORY)))
+    assert PAGE_NOT_LONGER in full.removed_rules and full.body_source == "content"
+    assert full.body[0].startswith("Volunteers planted")
+
+
+def test_items_without_a_page_are_cleaned_as_before():
+    content = clean_item(parse(raw_dict(content_html=_paragraphs_html(STORY))))
+    summary_only = clean_item(parse(raw_dict(summary=STORY[1])))
+    headline_only = clean_item(parse(raw_dict(title="Willows planted")))
+    assert (content.body_source, summary_only.body_source, headline_only.body_source) == ("content", "summary", "none")
+    for article in (content, summary_only, headline_only):
+        assert not any(r.startswith("page.") for r in article.removed_rules)

@@ -1,0 +1,324 @@
+"""A fetched article page → the paragraphs of the article's own text, and its figures.
+
+Used by the cleaning chain when a poller fetched the item's page (``page_html``); the paragraphs then
+go through the same rules as feed text. Three steps:
+
+1. **Pre-trim** (selectolax/lexbor, ~0.4 ms for a 100 KB page): drop elements that never hold article
+   text (scripts, styles, SVG, navigation, forms, asides, footers …) and keep the article's region:
+   the ``<article>`` with the most paragraph text, else ``itemprop=articleBody``/``<main>``/
+   ``role=main``, else the body; within it, blocks whose class or id names them as chrome (related
+   stories, comments, share bars, cookie and newsletter prompts, ads) go too. Runs of two or more
+   ``<br>`` become paragraph breaks (as readability's "replaceBrs" does), so a story written as one
+   ``<div>`` of break-separated text is seen as paragraphs. trafilatura then reads a
+   4–12 KB region instead of a 50–150 KB page, which makes extraction more than twice as fast
+   (``benchmarks/bench_pages.py``). A region that yields nothing is retried as the whole body.
+2. **trafilatura** in fast mode (no readability/justext fallback), without comments, tables, images
+   or metadata: dates and authors come from the feed, never from the page.
+3. trafilatura's XML body tree → paragraphs: every block element and every line break ends one, and
+   each is normalized like feed text (``normalize.normalize_text``).
+
+``page_verdict`` decides whether the result is worth more than the feed's own text (see there).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from lxml.etree import _Element
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+from trafilatura import bare_extraction
+from trafilatura.settings import Extractor
+
+from .model import Image
+from .normalize import normalize_text, paragraph_key
+
+# trafilatura logs "discarding data" / "empty HTML tree" for every page it finds no text in; each
+# such item already carries a page.fallback_* marker, counted as a pipeline metric, and a streaming
+# job would otherwise log a line per page.
+logging.getLogger("trafilatura.core").setLevel(logging.CRITICAL)
+
+# Larger pages are refused rather than parsed: a real article page is far smaller, and the pollers
+# cap what they fetch well below this (pollers.pages.PageSettings.max_page_bytes).
+MAX_PAGE_CHARS = 5_000_000
+# Elements that never carry article text, dropped with their content before extraction.
+_DROP = ("script, style, noscript, template, svg, math, iframe, frame, object, embed, video, audio, "
+         "canvas, form, nav, button, select, textarea, input, aside, footer, dialog")
+# Blocks whose class or id names them as chrome: related stories, comments, share bars, cookie and
+# newsletter prompts, ads, sidebars, breadcrumbs. The CSS preselects candidates (in lexbor's C code);
+# a candidate is dropped only if one of its class/id words, split on "-" and "_", is in _CHROME_WORDS
+# ("comment-list" is chrome, "commentary-body" is not), and it does not hold most of the region's
+# paragraph text (a site that calls its article container "post social-enabled" keeps it).
+_CHROME_CANDIDATES = ", ".join(
+    f'[class*="{w}"], [id*="{w}"]' for w in (
+        "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
+        "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
+        "popular", "trending", "mostread", "most-read", "popup", "modal"))
+_CHROME_WORDS = frozenset({
+    "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
+    "social", "newsletter", "cookie", "cookies", "consent", "gdpr", "promo", "promos", "advert",
+    "advertisement", "ad", "ads", "adslot", "sponsored", "sidebar", "breadcrumb", "breadcrumbs",
+    "recommended", "recommendations", "outbrain", "taboola", "subscribe", "subscription", "popular",
+    "mostpopular", "trending", "mostread", "popup", "modal",
+})
+_CHROME_SPLIT = re.compile(r"[-_\s]+")
+_MAX_CHROME_SHARE = 0.5
+_REGIONS = ('[itemprop="articleBody"]', "main", '[role="main"]')
+# The chosen <article> must hold at least this share of the page's paragraph text; a smaller one is
+# a teaser card or a header, and the whole body (slower, never worse) is used instead.
+_MIN_REGION_SHARE = 0.3
+_BR_RUN = re.compile(r"(?:<br\s*/?>\s*){2,}", re.IGNORECASE)
+_MAX_FIGURES = 10
+
+# Fast mode (no readability/justext fallback), nothing but the main text.
+TRAFILATURA_OPTIONS = Extractor(output_format="xml", fast=True, comments=False, tables=False, images=False,
+                       links=False, formatting=False, with_metadata=False)
+# trafilatura's output tree: these elements stay inside a paragraph, everything else is a block.
+_INLINE = frozenset({"hi", "ref", "del", "span", "a", "b", "i", "em", "strong", "sub", "sup"})
+
+
+@dataclass
+class PageText:
+    paragraphs: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    region: str = "body"  # 'article' | 'main' | 'body': where the text was found
+
+
+class PageExtractionError(Exception):
+    """trafilatura failed on the page; the item is cleaned from its feed text instead."""
+
+
+def _paragraph_chars(node: LexborNode) -> int:
+    return sum(len(p.text(deep=True)) for p in node.css("p"))
+
+
+def _depth(node: LexborNode) -> int:
+    depth = 0
+    while (node := node.parent) is not None:
+        depth += 1
+    return depth
+
+
+def _split_break_runs(region: LexborNode) -> None:
+    parents: dict[int, LexborNode] = {}
+    for br in region.css("br"):
+        nxt = br.next
+        while nxt is not None and nxt.tag == "-text" and not (nxt.text_content or "").strip():
+            nxt = nxt.next
+        parent = br.parent
+        if nxt is not None and nxt.tag == "br" and parent is not None:
+            parents.setdefault(parent.mem_id, parent)
+    # Deepest first: rewriting an element frees its descendants, so none may be visited after.
+    for parent in sorted(parents.values(), key=_depth, reverse=True):
+        chunks = _BR_RUN.split(parent.inner_html)
+        parent.inner_html = "".join(f"<p>{c}</p>" for c in chunks if c.strip())
+
+
+def _is_chrome(node: LexborNode) -> bool:
+    attrs = node.attributes
+    words = _CHROME_SPLIT.split(f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower())
+    return not _CHROME_WORDS.isdisjoint(words)
+
+
+def _drop_chrome_blocks(region: LexborNode) -> None:
+    hits = [n for n in region.css(_CHROME_CANDIDATES) if _is_chrome(n)]
+    if not hits:
+        return
+    total = _paragraph_chars(region)
+    # Outermost first; a hit inside one already dropped is gone with it (and must not be touched).
+    dropped: list[LexborNode] = []
+    for node in hits:
+        if any(_contains(d, node) for d in dropped):
+            continue
+        if total and _paragraph_chars(node) > _MAX_CHROME_SHARE * total:
+            continue
+        dropped.append(node)
+    for node in dropped:
+        node.decompose()
+
+
+def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id == ancestor.mem_id:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _region(body: LexborNode) -> tuple[LexborNode, str]:
+    floor = _MIN_REGION_SHARE * _paragraph_chars(body)
+    articles = body.css("article")
+    if articles:
+        best_chars, best = max(((_paragraph_chars(a), a) for a in articles), key=lambda s: s[0])
+        if best_chars and best_chars >= floor:
+            return best, "article"
+    for selector in _REGIONS:
+        node = body.css_first(selector)
+        if node is not None and _paragraph_chars(node) >= floor:
+            return node, "main"
+    return body, "body"
+
+
+def _figures(region: LexborNode, base_url: str | None) -> list[Image]:
+    out: list[Image] = []
+    for fig in region.css("figure")[:_MAX_FIGURES]:
+        cap = fig.css_first("figcaption")
+        caption = normalize_text(cap.text(deep=True)) if cap is not None else ""
+        url = None
+        img = fig.css_first("img")
+        if img is not None:
+            src = next((v for k in ("src", "data-src", "data-original")
+                        if (v := (img.attributes.get(k) or "").strip())), "")
+            if src and not src.startswith("data:"):
+                absolute = urljoin(base_url or "", src)
+                url = absolute if absolute.startswith(("http://", "https://")) else None
+        if url or caption:
+            out.append(Image(url=url, caption=caption or None))
+    return out
+
+
+def _tree_paragraphs(body: _Element) -> list[str]:
+    out: list[str] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        if buf:
+            text = normalize_text("".join(buf))
+            if text:
+                out.append(text)
+            buf.clear()
+
+    def walk(el: _Element) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag == "lb":
+            flush()
+        else:
+            block = tag not in _INLINE
+            if block:
+                flush()
+            if el.text:
+                buf.append(el.text)
+            for child in el:
+                walk(child)
+            if block:
+                flush()
+        if el.tail:
+            buf.append(el.tail)
+
+    for child in body:
+        walk(child)
+    flush()
+    return out
+
+
+def _extract(html: str) -> list[str]:
+    doc = bare_extraction(html, options=TRAFILATURA_OPTIONS)
+    if doc is None or doc.body is None:
+        return []
+    return _tree_paragraphs(doc.body)
+
+
+def _extract_page(page_html: str, base_url: str | None) -> PageText:
+    body = LexborHTMLParser(page_html).body
+    if body is None:
+        return PageText()
+    for node in body.css(_DROP):
+        node.decompose()
+    if "<br" in page_html or "<BR" in page_html:
+        _split_break_runs(body)  # first: region choice and chrome shares count paragraph text
+    region, name = _region(body)
+    _drop_chrome_blocks(region)
+    paragraphs = _extract(f"<html><body>{region.html}</body></html>")
+    if not paragraphs and region is not body:
+        region, name = body, "body"
+        paragraphs = _extract(f"<html><body>{body.html}</body></html>")
+    return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name)
+
+
+def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
+    """The article's paragraphs and figures from a full page (empty when nothing was found).
+
+    ``base_url`` (the item's link) makes relative image URLs absolute. Raises PageExtractionError
+    when the page is too large or the parsers fail on it.
+    """
+    if len(page_html) > MAX_PAGE_CHARS:
+        raise PageExtractionError(f"page is {len(page_html)} characters, over the {MAX_PAGE_CHARS} limit")
+    if not page_html.strip():
+        return PageText()
+    try:
+        return _extract_page(page_html, base_url)
+    except Exception as exc:  # noqa: BLE001 - HTML parsers on hostile pages; the caller records it
+        # The item is still cleaned from its feed text, with a page.fallback_error marker.
+        raise PageExtractionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+# --- is the page worth more than the feed? ------------------------------------------------------
+
+_WORD = re.compile(r"[^\W\d_]{4,}")
+_TRUNCATED = re.compile(r"\s*(?:\[(?:…|\.\.\.)\]|…|\.\.\.|\[\+\d+ chars\])\s*$")
+# How much of the feed's lead (its words of four letters or more) the page must contain when the
+# lead is not found in it verbatim (a teaser written apart from the story still shares its names,
+# places and key words; the text of another story does not).
+MIN_LEAD_OVERLAP = 0.6
+_MIN_LEAD_WORDS = 5
+_LEAD_KEY_CHARS = 80
+
+PAGE_USED = "page.body"
+PAGE_EMPTY = "page.fallback_empty"
+PAGE_NOT_LONGER = "page.fallback_not_longer"
+PAGE_UNRELATED = "page.fallback_unrelated"
+PAGE_ERROR = "page.fallback_error"
+
+
+def _words(paragraphs: Sequence[str]) -> int:
+    return sum(len(p.split()) for p in paragraphs)
+
+
+def page_verdict(page: Sequence[str], feed: Sequence[str], lead: str | None) -> str:
+    """Which text to use: PAGE_USED, or the PAGE_* fallback marker that says why the feed's.
+
+    The page is used when it has text, more words than the feed's own body (otherwise it adds
+    nothing, or the extractor found only a fragment), and it is about the same story: the feed's
+    lead (summary, else first paragraph) appears in it, or most of the lead's words do. The last
+    check catches an extractor that picked the wrong block (related-story teasers, comments).
+    """
+    if not page:
+        return PAGE_EMPTY
+    if _words(page) <= _words(feed):
+        return PAGE_NOT_LONGER
+    if lead:
+        lead = _TRUNCATED.sub("", lead)
+        key = paragraph_key(lead)[:_LEAD_KEY_CHARS]
+        page_text = " ".join(page)
+        if key and key in paragraph_key(page_text):
+            return PAGE_USED
+        lead_words = set(_WORD.findall(lead.casefold()))
+        if len(lead_words) >= _MIN_LEAD_WORDS:
+            found = lead_words & set(_WORD.findall(page_text.casefold()))
+            if len(found) < MIN_LEAD_OVERLAP * len(lead_words):
+                return PAGE_UNRELATED
+    return PAGE_USED
+
+
+# Echoes shorter than this (in key characters) are left alone: short lines repeat legitimately.
+_MIN_ECHO_KEY = 40
+
+
+def drop_echoes(paragraphs: Sequence[str]) -> list[str]:
+    """Remove paragraphs that only repeat part of a longer paragraph of the same page.
+
+    Pages print pull quotes, highlights and standfirsts that repeat the story's own sentences; in a
+    feed's content they are rare, on a full page common. A paragraph goes when its key (see
+    ``normalize.paragraph_key``) is at least 40 characters and contained in a longer paragraph's key.
+    """
+    keys = [paragraph_key(p) for p in paragraphs]
+    out = []
+    for i, (p, k) in enumerate(zip(paragraphs, keys)):
+        if len(k) >= _MIN_ECHO_KEY and any(len(o) > len(k) and k in o for j, o in enumerate(keys) if j != i):
+            continue
+        out.append(p)
+    return out
