@@ -1,20 +1,22 @@
-"""Parse → clean with the source's learned boilerplate (keyed by feed) → identify.
+"""Clean each item with the boilerplate learned from its source's earlier items (keyed by feed).
 
 The learned lines of a source (:class:`~transforms.learner.FeedLearner`) must be known when its
-next item is cleaned, so cleaning runs keyed by ``feed_id``::
+next item is cleaned, so the chain runs keyed by ``feed_id``::
 
-    messages ─ Parse ─┬─ parse failures (finished units) ────────────────────────┐
-                      └─ (feed_id, item) ─ clean with learned lines ─ Identify ──┴─ Units
+    messages ─ KeyByFeed ─ (feed_id, message) ─ parse → clean with learned lines → count → identify ─ units
 
 Every failure still becomes the unit's dead-letter row, with the step that failed (parse, clean or
-identify: :class:`~transforms.dofns.ItemSteps`). A unit whose item changed what the source has
-learned carries the changed rows under ``learned_boilerplate``, written in the unit's transaction.
+identify: :class:`~transforms.dofns.ItemSteps`); a message whose feed cannot be read goes under the
+empty key and fails to parse there. A unit whose item changed what the source has learned carries
+the changed rows under ``learned_boilerplate``, written in the unit's transaction. Messages travel
+to the keyed step as they came (bytes): cheaper to move than a parsed item, and parsed once there.
 
 Streaming: a stateful DoFn per feed (:class:`_CleanLearnedStateful`). Its state is the learner's
 snapshot plus a log of the observations since, and the live learner is cached in the worker's
 memory between elements: writing the whole learner per element (up to ``max_lines`` lines, 1.3 MB
-pickled at the default bound) would cost far more than cleaning the item. A feed silent for ``window_days`` of event
-time has forgotten every line anyway, so its state is then dropped by a timer.
+pickled at the default bound) would cost far more than cleaning the item. A feed silent for
+``window_days`` of event time has forgotten every line anyway, so its state is then dropped by a
+timer.
 
 Batch: the same learner over each feed's items at once (group by feed, sort by fetch time, one
 sequential pass), without per-element state, which the batch engine makes expensive; the final
@@ -26,85 +28,53 @@ from __future__ import annotations
 import pickle
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import apache_beam as beam
-from apache_beam import coders
 from apache_beam.coders import BytesCoder, PickleCoder, StrUtf8Coder
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
 from .dofns import ItemSteps, stamped
 from .learned import LearnConfig
-from .learner import LEARNED, FeedLearner, fetch_order
-from .model import CleanArticle, Message, RawItem
+from .learner import LEARNED, FeedLearner, feed_key, fetch_order
+from .model import Message, RawItem
 
-__all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines", "CleanedItem", "ParsedItem"]
+__all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines"]
 
-_FAILED = "failed"
-_PARSED = "parsed"
-
-
-@dataclass(frozen=True)
-class ParsedItem:
-    """A parsed message on its way to the feed's clean step (one pickle per element, see ``Unit``)."""
-
-    message: Message
-    raw: RawItem
-
-
-coders.registry.register_coder(ParsedItem, PickleCoder)
-_FEED_KEYED = beam.typehints.Tuple[str, ParsedItem]
-
-
-@dataclass
-class CleanedItem:
-    """A cleaned item (or its finished dead-letter unit) and the learned rows it changed."""
-
-    message: Message
-    raw: RawItem
-    clean: CleanArticle | None
-    failed: dict | None = None
-    learned_rows: list[dict] = field(default_factory=list)
+_FEED_KEYED = beam.typehints.Tuple[str, Message]
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class _Parse(beam.DoFn):
+class _Chain:
+    """Parse, clean with a learner's lines, count the item, identify: the per-item work of both
+    wirings, with its metrics."""
+
     def __init__(self) -> None:
         self.steps = ItemSteps()
-
-    def process(self, msg: Message):
-        raw, unit = self.steps.parse(msg)
-        if unit is not None:
-            yield TaggedOutput(_FAILED, unit)
-        else:
-            yield raw.feed_id, ParsedItem(msg, raw)
-
-
-class _LearnerCounters:
-    def __init__(self) -> None:
         self.rows = Metrics.counter("learned", "rows_changed")
         self.removed = Metrics.counter("learned", "lines_removed")
 
-    def count(self, item: CleanedItem) -> None:
-        self.rows.inc(len(item.learned_rows))
-        if item.clean is not None and item.clean.learned_lines:
-            self.removed.inc(len(item.clean.learned_lines))
-
-
-def _clean_one(steps: ItemSteps, learner: FeedLearner, parsed: ParsedItem) -> CleanedItem:
-    msg, raw = parsed.message, parsed.raw
-    clean, failed = steps.clean(msg, raw, learner.learned())
-    if failed is not None:  # nothing is learned from an item that could not be cleaned
-        return CleanedItem(msg, raw, None, failed)
-    return CleanedItem(msg, raw, clean, learned_rows=learner.observe(raw, clean, now=_now()))
+    def clean(self, learner: FeedLearner, msg: Message, raw: RawItem, observe) -> dict:
+        """The message's unit; ``observe(raw, clean) -> rows`` counts a cleaned item."""
+        clean, unit = self.steps.clean(msg, raw, learner.learned())
+        if unit is not None:  # nothing is learned from an item that could not be cleaned
+            return unit
+        if clean.learned_lines:
+            self.removed.inc(len(clean.learned_lines))
+        rows = observe(raw, clean)
+        unit = self.steps.identify(msg, raw, clean)
+        if rows:
+            self.rows.inc(len(rows))
+            unit[LEARNED] = rows
+        return unit
 
 
 # -- streaming -------------------------------------------------------------------------------------
@@ -128,7 +98,7 @@ SNAPSHOT_EVERY = 256
 
 
 class _CleanLearnedStateful(beam.DoFn):
-    """Keyed by feed: clean each item with the feed's learned lines, then count it.
+    """Keyed by feed: each item cleaned with the feed's learned lines, then counted.
 
     State: ``snapshot`` (the learner as plain values, pickled), ``log`` (observations since the
     snapshot: candidate lines, time, story, processing time, enough to replay them exactly),
@@ -149,8 +119,7 @@ class _CleanLearnedStateful(beam.DoFn):
         # Lines unseen for window_days are forgotten, so a feed silent that long holds nothing.
         self.ttl = Duration(seconds=int(timedelta(days=config.window_days).total_seconds()))
         self._live_id = uuid.uuid4().hex  # pickled with the DoFn: the same on every copy of it
-        self.steps = ItemSteps()
-        self.counters = _LearnerCounters()
+        self.chain = _Chain()
         self.rebuilds = Metrics.counter("learned", "state_rebuilds")
         self.expired = Metrics.counter("learned", "feeds_expired")
 
@@ -180,29 +149,29 @@ class _CleanLearnedStateful(beam.DoFn):
     def process(self, element, ts=beam.DoFn.TimestampParam, snapshot=beam.DoFn.StateParam(SNAPSHOT),
                 log=beam.DoFn.StateParam(LOG), token=beam.DoFn.StateParam(TOKEN),
                 expiry=beam.DoFn.TimerParam(EXPIRY)):
-        feed_id, parsed = element
-        held = self._load(feed_id, snapshot, log, token)
-        learner = held.learner
-        msg, raw = parsed.message, parsed.raw
-        clean, failed = self.steps.clean(msg, raw, learner.learned())
-        if failed is not None:
-            yield CleanedItem(msg, raw, None, failed)
+        feed_id, msg = element
+        raw, unit = self.chain.steps.parse(msg)
+        if unit is not None:
+            yield unit
             return
-        lines, at, story = learner.observation(raw, clean)
-        now = _now()
-        rows = learner.observe_lines(lines, at=at, story=story, now=now)
-        log.add((lines, at, story, now))
-        held.log_length += 1
-        if held.log_length >= self.snapshot_every:
-            snapshot.write(pickle.dumps(learner.to_dict(), protocol=pickle.HIGHEST_PROTOCOL))
-            log.clear()
-            held.log_length = 0
-        held.token = uuid.uuid4().hex
-        token.write(held.token)
-        expiry.set(ts + self.ttl)
-        item = CleanedItem(msg, raw, clean, learned_rows=rows)
-        self.counters.count(item)
-        yield item
+        held = self._load(feed_id, snapshot, log, token)
+
+        def observe(raw, clean):
+            lines, at, story = held.learner.observation(raw, clean)
+            now = _now()
+            rows = held.learner.observe_lines(lines, at=at, story=story, now=now)
+            log.add((lines, at, story, now))
+            held.log_length += 1
+            if held.log_length >= self.snapshot_every:
+                snapshot.write(pickle.dumps(held.learner.to_dict(), protocol=pickle.HIGHEST_PROTOCOL))
+                log.clear()
+                held.log_length = 0
+            held.token = uuid.uuid4().hex
+            token.write(held.token)
+            expiry.set(ts + self.ttl)
+            return rows
+
+        yield self.chain.clean(held.learner, msg, raw, observe)
 
     @on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, snapshot=beam.DoFn.StateParam(SNAPSHOT),
@@ -220,43 +189,40 @@ class _CleanFeedInOrder(beam.DoFn):
 
     def __init__(self, config: LearnConfig) -> None:
         self.config = config
-        self.steps = ItemSteps()
-        self.counters = _LearnerCounters()
+        self.chain = _Chain()
 
     def process(self, element):
-        feed_id, items = element
+        feed_id, messages = element
+        parsed = []
+        for msg in messages:
+            raw, unit = self.chain.steps.parse(msg)
+            if unit is not None:
+                yield unit  # no event time of its own: it did not parse
+            else:
+                parsed.append((fetch_order(raw.fetched_at, msg.message_id), msg, raw))
+        parsed.sort(key=lambda p: p[0])
         learner = FeedLearner.new(feed_id, self.config)
-        last: CleanedItem | None = None
-        for parsed in sorted(items, key=lambda p: fetch_order(p.raw.fetched_at, p.message.message_id)):
+        observe = partial(_observe_now, learner)
+        last = None
+        for _order, msg, raw in parsed:
             if last is not None:
-                yield last
-            last = _clean_one(self.steps, learner, parsed)
-            self.counters.count(last)
+                yield stamped(*last)
+            last = self.chain.clean(learner, msg, raw, observe), raw
         if last is not None:
             final = learner.flush(_now())
-            last.learned_rows = _latest(last.learned_rows + final)
-            self.counters.rows.inc(len(final))
-            yield last
+            if final:
+                self.chain.rows.inc(len(final))
+                unit = last[0]
+                # One row per line, the latest: the final row supersedes the item's own.
+                unit[LEARNED] = list({r["line_key"]: r for r in (*unit.get(LEARNED, ()), *final)}.values())
+            yield stamped(*last)
 
 
-def _latest(rows: list[dict]) -> list[dict]:
-    """One row per line, the last one."""
-    return list({r["line_key"]: r for r in rows}.values())
+def _observe_now(learner: FeedLearner, raw: RawItem, clean) -> list[dict]:
+    return learner.observe(raw, clean, now=_now())
 
 
-# -- identify and the composite --------------------------------------------------------------------
-
-class _Identify(beam.DoFn):
-    def __init__(self, stamp_event_time: bool) -> None:
-        self.stamp_event_time = stamp_event_time
-        self.steps = ItemSteps()
-
-    def process(self, item: CleanedItem):
-        unit = item.failed if item.failed is not None else self.steps.identify(item.message, item.raw, item.clean)
-        if item.learned_rows:
-            unit[LEARNED] = item.learned_rows
-        yield stamped(unit, item.raw) if self.stamp_event_time else unit
-
+# -- the composite ---------------------------------------------------------------------------------
 
 class CleanWithLearnedLines(beam.PTransform):
     """Messages → units, each item cleaned with the learned boilerplate of its source.
@@ -276,17 +242,11 @@ class CleanWithLearnedLines(beam.PTransform):
         self.live_learners = live_learners
 
     def expand(self, messages):
-        parsed = messages | "Parse" >> beam.ParDo(_Parse()).with_outputs(_FAILED, main=_PARSED)
-        # Stateful steps and grouping take their key coder from the input's type; Python has no
-        # per-tag output hints, so the keyed output is typed here.
-        keyed = parsed[_PARSED]
-        keyed.element_type = _FEED_KEYED
+        # Stateful steps and grouping take their key coder from the input's type.
+        keyed = messages | "KeyByFeed" >> beam.Map(lambda msg: (feed_key(msg), msg)).with_output_types(_FEED_KEYED)
         if self.streaming:
-            cleaned = keyed | "CleanLearned" >> beam.ParDo(
+            return keyed | "CleanLearned" >> beam.ParDo(
                 _CleanLearnedStateful(self.config, self.snapshot_every, self.live_learners))
-        else:
-            cleaned = (keyed
-                       | "GroupByFeed" >> beam.GroupByKey()
-                       | "CleanInFetchOrder" >> beam.ParDo(_CleanFeedInOrder(self.config)))
-        units = cleaned | "Identify" >> beam.ParDo(_Identify(stamp_event_time=not self.streaming))
-        return (parsed[_FAILED], units) | "Units" >> beam.Flatten()
+        return (keyed
+                | "GroupByFeed" >> beam.GroupByKey()
+                | "CleanInFetchOrder" >> beam.ParDo(_CleanFeedInOrder(self.config)))

@@ -42,15 +42,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+import orjson
+
 from schemas import SCHEMA_VERSION
 
 from .learned import LearnConfig, SourceLines
-from .model import CleanArticle, RawItem
+from .model import CleanArticle, Message, RawItem
 from .normalize import paragraph_key
 
 __all__ = [
     "LEARNED",
     "FeedLearner",
+    "feed_key",
     "fetch_order",
     "observation_time",
     "story_key",
@@ -82,6 +85,20 @@ def story_key(raw: RawItem, clean: CleanArticle) -> str:
     if len(key) >= _MIN_TITLE_KEY:
         return "title:" + key[:_TITLE_KEY_CHARS]
     return "item:" + (raw.entry.id or raw.entry.link or raw.message_id)
+
+
+def feed_key(msg: Message) -> str:
+    """The feed a message belongs to: its ``feed_id`` attribute (pollers set it), else the payload's
+    ``feed_id``; empty when neither can be read (the message then fails to parse, as a dead letter)."""
+    feed = msg.attributes.get("feed_id")
+    if isinstance(feed, str) and feed:
+        return feed
+    try:
+        obj = orjson.loads(msg.data)
+    except orjson.JSONDecodeError:
+        return ""
+    feed = obj.get("feed_id") if isinstance(obj, dict) else None
+    return feed if isinstance(feed, str) else ""
 
 
 def fetch_order(fetched_at: datetime, message_id: str) -> tuple:

@@ -32,10 +32,8 @@ ARGS = [
 STABLE_STEPS = {
     "ReadInput/Read/Read",
     "ReadInput/ToMessage",
-    "CleanArticles/ParseCleanIdentify/Parse/ParDo(_Parse)",
+    "CleanArticles/ParseCleanIdentify/KeyByFeed",
     "CleanArticles/ParseCleanIdentify/CleanLearned",
-    "CleanArticles/ParseCleanIdentify/Identify",
-    "CleanArticles/ParseCleanIdentify/Units",
     "CleanArticles/KeyByArticle",
     "CleanArticles/DedupVersions/Stateful",
     "SplitTables/Rows_articles",

@@ -44,7 +44,7 @@ def test_batch_learns_per_feed_in_fetch_order_and_keeps_dead_letters():
     other = raw_item(feed_id="other-feed", guid="o-1", paragraphs=("An unrelated story.", FOOTER))
     msgs = [message(it, f"m{n:02d}") for n, it in enumerate(items)]
     msgs.reverse()  # arrival order does not matter: each feed is cleaned in fetch order
-    msgs += [message(other, "o1"), message(b"{broken", "bad", feed_id="bad-feed"),
+    msgs += [message(other, "o1"), message(b"{broken", "bad", feed_id="bad-feed"), message(b"[1]", "nofeed"),
              message({**raw_item(feed_id=FEED), "entry": {"title": None, "content": []}}, "empty")]
     with TestPipeline(runner=BATCH_RUNNER) as p:
         tables = (p | beam.Create(msgs)
@@ -52,7 +52,8 @@ def test_batch_learns_per_feed_in_fetch_order_and_keeps_dead_letters():
         expected = _titles_with_footer(items, 6) + [("Harbour council approves new ferry timetable", True)]
         assert_that(_footer_kept(tables), equal_to(expected), label="footer removed after learning")
         assert_that(tables["dead_letter"] | "DL" >> beam.Map(lambda r: (r["message_id"], r["step"], r["feed_id"])),
-                    equal_to([("bad", "parse", "bad-feed"), ("empty", "clean", FEED)]), label="dead letters")
+                    equal_to([("bad", "parse", "bad-feed"), ("nofeed", "parse", None), ("empty", "clean", FEED)]),
+                    label="dead letters")
         assert_that(tables["raw_items"] | "Raw" >> beam.Map(lambda r: r["message_id"]),
                     equal_to([m.message_id for m in msgs]), label="every message kept raw")
         # Only the footer was learned; the feed's last unit carries its final row.
@@ -120,7 +121,10 @@ def test_streaming_learns_item_by_item_and_drops_a_silent_feeds_state(learn_kw):
 
 def test_streaming_quote_of_one_days_story_stays_in_every_update():
     items = site_items(days=2, per_day=3, storm_day=1, storm_updates=12)
-    p, tables = _run_stream(_stream([_add(items)]))
+    broken = lambda s: s.add_elements([TimestampedValue(message(b"{broken", "bad", feed_id=FEED), _fetched(items[0]))])  # noqa: E731
+    p, tables = _run_stream(_stream([_add(items), broken]))
+    assert_that(tables["dead_letter"] | "DL" >> beam.Map(lambda r: (r["message_id"], r["step"], r["feed_id"])),
+                equal_to([("bad", "parse", FEED)]), label="dead letter")
     quoted = tables["articles"] | beam.Filter(lambda r: r["title"].startswith("Storm update")) \
         | beam.Map(lambda r: QUOTE in r["body"].split("\n"))
     assert_that(quoted, equal_to([True] * 12), label="quote kept")

@@ -11,7 +11,8 @@ from tests.factories import raw_item
 from tests.learned_support import BACKGROUND, FEED, FOOTER, QUOTE, site_items, storm_update
 from transforms.clean import clean_item
 from transforms.learned import LearnConfig
-from transforms.learner import FeedLearner, fetch_order, observation_time, story_key
+from transforms.learner import FeedLearner, feed_key, fetch_order, observation_time, story_key
+from transforms.model import Message
 from transforms.normalize import paragraph_key
 
 CONFIG = LearnConfig(min_items=6, min_days=2, min_stories=3, min_share=0.5, max_lines=200, window_days=10)
@@ -53,6 +54,14 @@ def test_fetch_order_compares_line_numbers_as_numbers():
     assert sorted(ids, key=lambda m: fetch_order(t, m)) == [
         "file:///x.jsonl#L9", "file:///x.jsonl#L10", "file:///x.jsonl#L100", "m-2"]
     assert fetch_order(t - timedelta(hours=1), "file:///x.jsonl#L99") < fetch_order(t, "file:///x.jsonl#L1")
+
+
+def test_feed_key_from_the_attribute_else_the_payload_else_empty():
+    payload = b'{"feed_id": "from-payload", "entry": {}}'
+    assert feed_key(Message("m", payload, {"feed_id": "from-attribute"})) == "from-attribute"
+    assert feed_key(Message("m", payload, {})) == "from-payload"
+    for unreadable in (b"{broken", b"[1, 2]", b'{"feed_id": 7}', b"{}"):
+        assert feed_key(Message("m", unreadable, {})) == "", unreadable
 
 
 def test_the_footer_is_learned_and_removed_but_one_days_story_is_not():
