@@ -119,8 +119,7 @@ class ParseCleanIdentify(beam.DoFn):
     transaction: a message is then either wholly in the warehouse or not at all, which is what
     crash recovery relies on (pipeline/recovery.py). Parse, clean and identify run in one DoFn
     because they are one pure chain per element; each failure still names its own step. With
-    learned boilerplate on, the chain is split around a step keyed by feed instead
-    (``transforms.learned_dofns``).
+    learned boilerplate on, the same chain runs keyed by feed instead (``transforms.learned_dofns``).
     """
 
     def __init__(self, stamp_event_time: bool = False) -> None:

@@ -62,8 +62,8 @@ class _Chain:
         self.rows = Metrics.counter("learned", "rows_changed")
         self.removed = Metrics.counter("learned", "lines_removed")
 
-    def clean(self, learner: FeedLearner, msg: Message, raw: RawItem, observe) -> dict:
-        """The message's unit; ``observe(raw, clean) -> rows`` counts a cleaned item."""
+    def unit(self, learner: FeedLearner, msg: Message, raw: RawItem, observe) -> dict:
+        """A parsed message's unit; ``observe(raw, clean) -> rows`` counts the cleaned item."""
         clean, unit = self.steps.clean(msg, raw, learner.learned())
         if unit is not None:  # nothing is learned from an item that could not be cleaned
             return unit
@@ -171,7 +171,7 @@ class _CleanLearnedStateful(beam.DoFn):
             expiry.set(ts + self.ttl)
             return rows
 
-        yield self.chain.clean(held.learner, msg, raw, observe)
+        yield self.chain.unit(held.learner, msg, raw, observe)
 
     @on_timer(EXPIRY)
     def expire(self, key=beam.DoFn.KeyParam, snapshot=beam.DoFn.StateParam(SNAPSHOT),
@@ -207,7 +207,7 @@ class _CleanFeedInOrder(beam.DoFn):
         for _order, msg, raw in parsed:
             if last is not None:
                 yield stamped(*last)
-            last = self.chain.clean(learner, msg, raw, observe), raw
+            last = self.chain.unit(learner, msg, raw, observe), raw
         if last is not None:
             final = learner.flush(_now())
             if final:
