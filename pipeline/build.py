@@ -5,12 +5,15 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
+from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
 from transforms.cluster_dofns import Cluster
 from transforms.dofns import ARTICLE, DEAD, RAW, DedupVersions, ParseCleanIdentify, Unit, unit_key
+from transforms.learned import LearnConfig
+from transforms.learned_dofns import CleanWithLearnedLines
+from transforms.learner import LEARNED
 from transforms.stories import STORY
 
-from .options import NewswireOptions, cluster_config
+from .options import NewswireOptions, cluster_config, learn_config
 from .runners import is_dataflow
 from .sinks.beam_duckdb import WriteUnitsToDuckDB
 from .sources import read_input
@@ -27,17 +30,25 @@ class CleanArticles(beam.PTransform):
     With ``with_items``, returns ``{"units": units, "items": every unit before de-duplication}``:
     the batch Cluster stage reads the items, which are computed anyway, so that the units after
     de-duplication can take their cluster ids in the same fused step that numbers their versions.
+
+    With ``learn`` (a LearnConfig), each item is cleaned with the boilerplate learned from its
+    source's earlier items (``transforms.learned_dofns``); without, in one stateless step.
     """
 
-    def __init__(self, *, streaming: bool, dedup_ttl_seconds: int, with_items: bool = False) -> None:
+    def __init__(self, *, streaming: bool, dedup_ttl_seconds: int, with_items: bool = False,
+                 learn: LearnConfig | None = None) -> None:
         super().__init__()
         self.streaming = streaming
         self.dedup_ttl_seconds = dedup_ttl_seconds
         self.with_items = with_items
+        self.learn = learn
 
     def expand(self, messages):
-        items = messages | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(
-            stamp_event_time=not self.streaming))
+        if self.learn is not None:
+            items = messages | "ParseCleanIdentify" >> CleanWithLearnedLines(self.learn, streaming=self.streaming)
+        else:
+            items = messages | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(
+                stamp_event_time=not self.streaming))
         units = (items
                  | "KeyByArticle" >> beam.Map(lambda unit: (unit_key(unit), unit)).with_output_types(
                      tuple[str, Unit])
@@ -55,11 +66,13 @@ class SplitTables(beam.PTransform):
         }
         # A unit carries the story snapshots its article changed (none before the Cluster stage).
         tables[STORY] = units | f"Rows_{STORY}" >> beam.FlatMap(lambda u: u.get(STORY) or ())
+        # ... and the learned-boilerplate rows its item changed.
+        tables[LEARNED] = units | f"Rows_{LEARNED}" >> beam.FlatMap(lambda u: u.get(LEARNED) or ())
         return tables
 
 
 def write_warehouse(units, spec: WarehouseSpec) -> None:
-    """Write units (with the story rows they carry) to the warehouse."""
+    """Write units (with the story and learned-line rows they carry) to the warehouse."""
     if spec.kind == "duckdb":
         units | "WriteDuckDB" >> WriteUnitsToDuckDB(spec.path)
         return
@@ -68,7 +81,8 @@ def write_warehouse(units, spec: WarehouseSpec) -> None:
     tables = units | "SplitTables" >> SplitTables()
     # Rows BigQuery rejects come back as dead_letter rows and join the pipeline's own dead letters.
     rejected = [tables[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
-                for name, table in ((ARTICLE, ARTICLES), (RAW, RAW_ITEMS), (STORY, STORIES))]
+                for name, table in ((ARTICLE, ARTICLES), (RAW, RAW_ITEMS), (STORY, STORIES),
+                                    (LEARNED, LEARNED_BOILERPLATE))]
     dead_letters = (tables[DEAD], *rejected) | "AllDeadLetters" >> beam.Flatten()
     dead_letters | f"Write_{DEAD_LETTER.name}" >> WriteToBigQueryTable(spec, DEAD_LETTER)
 
@@ -87,13 +101,15 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     id_label = PUBSUB_ID_LABEL if is_dataflow(options.view_as(StandardOptions).runner) else None
     try:
         clustering = cluster_config(opts)
+        learning = learn_config(opts)
     except ValueError as exc:
         raise OptionError(str(exc)) from exc
     messages = p | "ReadInput" >> read_input(input_spec, id_label=id_label)
     cleaned = messages | "CleanArticles" >> CleanArticles(
         streaming=input_spec.streaming,
         dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600),
-        with_items=not input_spec.streaming)
+        with_items=not input_spec.streaming,
+        learn=learning)
     clustered = cleaned | "Cluster" >> Cluster(clustering, streaming=input_spec.streaming)
     write_warehouse(clustered, warehouse)
     return p

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import duckdb
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -94,6 +95,49 @@ def _cmd_query(args, extra) -> int:
     return 0
 
 
+def learned_sql(feed: str | None = None, *, include_unlearned: bool = False) -> str:
+    """The query behind ``newswire learned``: lines per source, most frequent first."""
+    where = [] if include_unlearned else ["learned"]
+    if feed is not None:
+        where.append("feed_id = '" + feed.replace("'", "''") + "'")
+    clause = f"WHERE {' AND '.join(where)} " if where else ""
+    return ("SELECT feed_id, learned, items, share, days, stories, first_seen, last_seen, line "
+            f"FROM learned_boilerplate {clause}ORDER BY feed_id, learned DESC, items DESC, line_key")
+
+
+def _when(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return str(value)[:16].replace("T", " ")  # text from a running pipeline's query server
+
+
+def _cmd_learned(args, extra) -> int:
+    from .query_server import query_running  # noqa: PLC0415
+    from .sinks.duckdb import query_file  # noqa: PLC0415
+
+    sql = learned_sql(args.feed, include_unlearned=args.all)
+    answer = query_running(args.warehouse, sql)
+    cols, rows = answer if answer is not None else query_file(args.warehouse, sql)
+    if not rows:
+        scope = f"feed {args.feed}" if args.feed else "any feed"
+        console.print(f"nothing learned for {scope} in {args.warehouse}", soft_wrap=True)
+        return 0
+    records = [dict(zip(cols, r, strict=True)) for r in rows]
+    # One block per line, the line in full: a table would cut long lines at terminal width.
+    out = [f"learned boilerplate in {args.warehouse} (days and stories count up to the thresholds)"]
+    for feed in dict.fromkeys(r["feed_id"] for r in records):
+        lines = [r for r in records if r["feed_id"] == feed]
+        learned = sum(1 for r in lines if r["learned"])
+        out.append(f"\n{feed}: {learned} line{'s' * (learned != 1)} learned")
+        for r in lines:
+            state = "learned" if r["learned"] else "no longer learned"
+            out.append(f"  {state}: items {r['items']}, share {float(r['share']):.0%}, days {r['days']}, "
+                       f"stories {r['stories']}, seen {_when(r['first_seen'])} to {_when(r['last_seen'])}")
+            out.append(f"    {r['line']}")
+    console.print("\n".join(out), soft_wrap=True, markup=False, highlight=False)
+    return 0
+
+
 def _cmd_run(args, extra) -> int:
     from .app import RunConfig, run  # noqa: PLC0415 - pulls in the pollers and the emulator
 
@@ -145,6 +189,15 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--host", default="127.0.0.1")
     e.add_argument("--port", type=int, default=8085)
     e.set_defaults(func=_cmd_emulator)
+
+    lb = sub.add_parser("learned", help="show the boilerplate learned per source, with counts",
+                        description="Lines removed from a source's items because they repeat across "
+                                    "many of them (the learned_boilerplate table).")
+    lb.add_argument("--warehouse", required=True, help="DuckDB file")
+    lb.add_argument("--feed", default=None, metavar="ID", help="only this feed (feeds.yaml id)")
+    lb.add_argument("--all", action="store_true",
+                    help="also lines no longer learned (below a threshold, or forgotten)")
+    lb.set_defaults(func=_cmd_learned)
 
     q = sub.add_parser("query", help="run SQL against a warehouse file")
     q.add_argument("--warehouse", required=True, help="DuckDB file")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.fingerprint import DEFAULT_THRESHOLDS, MatchThresholds
+from transforms.learned import LearnConfig
 from transforms.stories import ClusterConfig
 
 DEFAULT_DEDUP_TTL_HOURS = 7 * 24
@@ -23,6 +24,29 @@ _THRESHOLD_HELP = {
     "short_jaccard": "Jaccard needed when the shorter body is short (briefs written from templates)",
     "min_words": "bodies shorter than this never join a story",
 }
+
+# --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learned).
+_LEARN_HELP = {
+    "min_items": "items of a source that must carry a line before it is learned",
+    "min_days": "distinct publication days a line must be seen on (one day's story never suffices)",
+    "min_stories": "distinct stories (headlines) a line must be seen in; copies of one story count once",
+    "min_share": "share of the source's items since the line first appeared that must carry it "
+                 "(site furniture is on nearly every item, a story's quote on few)",
+    "max_lines": "lines tracked per source at most (the state bound; about 0.7 KB of state per line)",
+    "window_days": "a line unseen for this many days is forgotten (and unlearned); a source silent "
+                   "that long has its state dropped",
+    "max_line_chars": "paragraphs longer than this are body text, never boilerplate candidates",
+}
+_LEARN_DEFAULTS = LearnConfig()
+
+
+def _flag(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
 
 
 class NewswireOptions(PipelineOptions):
@@ -51,6 +75,16 @@ class NewswireOptions(PipelineOptions):
                 f"--match_{f.name}", type=type(default), default=default,
                 help=f"Clustering: {_THRESHOLD_HELP[f.name]}. Default {default}.")
         parser.add_argument(
+            "--learn_boilerplate", type=_flag, default=True,
+            help="Learn lines that repeat across many items of one source as that source's "
+                 "boilerplate and remove them (true/false). Default true. What was learned is in "
+                 "the learned_boilerplate table ('newswire learned').")
+        for name, text in _LEARN_HELP.items():
+            default = getattr(_LEARN_DEFAULTS, name)
+            parser.add_argument(
+                f"--learn_{name}", type=type(default), default=default,
+                help=f"Learned boilerplate: {text}. Default {default}.")
+        parser.add_argument(
             "--ledger_subscription", default=None,
             help="Local streaming only: projects/P/subscriptions/S of the durability ledger (see "
                  "pipeline/recovery.py). With it, a restarted pipeline replays what it had pulled "
@@ -66,3 +100,14 @@ def cluster_config(opts: NewswireOptions) -> ClusterConfig:
     if not opts.cluster_ttl_hours or opts.cluster_ttl_hours <= 0:
         raise ValueError(f"--cluster_ttl_hours must be positive, got {opts.cluster_ttl_hours}")
     return ClusterConfig(thresholds=thresholds, ttl=timedelta(hours=opts.cluster_ttl_hours))
+
+
+def learn_config(opts: NewswireOptions) -> LearnConfig | None:
+    """The learned-boilerplate configuration, or None when learning is off; ValueError says which
+    option is out of range."""
+    if not opts.learn_boilerplate:
+        return None
+    try:
+        return LearnConfig(**{name: getattr(opts, f"learn_{name}") for name in _LEARN_HELP})
+    except ValueError as exc:
+        raise ValueError(f"--learn_* options: {exc}") from exc

@@ -3,6 +3,7 @@
 from .definitions import (
     ARTICLES,
     DEAD_LETTER,
+    LEARNED_BOILERPLATE,
     RAW_ITEM,
     RAW_ITEMS,
     SCHEMA_VERSION,
@@ -21,7 +22,7 @@ from .generate import (
 )
 
 __all__ = [
-    "ARTICLES", "DEAD_LETTER", "RAW_ITEM", "RAW_ITEMS", "SCHEMA_VERSION", "STORIES",
+    "ARTICLES", "DEAD_LETTER", "LEARNED_BOILERPLATE", "RAW_ITEM", "RAW_ITEMS", "SCHEMA_VERSION", "STORIES",
     "WAREHOUSE_TABLES", "Field", "Table", "arrow_schema", "beam_row_type", "bigquery_schema",
     "bigquery_schema_json", "bigquery_table_options", "duckdb_ddl", "duckdb_type",
 ]

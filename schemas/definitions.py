@@ -172,4 +172,34 @@ STORIES = Table(
     ),
 )
 
-WAREHOUSE_TABLES: tuple[Table, ...] = (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES)
+LEARNED_BOILERPLATE = Table(
+    name="learned_boilerplate",
+    description="Lines learned as one source's boilerplate (transforms.learned), with their counts.",
+    schema_version=SCHEMA_VERSION,
+    primary_key=("feed_id", "line_key"),
+    partition_field=None,  # ingestion time: a small table of snapshots
+    clustering=("feed_id",),
+    fields=(
+        Field("feed_id", "STRING", "REQUIRED", "The source (feeds.yaml id) whose items repeat the line."),
+        Field("line_key", "STRING", "REQUIRED",
+              "The line normalized as cleaning compares it (case, punctuation and spaces removed)."),
+        Field("line", "STRING", "REQUIRED", "The line as the source first wrote it."),
+        Field("learned", "BOOL", "REQUIRED",
+              "True while the line is removed from the source's items; false once it fell below a "
+              "threshold or was forgotten (unseen for the learning window)."),
+        Field("items", "INT64", "REQUIRED", "Items of the source that carried the line while it was tracked."),
+        Field("share", "FLOAT64", "REQUIRED", "items / the source's items since the line was first seen."),
+        Field("days", "INT64", "REQUIRED",
+              "Distinct publication days the line was seen on, counted up to the learn_min_days "
+              "threshold (only whether it is met is kept)."),
+        Field("stories", "INT64", "REQUIRED",
+              "Distinct stories (headlines) the line was seen in, counted up to learn_min_stories."),
+        Field("first_seen", "TIMESTAMP", "REQUIRED", "Publication time of the first item with the line."),
+        Field("last_seen", "TIMESTAMP", "REQUIRED", "Publication time of the latest item with the line."),
+        Field("updated_at", "TIMESTAMP", "REQUIRED",
+              "When this snapshot was made; later snapshots of a line supersede earlier ones."),
+        Field("schema_version", "INT64", "REQUIRED"),
+    ),
+)
+
+WAREHOUSE_TABLES: tuple[Table, ...] = (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES, LEARNED_BOILERPLATE)

@@ -3,7 +3,8 @@
 Streaming inserts are at-least-once: BigQuery drops a repeated insertId only within a short,
 best-effort window, so a replay long after the first write can add a second copy of a row. Every
 table therefore has a ``<table>_unique`` view keeping the last written row per primary key; for
-``stories``, whose rows are successive snapshots of a cluster, that is the story's current state.
+``stories`` and ``learned_boilerplate``, whose rows are successive snapshots of a cluster or of a
+learned line, that is its current state.
 
 Two derived views answer the first questions of every reader, in BigQuery and in DuckDB alike:
 ``articles_latest`` (the latest version of each article) and ``stories_current`` (one row per story).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .definitions import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
+from .definitions import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
 from .fields import Table
 
 # The column that orders copies of one key: the latest write wins.
@@ -22,6 +23,7 @@ WRITE_ORDER: dict[str, str] = {
     RAW_ITEMS.name: "received_at",
     DEAD_LETTER.name: "failed_at",
     STORIES.name: "updated_at",
+    LEARNED_BOILERPLATE.name: "updated_at",
 }
 
 # Placeholders filled by Terraform's templatefile() (or by str.replace in tests).

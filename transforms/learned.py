@@ -21,7 +21,7 @@ has killed …") still appears in only a fraction of the source's items, while c
 nearly all of them: ``min_share`` tells them apart. Paragraphs longer than ``max_line_chars`` are
 body text and are never candidates.
 
-State is bounded: at most ``max_lines`` candidate lines per source (the weakest unlearned line is
+State is bounded: at most ``max_lines`` candidate lines per source (the weakest unlearned lines are
 evicted first), at most ``min_days`` day stamps and ``min_stories`` story keys per line (only "at
 least N" is ever asked), and a line not seen for ``window_days`` is forgotten — so a learned line
 that disappears from the site is unlearned again. Everything here is pure and deterministic: the
@@ -84,16 +84,18 @@ class SourceLines:
     # --- learning -------------------------------------------------------------------------------
 
     def observe(self, paragraphs: Iterable[str], *, at: datetime, story: str,
-                config: LearnConfig = LearnConfig()) -> None:
+                config: LearnConfig = LearnConfig()) -> list[str]:
         """Count one cleaned item: its paragraphs (text), when it was seen, and its story key.
 
         Pass the paragraphs before learned lines were removed (``body`` plus the item's
         ``learned_lines`` keys are accepted too: a key that is already tracked counts as its line).
+        Returns the keys of the lines counted, the only ones whose statistics changed.
         """
         at = _utc(at)
         day = at.date().isoformat()
         self.items_seen += 1
         seen: set[str] = set()
+        counted: list[str] = []
         for text in paragraphs:
             if len(text) > config.max_line_chars:
                 continue
@@ -107,22 +109,32 @@ class SourceLines:
                     continue
                 stat = self.lines[key] = LineStat(text=text, source_items_before=self.items_seen - 1,
                                                   first_seen=at)
+            counted.append(key)
             stat.items += 1
             stat.last_seen = at if stat.last_seen is None or at > stat.last_seen else stat.last_seen
             if day not in stat.days:
                 stat.days = (stat.days + [day])[-config.min_days:]
             if story not in stat.stories:
                 stat.stories = (stat.stories + [story])[-config.min_stories:]
+        return counted
 
     def _evict(self, now: datetime, config: LearnConfig) -> bool:
-        """Make room for one line: forget stale lines, else the weakest line not yet learned."""
+        """Make room for new lines: forget stale lines, else drop the weakest lines not yet learned.
+
+        A source at its bound meets a new line with almost every item (body sentences short enough
+        to be candidates), and every eviction scans all lines; so one pass frees an eighth of the
+        bound, weakest first (fewest items, then least recently seen), instead of one line per pass.
+        """
         self.forget(now, config)
         if len(self.lines) < config.max_lines:
             return True
-        candidates = [(s.items, s.last_seen or now, k) for k, s in self.lines.items() if not self.is_learned(k, config)]
+        candidates = sorted((s.items, s.last_seen or now, k) for k, s in self.lines.items()
+                            if not self.is_learned(k, config))
         if not candidates:
             return False
-        del self.lines[min(candidates)[2]]
+        excess = len(self.lines) - config.max_lines + max(1, config.max_lines // 8)
+        for _items, _seen, key in candidates[:excess]:
+            del self.lines[key]
         return True
 
     def forget(self, now: datetime, config: LearnConfig = LearnConfig()) -> int:
@@ -188,7 +200,7 @@ class SourceLines:
 
 
 def observe_article(state: SourceLines, body: Sequence[str], learned_lines: Sequence[str], *, at: datetime,
-                    story: str, config: LearnConfig = LearnConfig()) -> None:
+                    story: str, config: LearnConfig = LearnConfig()) -> list[str]:
     """Observe a cleaned article: its body plus the learned lines cleaning removed from it, so a
     learned line keeps being counted (and is not forgotten) while it is being removed."""
-    state.observe([*body, *learned_lines], at=at, story=story, config=config)
+    return state.observe([*body, *learned_lines], at=at, story=story, config=config)

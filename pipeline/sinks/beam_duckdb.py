@@ -5,18 +5,18 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, STORIES
+from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
 
 from .duckdb import DuckDBWarehouse
+
+_TABLES = (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES, LEARNED_BOILERPLATE)
 
 
 class _WriteUnits(beam.DoFn):
     def __init__(self, path: str) -> None:
         self.path = path
-        self.inserted = {t.name: Metrics.counter("warehouse", f"{t.name}_inserted")
-                         for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES)}
-        self.skipped = {t.name: Metrics.counter("warehouse", f"{t.name}_skipped")
-                        for t in (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES)}
+        self.inserted = {t.name: Metrics.counter("warehouse", f"{t.name}_inserted") for t in _TABLES}
+        self.skipped = {t.name: Metrics.counter("warehouse", f"{t.name}_skipped") for t in _TABLES}
 
     def setup(self) -> None:
         self._warehouse = DuckDBWarehouse.shared(self.path)
@@ -38,8 +38,8 @@ class _WriteUnits(beam.DoFn):
 
 
 class WriteUnitsToDuckDB(beam.PTransform):
-    """Writes each message's raw row with its article or dead-letter row and the story rows it
-    changed, atomically."""
+    """Writes each message's raw row with its article or dead-letter row and the story and
+    learned-line rows it changed, atomically."""
 
     def __init__(self, path: str) -> None:
         super().__init__()

@@ -20,9 +20,10 @@ from transforms.errors import dead_letter_row
 # distinct keys negligible and keep the request small.
 _INSERT_ID_HEX = 40
 
-# Rows of these tables are successive snapshots of one key (a story grows as outlets carry it), so the
-# insert id must also name the snapshot, or BigQuery's de-duplication would drop a real update.
-_SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {"stories": ("updated_at",)}
+# Rows of these tables are successive snapshots of one key (a story grows as outlets carry it, a
+# learned line's counts grow), so the insert id must also name the snapshot, or BigQuery's
+# de-duplication would drop a real update.
+_SNAPSHOT_FIELDS: dict[str, tuple[str, ...]] = {"stories": ("updated_at",), "learned_boilerplate": ("updated_at",)}
 
 
 class BigQueryRowRejected(Exception):

@@ -4,8 +4,8 @@ Every write is one transaction, so a reader never sees half a batch, and every w
 raw_items and dead_letter ignore rows whose primary key exists; articles drop a row whose content
 hash the article already has and number the others after the article's latest version (a new
 version keeps the cluster_id its article was first written with); stories are upserted, keeping the
-snapshot with the latest ``updated_at``. Running the same input twice, or replaying messages after a
-restart, therefore leaves the same rows.
+snapshot with the latest ``updated_at``, and so are learned_boilerplate rows. Running the same input
+twice, or replaying messages after a restart, therefore leaves the same rows.
 
 The views of ``schemas.views.DERIVED_VIEWS`` (latest version of each article, one row per story)
 are created with the tables.
@@ -25,6 +25,7 @@ import pyarrow as pa
 from schemas import (
     ARTICLES,
     DEAD_LETTER,
+    LEARNED_BOILERPLATE,
     RAW_ITEMS,
     STORIES,
     WAREHOUSE_TABLES,
@@ -125,7 +126,8 @@ class DuckDBWarehouse:
 
     def write_units(self, units: list[dict]) -> dict[str, WriteResult]:
         """Write everything some messages produced (see transforms.dofns) in one transaction,
-        with the story snapshots they carry (``stories``, a list per unit).
+        with the story snapshots and learned-line rows they carry (``stories`` and
+        ``learned_boilerplate``, a list per unit).
 
         A message whose raw_items row is already here was written whole before (a replay after a
         restart, or a re-run of the same files) and is skipped whole: what the pipeline derives from
@@ -152,6 +154,8 @@ class DuckDBWarehouse:
                        if not (u.get(ARTICLES.name) and u[ARTICLES.name]["article_id"] in known)
                        for row in (u.get(STORIES.name) or ())]
             results[STORIES.name] = self._upsert_stories(stories) if stories else WriteResult(0, 0)
+            learned = [row for u in fresh for row in (u.get(LEARNED_BOILERPLATE.name) or ())]
+            results[LEARNED_BOILERPLATE.name] = self._upsert_learned(learned) if learned else WriteResult(0, 0)
         return results
 
     def _known_articles(self, article_ids: list[str]) -> set[str]:
@@ -160,6 +164,30 @@ class DuckDBWarehouse:
         ids = pa.table({"id": pa.array(article_ids, pa.string())})  # noqa: F841 - read by SQL
         return {r[0] for r in self._conn.execute(
             "SELECT DISTINCT article_id FROM articles WHERE article_id IN (SELECT id FROM ids)").fetchall()}
+
+    def _upsert_learned(self, rows: list[dict]) -> WriteResult:
+        """Upsert learned-line snapshots: the latest ``updated_at`` wins, and a line keeps the
+        earliest ``first_seen`` any snapshot gave it. Returns rows inserted or changed."""
+        latest: dict[tuple[str, str], dict] = {}
+        for r in rows:
+            key = (r["feed_id"], r["line_key"])
+            known = latest.get(key)
+            if known is None or r["updated_at"] > known["updated_at"]:
+                latest[key] = r
+        batch = pa.Table.from_pylist(list(latest.values()), schema=arrow_schema(LEARNED_BOILERPLATE))  # noqa: F841
+        table = LEARNED_BOILERPLATE.name
+        names = LEARNED_BOILERPLATE.field_names()
+        cols = ", ".join(f'"{c}"' for c in names)
+        newer = f"excluded.updated_at > {table}.updated_at"
+        merged = {"first_seen": f"least({table}.first_seen, excluded.first_seen)"}
+        updates = ", ".join(
+            f'"{c}" = ' + merged.get(c, f'CASE WHEN {newer} THEN excluded."{c}" ELSE {table}."{c}" END')
+            for c in names if c not in LEARNED_BOILERPLATE.primary_key)
+        written = self._conn.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM batch "
+            f"ON CONFLICT ({', '.join(LEARNED_BOILERPLATE.primary_key)}) DO UPDATE SET {updates}"
+        ).fetchone()[0]
+        return WriteResult(written, len(rows) - written)
 
     def _upsert_stories(self, rows: list[dict]) -> WriteResult:
         """Merge story snapshots into ``stories``; returns rows inserted or changed.

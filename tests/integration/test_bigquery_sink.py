@@ -23,8 +23,10 @@ from google.cloud import bigquery
 from pipeline.main import run
 from pipeline.specs import OptionError
 from pipeline.sinks.bigquery_rows import insert_id, to_bigquery_row
-from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS, WAREHOUSE_TABLES, bigquery_schema
+from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, WAREHOUSE_TABLES, bigquery_schema
 from schemas.views import unique_view_name, unique_view_sql
+from tests.factories import write_jsonl
+from tests.learned_support import FEED, FOOTER, site_items
 
 from .recording_proxy import RecordingProxy
 
@@ -208,3 +210,23 @@ def test_every_warehouse_table_has_a_primary_key_for_insert_ids():
 def test_a_missing_dataset_is_refused_before_the_job_starts(bqemu_server, raw_file):
     with pytest.raises(OptionError, match=r"dataset not found.*deploy/terraform"):
         _run(raw_file, "test-project", "no_such_dataset")
+
+
+def test_learned_boilerplate_snapshots_stream_in_and_the_unique_view_holds_the_latest(
+        bq_dataset, bqemu_client, tmp_path):
+    project, dataset = bq_dataset
+    write_jsonl(tmp_path / "site.jsonl", site_items())
+    result = run(["--input", str(tmp_path / "site.jsonl"), "--warehouse", f"bigquery://{project}/{dataset}",
+                  "--runner", "DirectRunner", "--learn_min_items=6", "--learn_min_days=2",
+                  "--learn_min_stories=3", "--learn_min_share=0.5"])
+    result.wait_until_finish()
+
+    snapshots = _rows(bqemu_client, f"SELECT * FROM `{project}.{dataset}.learned_boilerplate`")
+    assert len(snapshots) > 1 and {(r["feed_id"], r["line"]) for r in snapshots} == {(FEED, FOOTER)}
+    view = bigquery.Table(f"{project}.{dataset}.{unique_view_name(LEARNED_BOILERPLATE)}")
+    view.view_query = unique_view_sql(LEARNED_BOILERPLATE, project, dataset)
+    bqemu_client.create_table(view)
+    [current] = _rows(bqemu_client, f"SELECT * FROM `{project}.{dataset}.{view.table_id}`")
+    assert (current["items"], current["learned"], current["share"]) == (30, True, 1.0)
+    articles = _rows(bqemu_client, f"SELECT body FROM `{project}.{dataset}.articles`")
+    assert sum(FOOTER in a["body"].split("\n") for a in articles) == 6 and len(articles) == 30

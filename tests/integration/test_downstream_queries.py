@@ -15,7 +15,7 @@ from google.cloud import bigquery
 from pipeline.runners import BATCH_RUNNER
 from pipeline.sinks.bigquery import WriteToBigQueryTable
 from pipeline.specs import WarehouseSpec
-from schemas import ARTICLES, DEAD_LETTER, STORIES, WAREHOUSE_TABLES
+from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, STORIES, WAREHOUSE_TABLES
 from schemas.views import unique_view_name, unique_view_sql
 from transforms.errors import ParseError, dead_letter_row
 
@@ -72,6 +72,18 @@ STORY_ROWS = [
     _story("c2", ["f1"], EARLIER_TODAY, EARLIER_TODAY),
     _story("c3", ["f1"], TODAY - timedelta(hours=5), TODAY - timedelta(hours=5)),
 ]
+def _learned(feed, line, items, updated, *, learned=True):
+    return {"feed_id": feed, "line_key": line.lower().replace(" ", ""), "line": line, "learned": learned,
+            "items": items, "share": 0.9, "days": 3, "stories": 5, "first_seen": TODAY - timedelta(days=3),
+            "last_seen": updated, "updated_at": updated, "schema_version": 1}
+
+
+LEARNED_ROWS = [
+    _learned("f1", "Support island news", 40, EARLIER_TODAY),
+    _learned("f1", "Support island news", 55, NOW - timedelta(minutes=5)),  # a later snapshot
+    _learned("f1", "Share this story", 25, EARLIER_TODAY),
+    _learned("f2", "Old banner", 30, EARLIER_TODAY, learned=False),  # no longer learned
+]
 DEAD_ROWS = [
     dead_letter_row(step="parse", error=ParseError("payload is not valid JSON"), payload=b"{", message_id="d1"),
     dead_letter_row(step="parse", error=ParseError("missing required field 'entry'"), payload=b"{}",
@@ -85,7 +97,8 @@ def warehouse(bq_dataset, bqemu_client):
     project, dataset = bq_dataset
     spec = WarehouseSpec("bigquery", project=project, dataset=dataset)
     with beam.Pipeline(options=PipelineOptions(runner=BATCH_RUNNER)) as p:
-        for table, rows in ((ARTICLES, ARTICLE_ROWS), (STORIES, STORY_ROWS), (DEAD_LETTER, DEAD_ROWS)):
+        for table, rows in ((ARTICLES, ARTICLE_ROWS), (STORIES, STORY_ROWS), (DEAD_LETTER, DEAD_ROWS),
+                            (LEARNED_BOILERPLATE, LEARNED_ROWS)):
             _ = (p | f"Create_{table.name}" >> beam.Create(rows)
                  | f"Write_{table.name}" >> WriteToBigQueryTable(spec, table))
     for table in WAREHOUSE_TABLES:
@@ -103,7 +116,7 @@ def _query(client, sql: str, project: str, dataset: str) -> list[dict]:
 
 
 def test_the_guide_has_the_promised_queries():
-    assert len(_doc_queries()) == 5
+    assert len(_doc_queries()) == 6
 
 
 def test_stories_snapshots_are_written_and_the_view_keeps_the_latest(warehouse, bqemu_client):
@@ -147,3 +160,9 @@ def test_failures_by_step(warehouse, bqemu_client):
     rows = _query(bqemu_client, _doc_queries()[4], *warehouse)
     assert [(r["step"], r["error_class"], r["failures"]) for r in rows] == [
         ("parse", "ParseError", 2), ("write_articles", "ValueError", 1)]
+
+
+def test_learned_boilerplate_per_feed(warehouse, bqemu_client):
+    rows = _query(bqemu_client, _doc_queries()[5], *warehouse)
+    assert [(r["feed_id"], r["line"], r["items"]) for r in rows] == [
+        ("f1", "Support island news", 55), ("f1", "Share this story", 25)]

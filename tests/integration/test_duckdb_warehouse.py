@@ -99,3 +99,38 @@ def test_a_replayed_message_is_skipped_whole_even_if_it_now_cleans_differently(w
     assert again["articles"].inserted == 0 and again["articles"].skipped == 1
     _, rows = warehouse.query("SELECT count(*) FROM articles")
     assert rows == [(1,)]
+
+
+def _learned_row(items: int, updated: datetime, *, learned: bool = True, first_seen: datetime = T0) -> dict:
+    return {"feed_id": "site", "line_key": "sitefooter", "line": "Site footer.", "learned": learned,
+            "items": items, "share": 0.9, "days": 3, "stories": 5, "first_seen": first_seen,
+            "last_seen": updated, "updated_at": updated, "schema_version": 1}
+
+
+def _unit(message_id: str, learned_rows: list[dict]) -> dict:
+    raw_row = {"message_id": message_id, "feed_id": "site", "item_key": None, "fetched_at": T0,
+               "received_at": T0, "attributes": "{}", "payload": "{}"}
+    return {"message_id": message_id, "raw_items": raw_row, "articles": None, "dead_letter": None,
+            "learned_boilerplate": learned_rows}
+
+
+def test_learned_rows_are_upserted_latest_snapshot_first_seen_earliest(warehouse):
+    later, latest = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    # Bundles can arrive out of order: the newest snapshot wins whichever is written last.
+    result = warehouse.write_units([_unit("m2", [_learned_row(30, latest)]),
+                                    _unit("m1", [_learned_row(20, later, first_seen=T0 - timedelta(days=1))])])
+    assert result["learned_boilerplate"].inserted == 1
+    warehouse.write_units([_unit("m0", [_learned_row(10, T0, first_seen=T0 - timedelta(days=2))])])
+    _, rows = warehouse.query("SELECT items, learned, updated_at, first_seen FROM learned_boilerplate")
+    assert rows == [(30, True, latest, T0 - timedelta(days=2))]
+    warehouse.write_units([_unit("m3", [_learned_row(31, latest + timedelta(hours=1), learned=False)])])
+    _, rows = warehouse.query("SELECT items, learned FROM learned_boilerplate")
+    assert rows == [(31, False)]
+
+
+def test_a_replayed_message_writes_no_learned_rows(warehouse):
+    warehouse.write_units([_unit("m1", [_learned_row(20, T0)])])
+    again = warehouse.write_units([_unit("m1", [_learned_row(99, T0 + timedelta(hours=5))])])
+    assert again["learned_boilerplate"].inserted == 0
+    _, rows = warehouse.query("SELECT items FROM learned_boilerplate")
+    assert rows == [(20,)]

@@ -32,7 +32,8 @@ ARGS = [
 STABLE_STEPS = {
     "ReadInput/Read/Read",
     "ReadInput/ToMessage",
-    "CleanArticles/ParseCleanIdentify",
+    "CleanArticles/ParseCleanIdentify/KeyByFeed",
+    "CleanArticles/ParseCleanIdentify/CleanLearned",
     "CleanArticles/KeyByArticle",
     "CleanArticles/DedupVersions/Stateful",
     "Cluster/Streaming/Route/ParDo(_Route)",
@@ -42,6 +43,10 @@ STABLE_STEPS = {
     "SplitTables/Rows_articles",
     "SplitTables/Rows_raw_items",
     "SplitTables/Rows_dead_letter",
+    "SplitTables/Rows_learned_boilerplate",
+    "Write_learned_boilerplate/ToInsertRows",
+    "Write_learned_boilerplate/StreamingInsert/ParDo(BigQueryWriteFn)",
+    "Write_learned_boilerplate/RejectedToDeadLetter",
     "Write_articles/ToInsertRows",
     "Write_articles/StreamingInsert/ParDo(BigQueryWriteFn)",
     "Write_articles/RejectedToDeadLetter",
@@ -75,8 +80,8 @@ def offline(monkeypatch):
     monkeypatch.delenv("BIGQUERY_EMULATOR_HOST", raising=False)
 
 
-def _translate():
-    options = PipelineOptions(ARGS)
+def _translate(*extra: str):
+    options = PipelineOptions([*ARGS, *extra])
     result = build_pipeline(options).run()
     return options, result.job
 
@@ -133,9 +138,24 @@ def test_cluster_steps_keep_state_with_an_expiry_timer(offline, step, state, tim
     assert any(name.endswith(timer) for name in payload.timer_family_specs)
 
 
+def test_learned_boilerplate_is_keyed_state_with_an_expiry_timer(offline):
+    _, job = _translate()
+    step = _leaf_transforms(job)["CleanArticles/ParseCleanIdentify/CleanLearned"]
+    payload = beam_runner_api_pb2.ParDoPayload.FromString(step.spec.payload)
+    assert {"snapshot", "log", "token"} <= set(payload.state_specs)
+    assert any(name.endswith("expiry") for name in payload.timer_family_specs)
+
+
+def test_learning_off_keeps_the_single_clean_step(offline):
+    _, job = _translate("--learn_boilerplate=false")
+    names = set(_leaf_transforms(job))
+    assert "CleanArticles/ParseCleanIdentify" in names
+    assert not any(n.startswith("CleanArticles/ParseCleanIdentify/") for n in names)
+
+
 def test_sinks_use_the_real_bigquery_clients_on_dataflow(offline):
     _, job = _translate()
-    for table in ("articles", "raw_items", "dead_letter", "stories"):
+    for table in ("articles", "raw_items", "dead_letter", "stories", "learned_boilerplate"):
         step = _leaf_transforms(job)[f"Write_{table}/StreamingInsert/ParDo(BigQueryWriteFn)"]
         payload = beam_runner_api_pb2.ParDoPayload.FromString(step.spec.payload)
         fn = pickler.loads(payload.do_fn.payload)[0]

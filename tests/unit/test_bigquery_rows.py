@@ -15,7 +15,7 @@ from pipeline.sinks.bigquery_rows import (
     rfc3339,
     to_bigquery_row,
 )
-from schemas import ARTICLES, RAW_ITEMS, STORIES
+from schemas import ARTICLES, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
 
 _T = datetime(2024, 5, 6, 7, 45, 0, 123456, tzinfo=timezone.utc)
 
@@ -69,6 +69,14 @@ def test_story_snapshots_get_distinct_insert_ids():
     first = {"cluster_id": "c1", "updated_at": "2024-05-06T07:45:00.000000Z"}
     later = {"cluster_id": "c1", "updated_at": "2024-05-06T08:00:00.000000Z"}
     assert insert_id(STORIES, first) != insert_id(STORIES, later)
+
+
+def test_learned_line_snapshots_get_distinct_insert_ids():
+    assert insert_id_fields(LEARNED_BOILERPLATE) == ("feed_id", "line_key", "updated_at")
+    first = {"feed_id": "f", "line_key": "sitefooter", "updated_at": "2024-05-06T07:45:00.000000Z"}
+    assert insert_id(LEARNED_BOILERPLATE, first) != insert_id(
+        LEARNED_BOILERPLATE, {**first, "updated_at": "2024-05-06T08:00:00.000000Z"})
+    assert insert_id(LEARNED_BOILERPLATE, first) != insert_id(LEARNED_BOILERPLATE, {**first, "feed_id": "g"})
 
 
 def test_describe_insert_errors():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+import string
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -79,6 +82,20 @@ def test_plain_text_input():
 
 def test_paragraph_key_ignores_case_punctuation_and_quotes():
     assert paragraph_key("It\u2019s DONE, \u201cnow\u201d.") == paragraph_key("its done now")
+
+
+def test_paragraph_key_of_ascii_text_is_its_letters_and_digits_lowercased():
+    """The ASCII fast path keeps exactly what the general rule keeps: word characters but '_'."""
+    def by_definition(text: str) -> str:
+        return "".join(re.findall(r"[^\W_]+", text.casefold()))
+
+    every_ascii = "".join(map(chr, range(128)))
+    assert paragraph_key(every_ascii) == by_definition(every_ascii) == string.digits + 2 * string.ascii_lowercase
+    rng = random.Random(3)
+    for _ in range(2000):
+        text = "".join(rng.choice(string.printable) for _ in range(rng.randint(0, 60)))
+        assert paragraph_key(text) == by_definition(text), repr(text)
+    assert paragraph_key("Caf\u00e9 Ren\u00e9e, 2024!") == "caf\u00e9ren\u00e9e2024"  # not ASCII: the general rule
 
 
 # --- titles -------------------------------------------------------------------------------------

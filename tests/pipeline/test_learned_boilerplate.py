@@ -1,0 +1,138 @@
+"""CleanArticles with learned boilerplate: batch (grouped by feed) and streaming (TestStream through
+the stateful step), dead letters unchanged, rows for the learned_boilerplate table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.util import BeamAssertException, assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+
+from pipeline.build import CleanArticles, SplitTables
+from pipeline.runners import BATCH_RUNNER, STREAMING_RUNNER
+from tests.factories import message, raw_item
+from tests.learned_support import FEED, FOOTER, QUOTE, site_items
+from transforms.learned import LearnConfig
+from transforms.learned_dofns import CleanWithLearnedLines
+from transforms.normalize import paragraph_key
+
+CONFIG = LearnConfig(min_items=6, min_days=2, min_stories=3, min_share=0.5, max_lines=200, window_days=10)
+FOOTER_KEY = paragraph_key(FOOTER)
+DAY = 24 * 3600
+
+
+def _fetched(item: dict) -> float:
+    return datetime.fromisoformat(item["fetched_at"].replace("Z", "+00:00")).timestamp()
+
+
+def _titles_with_footer(items: list[dict], learned_from: int) -> list[tuple[str, bool]]:
+    """(title, footer still in the body) expected when the footer is learned after ``learned_from`` items."""
+    return [(it["entry"]["title"], n < learned_from) for n, it in enumerate(items)]
+
+
+def _footer_kept(tables):
+    return tables["articles"] | "FooterKept" >> beam.Map(lambda r: (r["title"], FOOTER in r["body"].split("\n")))
+
+
+def test_batch_learns_per_feed_in_fetch_order_and_keeps_dead_letters():
+    items = site_items()
+    other = raw_item(feed_id="other-feed", guid="o-1", paragraphs=("An unrelated story.", FOOTER))
+    msgs = [message(it, f"m{n:02d}") for n, it in enumerate(items)]
+    msgs.reverse()  # arrival order does not matter: each feed is cleaned in fetch order
+    msgs += [message(other, "o1"), message(b"{broken", "bad", feed_id="bad-feed"), message(b"[1]", "nofeed"),
+             message({**raw_item(feed_id=FEED), "entry": {"title": None, "content": []}}, "empty")]
+    with TestPipeline(runner=BATCH_RUNNER) as p:
+        tables = (p | beam.Create(msgs)
+                  | CleanArticles(streaming=False, dedup_ttl_seconds=3600, learn=CONFIG) | SplitTables())
+        expected = _titles_with_footer(items, 6) + [("Harbour council approves new ferry timetable", True)]
+        assert_that(_footer_kept(tables), equal_to(expected), label="footer removed after learning")
+        assert_that(tables["dead_letter"] | "DL" >> beam.Map(lambda r: (r["message_id"], r["step"], r["feed_id"])),
+                    equal_to([("bad", "parse", "bad-feed"), ("nofeed", "parse", None), ("empty", "clean", FEED)]),
+                    label="dead letters")
+        assert_that(tables["raw_items"] | "Raw" >> beam.Map(lambda r: r["message_id"]),
+                    equal_to([m.message_id for m in msgs]), label="every message kept raw")
+        # Only the footer was learned; the feed's last unit carries its final row.
+        final = (tables["learned_boilerplate"]
+                 | "Keyed" >> beam.Map(lambda r: ((r["feed_id"], r["line_key"]), r))
+                 | "Latest" >> beam.CombinePerKey(lambda rows: max(rows, key=lambda r: r["updated_at"]))
+                 | "Project" >> beam.Map(lambda kv: (kv[0], kv[1]["items"], kv[1]["learned"], kv[1]["line"])))
+        assert_that(final, equal_to([((FEED, FOOTER_KEY), len(items), True, FOOTER)]), label="learned rows")
+
+
+def _distinct_equal(expected: set):
+    def check(actual):
+        if set(actual) != expected or not actual:
+            raise BeamAssertException(f"distinct values {set(actual)!r}, expected {expected!r}")
+    return check
+
+
+def _stream(events) -> TestStream:
+    stream = TestStream()
+    for event in events:
+        stream = event(stream)
+    return stream.advance_watermark_to_infinity()
+
+
+def _run_stream(stream: TestStream, **learn_kw):
+    opts = PipelineOptions()
+    opts.view_as(StandardOptions).streaming = True
+    p = TestPipeline(runner=STREAMING_RUNNER, options=opts)
+    tables = p | stream | CleanWithLearnedLines(CONFIG, streaming=True, **learn_kw) | SplitTables()
+    return p, tables
+
+
+def _add(items, first_id=0):
+    def add(stream):
+        for n, it in enumerate(items):
+            ts = _fetched(it)
+            stream = stream.advance_watermark_to(ts - 1).add_elements(
+                [TimestampedValue(message(it, f"m{first_id + n:03d}"), ts)])
+        return stream
+    return add
+
+
+@pytest.mark.parametrize("learn_kw", [{}, {"snapshot_every": 3, "live_learners": 0}],
+                         ids=["live learner", "rebuilt from snapshot and log every item"])
+def test_streaming_learns_item_by_item_and_drops_a_silent_feeds_state(learn_kw):
+    items = site_items()
+    # After a silence longer than the window the feed's state has been dropped: its footer has to
+    # be learned again, so the next item keeps it.
+    last = _fetched(items[-1])
+    late = raw_item(feed_id=FEED, guid="hl-late", title="Velmora orchard reopens after the winter",
+                    paragraphs=("The orchard in Velmora reopened to visitors on a mild morning.", FOOTER),
+                    fetched_at=datetime.utcfromtimestamp(last + 12 * DAY).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    published=None)
+    stream = _stream([_add(items), lambda s: s.advance_watermark_to(last + 11 * DAY), _add([late], 900)])
+    p, tables = _run_stream(stream, **learn_kw)
+    expected = _titles_with_footer(items, 6) + [(late["entry"]["title"], True)]
+    assert_that(_footer_kept(tables), equal_to(expected), label="footer removed after learning")
+    rows = tables["learned_boilerplate"] | "Lines" >> beam.Map(lambda r: (r["line_key"], r["learned"]))
+    # Learned once and written as learned; the quote of the storm day never appears. Had the state
+    # outlived the silence, the late item would have found the footer stale and written it as
+    # unlearned (learned = false): no such row, so the timer dropped the state.
+    assert_that(rows, _distinct_equal({(FOOTER_KEY, True)}), label="rows")
+    p.run().wait_until_finish()
+
+
+def test_streaming_quote_of_one_days_story_stays_in_every_update():
+    items = site_items(days=2, per_day=3, storm_day=1, storm_updates=12)
+    broken = lambda s: s.add_elements([TimestampedValue(message(b"{broken", "bad", feed_id=FEED), _fetched(items[0]))])  # noqa: E731
+    p, tables = _run_stream(_stream([_add(items), broken]))
+    assert_that(tables["dead_letter"] | "DL" >> beam.Map(lambda r: (r["message_id"], r["step"], r["feed_id"])),
+                equal_to([("bad", "parse", FEED)]), label="dead letter")
+    quoted = tables["articles"] | beam.Filter(lambda r: r["title"].startswith("Storm update")) \
+        | beam.Map(lambda r: QUOTE in r["body"].split("\n"))
+    assert_that(quoted, equal_to([True] * 12), label="quote kept")
+    assert_that(tables["learned_boilerplate"] | "Keys" >> beam.Map(lambda r: r["line_key"]),
+                _distinct_equal({FOOTER_KEY}), label="only the footer learned")
+    p.run().wait_until_finish()
+
+
+def test_bad_state_tuning_is_refused():
+    with pytest.raises(ValueError, match="snapshot_every"):
+        CleanWithLearnedLines(CONFIG, streaming=True, snapshot_every=0)

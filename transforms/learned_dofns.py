@@ -1,0 +1,252 @@
+"""Clean each item with the boilerplate learned from its source's earlier items (keyed by feed).
+
+The learned lines of a source (:class:`~transforms.learner.FeedLearner`) must be known when its
+next item is cleaned, so the chain runs keyed by ``feed_id``::
+
+    messages ─ KeyByFeed ─ (feed_id, message) ─ parse → clean with learned lines → count → identify ─ units
+
+Every failure still becomes the unit's dead-letter row, with the step that failed (parse, clean or
+identify: :class:`~transforms.dofns.ItemSteps`); a message whose feed cannot be read goes under the
+empty key and fails to parse there. A unit whose item changed what the source has learned carries
+the changed rows under ``learned_boilerplate``, written in the unit's transaction. Messages travel
+to the keyed step as they came (bytes): cheaper to move than a parsed item, and parsed once there.
+
+Streaming: a stateful DoFn per feed (:class:`_CleanLearnedStateful`). Its state is the learner's
+snapshot plus a log of the observations since, and the live learner is cached in the worker's
+memory between elements: writing the whole learner per element (up to ``max_lines`` lines, 1.3 MB
+pickled at the default bound) would cost far more than cleaning the item. A feed silent for
+``window_days`` of event time has forgotten every line anyway, so its state is then dropped by a
+timer.
+
+Batch: the same learner over each feed's items at once (group by feed, sort by fetch time, one
+sequential pass), without per-element state, which the batch engine makes expensive; the final
+rows of the feed's lines go with its last unit.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import partial
+
+import apache_beam as beam
+from apache_beam.coders import BytesCoder, PickleCoder, StrUtf8Coder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import Duration
+
+from .dofns import ItemSteps, stamped
+from .learned import LearnConfig
+from .learner import LEARNED, FeedLearner, feed_key, fetch_order
+from .model import Message, RawItem
+
+__all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines"]
+
+_FEED_KEYED = beam.typehints.Tuple[str, Message]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Chain:
+    """Parse, clean with a learner's lines, count the item, identify: the per-item work of both
+    wirings, with its metrics."""
+
+    def __init__(self) -> None:
+        self.steps = ItemSteps()
+        self.rows = Metrics.counter("learned", "rows_changed")
+        self.removed = Metrics.counter("learned", "lines_removed")
+
+    def unit(self, learner: FeedLearner, msg: Message, raw: RawItem, observe) -> dict:
+        """A parsed message's unit; ``observe(raw, clean) -> rows`` counts the cleaned item."""
+        clean, unit = self.steps.clean(msg, raw, learner.learned())
+        if unit is not None:  # nothing is learned from an item that could not be cleaned
+            return unit
+        if clean.learned_lines:
+            self.removed.inc(len(clean.learned_lines))
+        rows = observe(raw, clean)
+        unit = self.steps.identify(msg, raw, clean)
+        if rows:
+            self.rows.inc(len(rows))
+            unit[LEARNED] = rows
+        return unit
+
+
+# -- streaming -------------------------------------------------------------------------------------
+
+@dataclass
+class _Held:
+    learner: FeedLearner
+    token: str | None
+    log_length: int
+
+
+# Live learners by (DoFn identity, feed). The runner may rebuild the DoFn object for every bundle,
+# so the cache lives at module level.
+_LIVE: OrderedDict[tuple[str, str], _Held] = OrderedDict()
+# A learner holds up to max_lines lines (about 1.6 MB at the default bound of 2,000); a worker
+# serving more feeds than this rebuilds the coldest from state when their next item comes.
+LIVE_LEARNERS = 128
+# Observations logged between snapshots: a rebuild replays at most this many, and a snapshot (the
+# whole learner) is written once per this many items of the feed.
+SNAPSHOT_EVERY = 256
+
+
+class _CleanLearnedStateful(beam.DoFn):
+    """Keyed by feed: each item cleaned with the feed's learned lines, then counted.
+
+    State: ``snapshot`` (the learner as plain values, pickled), ``log`` (observations since the
+    snapshot: candidate lines, time, story, processing time, enough to replay them exactly),
+    ``token`` (a fresh id written with every change). The live learner is trusted while its token
+    equals the state's, which a failed bundle (its writes are discarded) or another worker taking
+    the key over breaks; it is then rebuilt from snapshot and log.
+    """
+
+    SNAPSHOT = ReadModifyWriteStateSpec("snapshot", BytesCoder())
+    LOG = BagStateSpec("log", PickleCoder())
+    TOKEN = ReadModifyWriteStateSpec("token", StrUtf8Coder())
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, config: LearnConfig, snapshot_every: int, live_learners: int) -> None:
+        self.config = config
+        self.snapshot_every = snapshot_every
+        self.live_learners = live_learners
+        # Lines unseen for window_days are forgotten, so a feed silent that long holds nothing.
+        self.ttl = Duration(seconds=int(timedelta(days=config.window_days).total_seconds()))
+        self._live_id = uuid.uuid4().hex  # pickled with the DoFn: the same on every copy of it
+        self.chain = _Chain()
+        self.rebuilds = Metrics.counter("learned", "state_rebuilds")
+        self.expired = Metrics.counter("learned", "feeds_expired")
+
+    def _load(self, feed_id: str, snapshot, log, token) -> _Held:
+        key = (self._live_id, feed_id)
+        current = token.read()
+        held = _LIVE.get(key)
+        if held is not None and current is not None and held.token == current:
+            _LIVE.move_to_end(key)
+            return held
+        self.rebuilds.inc()
+        blob = snapshot.read()
+        learner = (FeedLearner.from_dict(pickle.loads(blob), self.config) if blob
+                   else FeedLearner.new(feed_id, self.config))
+        replayed = 0
+        for lines, at, story, now in log.read():
+            learner.observe_lines(lines, at=at, story=story, now=now)
+            replayed += 1
+        held = _Held(learner, current, replayed)
+        if self.live_learners > 0:
+            _LIVE[key] = held
+            _LIVE.move_to_end(key)
+            while len(_LIVE) > self.live_learners:
+                _LIVE.popitem(last=False)
+        return held
+
+    def process(self, element, ts=beam.DoFn.TimestampParam, snapshot=beam.DoFn.StateParam(SNAPSHOT),
+                log=beam.DoFn.StateParam(LOG), token=beam.DoFn.StateParam(TOKEN),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        feed_id, msg = element
+        raw, unit = self.chain.steps.parse(msg)
+        if unit is not None:
+            yield unit
+            return
+        held = self._load(feed_id, snapshot, log, token)
+
+        def observe(raw, clean):
+            lines, at, story = held.learner.observation(raw, clean)
+            now = _now()
+            rows = held.learner.observe_lines(lines, at=at, story=story, now=now)
+            log.add((lines, at, story, now))
+            held.log_length += 1
+            if held.log_length >= self.snapshot_every:
+                snapshot.write(pickle.dumps(held.learner.to_dict(), protocol=pickle.HIGHEST_PROTOCOL))
+                log.clear()
+                held.log_length = 0
+            held.token = uuid.uuid4().hex
+            token.write(held.token)
+            expiry.set(ts + self.ttl)
+            return rows
+
+        yield self.chain.unit(held.learner, msg, raw, observe)
+
+    @on_timer(EXPIRY)
+    def expire(self, key=beam.DoFn.KeyParam, snapshot=beam.DoFn.StateParam(SNAPSHOT),
+               log=beam.DoFn.StateParam(LOG), token=beam.DoFn.StateParam(TOKEN)):
+        self.expired.inc()
+        for state in (snapshot, log, token):
+            state.clear()
+        _LIVE.pop((self._live_id, key), None)
+
+
+# -- batch -----------------------------------------------------------------------------------------
+
+class _CleanFeedInOrder(beam.DoFn):
+    """One feed's items at once, in fetch order, through one learner."""
+
+    def __init__(self, config: LearnConfig) -> None:
+        self.config = config
+        self.chain = _Chain()
+
+    def process(self, element):
+        feed_id, messages = element
+        parsed = []
+        for msg in messages:
+            raw, unit = self.chain.steps.parse(msg)
+            if unit is not None:
+                yield unit  # no event time of its own: it did not parse
+            else:
+                parsed.append((fetch_order(raw.fetched_at, msg.message_id), msg, raw))
+        parsed.sort(key=lambda p: p[0])
+        learner = FeedLearner.new(feed_id, self.config)
+        observe = partial(_observe_now, learner)
+        last = None
+        for _order, msg, raw in parsed:
+            if last is not None:
+                yield stamped(*last)
+            last = self.chain.unit(learner, msg, raw, observe), raw
+        if last is not None:
+            final = learner.flush(_now())
+            if final:
+                self.chain.rows.inc(len(final))
+                unit = last[0]
+                # One row per line, the latest: the final row supersedes the item's own.
+                unit[LEARNED] = list({r["line_key"]: r for r in (*unit.get(LEARNED, ()), *final)}.values())
+            yield stamped(*last)
+
+
+def _observe_now(learner: FeedLearner, raw: RawItem, clean) -> list[dict]:
+    return learner.observe(raw, clean, now=_now())
+
+
+# -- the composite ---------------------------------------------------------------------------------
+
+class CleanWithLearnedLines(beam.PTransform):
+    """Messages → units, each item cleaned with the learned boilerplate of its source.
+
+    ``snapshot_every`` and ``live_learners`` tune the streaming state (see ``SNAPSHOT_EVERY`` and
+    ``LIVE_LEARNERS``); ``live_learners=0`` rebuilds the learner from state for every item.
+    """
+
+    def __init__(self, config: LearnConfig, *, streaming: bool, snapshot_every: int = SNAPSHOT_EVERY,
+                 live_learners: int = LIVE_LEARNERS) -> None:
+        super().__init__()
+        if snapshot_every < 1 or live_learners < 0:
+            raise ValueError("snapshot_every must be positive and live_learners not negative")
+        self.config = config
+        self.streaming = streaming
+        self.snapshot_every = snapshot_every
+        self.live_learners = live_learners
+
+    def expand(self, messages):
+        # Stateful steps and grouping take their key coder from the input's type.
+        keyed = messages | "KeyByFeed" >> beam.Map(lambda msg: (feed_key(msg), msg)).with_output_types(_FEED_KEYED)
+        if self.streaming:
+            return keyed | "CleanLearned" >> beam.ParDo(
+                _CleanLearnedStateful(self.config, self.snapshot_every, self.live_learners))
+        return (keyed
+                | "GroupByFeed" >> beam.GroupByKey()
+                | "CleanInFetchOrder" >> beam.ParDo(_CleanFeedInOrder(self.config)))
