@@ -23,15 +23,24 @@ _PLACES = ("PORT ALDEN", "VELMORA", "KASTRIN", "NORTH BELL", "OSSARA")
 _AGENCIES = (("Xinhua", "xinhua"), ("AP", "ap"), ("Reuters", "reuters"), ("AFP", "afp"), ("AA", "anadolu"))
 
 
+_SYLLABLES = ("ka", "lo", "mer", "vin", "sa", "tor", "el", "bra", "nu", "dal", "ost", "ri", "gan", "fel")
+
+
+def _name(rng: random.Random) -> str:
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
 def _sentence(rng: random.Random) -> str:
-    """An English-like news sentence (function words included, as in real copy)."""
-    return (f"The {rng.choice(_NOUNS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
-            f"{rng.choice(_TAILS)}.")
+    """An English-like news sentence: function words as in real copy, and the people, places and
+    figures of its own story (so different stories share phrases, not whole passages)."""
+    return (f"The {rng.choice(_NOUNS)} of {_name(rng)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} "
+            f"{rng.choice(_TAILS)}, {_name(rng)} {_name(rng)} told reporters, citing "
+            f"{rng.randint(2, 990)} cases.")
 
 
 def make_item(i: int, rng: random.Random) -> dict:
     credit, _ = _AGENCIES[i % len(_AGENCIES)]
-    paras = [" ".join(_sentence(rng) for _ in range(rng.choice((2, 3, 3)))) for _ in range(5)]
+    paras = [" ".join(_sentence(rng) for _ in range(2)) for _ in range(5)]
     paras[0] = f"{rng.choice(_PLACES)}, March {1 + i % 28} ({credit}) -- {paras[0]}"
     html = (
         "<p>2 min read</p>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from dataclasses import dataclass
@@ -64,8 +65,14 @@ def process(input_glob: str, warehouse: str, extra: list[str] | None = None) -> 
     options = PipelineOptions(["--input", input_glob, "--warehouse", warehouse, *(extra or [])])
     std = options.view_as(StandardOptions)
     std.runner = local_runner(std.runner, streaming=False)
-    result = build_pipeline(options).run()
-    result.wait_until_finish()
+    # Everything imported so far (Beam, the rule packs) lives as long as the process: freezing it
+    # keeps the garbage collector from re-scanning it on every collection of the job's many objects.
+    gc.freeze()
+    try:
+        result = build_pipeline(options).run()
+        result.wait_until_finish()
+    finally:
+        gc.unfreeze()
     from .sinks.duckdb import DuckDBWarehouse  # noqa: PLC0415
 
     DuckDBWarehouse.close_all()  # release the file so readers can open it
