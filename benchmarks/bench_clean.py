@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
+from benchmarks.timing import time_stages
 from transforms.clean import clean_item
 from transforms.normalize import paragraph_key
 from transforms.parse import parse_raw_item
@@ -170,16 +171,7 @@ def stage_times(items: list[bytes]) -> dict[str, float]:
         "language": lambda: [detect_language("", p) for p in cleaned],
         "clean_item (all)": lambda: [clean_item(r) for r in raws],
     }
-    out = {}
-    for name, fn in stages.items():
-        fn()
-        times = []
-        for _ in range(3):
-            t0 = time.process_time()
-            fn()
-            times.append((time.process_time() - t0) / len(items) * 1e6)
-        out[name] = statistics.median(times)
-    return out
+    return time_stages(stages, len(items))
 
 
 def run(n_items: int = 2000, runs: int = 5, learned: frozenset[str] = frozenset(), *, learning: bool = False) -> dict:

@@ -18,6 +18,7 @@ import time
 
 import orjson
 
+from benchmarks.timing import time_stages
 from benchmarks.pages_corpus import Page, make_pages
 from transforms.clean import clean_item
 from transforms.identity import article_row
@@ -95,16 +96,7 @@ def stage_times(items: list[bytes]) -> dict[str, float]:
         "trafilatura default, untrimmed": lambda: [
             trafilatura.bare_extraction(r.page_html, include_comments=False, include_tables=False) for r in raws],
     }
-    out = {}
-    for name, fn in stages.items():
-        fn()
-        times = []
-        for _ in range(3):
-            t0 = time.process_time()
-            fn()
-            times.append((time.process_time() - t0) / len(items) * 1e6)
-        out[name] = statistics.median(times)
-    return out
+    return time_stages(stages, len(items))
 
 
 def main(argv: list[str] | None = None) -> int:
