@@ -21,7 +21,8 @@ from google.cloud.pubsub_v1.types import BatchSettings, FlowControl
 from google.protobuf import duration_pb2
 from google.pubsub_v1 import PublisherClient as GapicPublisherClient
 
-from emulator.server import start_emulator
+
+from .support import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,22 +34,6 @@ PROJECT = "projects/newswire-test"
 TOPIC = f"{PROJECT}/topics/raw-items"
 SUB = f"{PROJECT}/subscriptions/raw-items-sub"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    """Poll until predicate() is true; fail after timeout."""
-    give_up = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > give_up:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-@pytest.fixture
-def emulator(monkeypatch):
-    with start_emulator() as handle:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", handle.host_port)
-        yield handle
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emulator.server import start_emulator
 from pollers import AddressPolicy, FeedConfig, PageSettings, PollerSettings, decode_html
 from transforms.clean import clean_item
 from transforms.parse import parse_raw_item
@@ -61,12 +60,10 @@ def serve_site(server: FeedServer) -> dict[str, str]:
 
 
 @pytest.fixture
-def pubsub(monkeypatch):
-    with start_emulator() as handle:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", handle.host_port)
-        ps = PubSub(handle.host_port)
-        yield ps
-        ps.close()
+def pubsub(emulator):
+    ps = PubSub(emulator.host_port)
+    yield ps
+    ps.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import tracemalloc
 import pytest
 from google.cloud import pubsub_v1
 
-from emulator.server import start_emulator
 from pollers import (
     FailureKind,
     FeedConfig,
@@ -24,6 +23,7 @@ from pollers import (
 from transforms.parse import parse_raw_item
 
 from .feedserver import FeedServer, Reply, fixture
+from .support import wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -40,14 +40,6 @@ FAST = PollerSettings(
     retry=RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.05, max_retry_after=5.0),
     publish_attempts=2, publish_initial_wait=0.01,
 )
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    give_up = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > give_up:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 class PubSub:
@@ -87,13 +79,6 @@ class PubSub:
     def close(self) -> None:
         self.publisher.close()
         self.subscriber.close()
-
-
-@pytest.fixture
-def emulator(monkeypatch):
-    with start_emulator() as handle:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", handle.host_port)
-        yield handle
 
 
 @pytest.fixture
