@@ -156,7 +156,8 @@ def _cmd_run(args, extra) -> int:
         errors.print(f"[red]error:[/red] {exc}")
         return 1
     console.print(f"query it: newswire query --warehouse {args.warehouse} "
-                  "\"SELECT agency, title FROM articles ORDER BY published_at DESC LIMIT 10\"")
+                  "\"SELECT agency, title FROM articles ORDER BY published_at DESC LIMIT 10\"",
+                  soft_wrap=True, markup=False)
     return 0
 
 
