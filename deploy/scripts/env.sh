@@ -32,6 +32,24 @@ template_parameters() {
   printf '%s' "${params}"
 }
 
+# Launch the Flex Template as job JOB_NAME with the deployment's settings; extra gcloud flags follow
+# (update.sh adds --update and its transform-name mappings).
+run_flex_template() {
+  gcloud dataflow flex-template run "${JOB_NAME}" \
+    --project "${PROJECT}" \
+    --region "${REGION}" \
+    --template-file-gcs-location "${TEMPLATE_SPEC}" \
+    --service-account-email "${SERVICE_ACCOUNT}" \
+    --staging-location "gs://${BUCKET}/staging" \
+    --temp-location "gs://${BUCKET}/tmp" \
+    --enable-streaming-engine \
+    --num-workers "${NUM_WORKERS}" \
+    --max-workers "${MAX_WORKERS}" \
+    --worker-machine-type "${MACHINE_TYPE}" \
+    --parameters "$(template_parameters)" \
+    "$@"
+}
+
 # Build IMAGE from DOCKERFILE with the repository root as context: local Docker when USE_DOCKER=1,
 # else Cloud Build (deploy/cloudbuild.yaml).
 build_image() {

@@ -13,16 +13,4 @@ mapping_args=()
 if [[ -n "${TRANSFORM_NAME_MAPPINGS:-}" ]]; then
   mapping_args=(--transform-name-mappings "${TRANSFORM_NAME_MAPPINGS}")
 fi
-gcloud dataflow flex-template run "${JOB_NAME}" \
-  --project "${PROJECT}" \
-  --region "${REGION}" \
-  --template-file-gcs-location "${TEMPLATE_SPEC}" \
-  --service-account-email "${SERVICE_ACCOUNT}" \
-  --staging-location "gs://${BUCKET}/staging" \
-  --temp-location "gs://${BUCKET}/tmp" \
-  --enable-streaming-engine \
-  --num-workers "${NUM_WORKERS}" \
-  --max-workers "${MAX_WORKERS}" \
-  --worker-machine-type "${MACHINE_TYPE}" \
-  --parameters "$(template_parameters)" \
-  --update "${mapping_args[@]}"
+run_flex_template --update "${mapping_args[@]}"

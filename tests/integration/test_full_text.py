@@ -15,7 +15,7 @@ from transforms.clean import clean_item
 from transforms.parse import parse_raw_item
 
 from .feedserver import FeedServer, Reply
-from .test_pollers import FAST, PubSub, make_poller
+from .test_pollers import FAST, make_poller, pubsub, server  # noqa: F401 - shared fixtures
 
 pytestmark = [
     pytest.mark.integration,
@@ -57,19 +57,6 @@ def serve_site(server: FeedServer) -> dict[str, str]:
             f"<link>{server.base}</link><description>Summaries only</description>{''.join(items)}</channel></rss>")
     server.route("/feed.xml", Reply(body=feed.encode(), etag='"f1"', content_type="application/rss+xml"))
     return urls
-
-
-@pytest.fixture
-def pubsub(emulator):
-    ps = PubSub(emulator.host_port)
-    yield ps
-    ps.close()
-
-
-@pytest.fixture
-def server():
-    with FeedServer() as s:
-        yield s
 
 
 def settings(addresses: AddressPolicy) -> PollerSettings:
