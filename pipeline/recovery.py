@@ -26,6 +26,8 @@ from datetime import datetime
 
 from google.cloud import pubsub_v1
 
+from transforms.identity import replay_key
+
 _LOG = logging.getLogger(__name__)
 
 # Pull size for a reconciliation pass; large enough that a pass is a few RPCs.
@@ -39,6 +41,8 @@ class Reconciliation:
     oldest_pending: datetime | None  # publish time of the oldest pending message
 
 
+# Replay keys (transforms.identity.replay_key) -> those whose raw_items row is durable. Keys, not
+# message ids: a message id says nothing about the warehouse once an emulator restarts its ids.
 DurableFilter = Callable[[list[str]], set[str]]
 
 
@@ -63,15 +67,15 @@ def reconcile(subscriber: pubsub_v1.SubscriberClient, ledger: str, durable: Dura
                 subscriber.modify_ack_deadline(
                     request={"subscription": ledger, "ack_ids": repeat_ids, "ack_deadline_seconds": 0})
             break
-        ids = [rm.message.message_id for rm in fresh]
-        seen.update(ids)
-        done = durable(ids)
-        ack_ids = [rm.ack_id for rm in fresh if rm.message.message_id in done]
+        seen.update(rm.message.message_id for rm in fresh)
+        keys = {rm.message.message_id: replay_key(rm.message.attributes, rm.message.data) for rm in fresh}
+        done = durable(list(set(keys.values())))
+        ack_ids = [rm.ack_id for rm in fresh if keys[rm.message.message_id] in done]
         if ack_ids:
             subscriber.acknowledge(request={"subscription": ledger, "ack_ids": ack_ids})
             acked += len(ack_ids)
         for rm in fresh:
-            if rm.message.message_id not in done:
+            if keys[rm.message.message_id] not in done:
                 pending[rm.message.message_id] = (rm.ack_id, _publish_time(rm.message))
     if pending:
         subscriber.modify_ack_deadline(request={
@@ -158,7 +162,7 @@ def durable_in_duckdb(path: str) -> DurableFilter:
         if not ids:
             return set()
         _, rows = DuckDBWarehouse.shared(path).query_ids(
-            "SELECT message_id FROM raw_items WHERE message_id IN (SELECT id FROM ids)", ids)
+            "SELECT replay_key FROM raw_items WHERE replay_key IN (SELECT id FROM ids)", ids)
         return {r[0] for r in rows}
 
     return durable

@@ -62,11 +62,17 @@ RAW_ITEMS = Table(
     name="raw_items",
     description="Every message as received, for replay.",
     schema_version=SCHEMA_VERSION,
-    primary_key=("message_id",),
+    # Not message_id: ids restart with an emulator's process and a file line's id names a place,
+    # not content, so keying on them would drop new items as replays (transforms.identity.replay_key).
+    primary_key=("replay_key",),
     partition_field=None,  # ingestion time
     clustering=("feed_id",),
     fields=(
-        Field("message_id", "STRING", "REQUIRED", "Pub/Sub message id, or file://PATH#LN."),
+        Field("replay_key", "STRING", "REQUIRED",
+              "What names the message's content: 'item:<feed_id>/<item_key>' from the poller's "
+              "attributes (one entry in one version), else 'data:<SHA-256 of the payload>'. A message "
+              "whose replay_key is already here is a replay and is skipped whole."),
+        Field("message_id", "STRING", "REQUIRED", "Pub/Sub message id, or file://PATH#LN (lineage)."),
         Field("feed_id", "STRING", description="From the message attributes or payload; NULL if unreadable."),
         Field("item_key", "STRING", description="Poller's key for the entry (attribute)."),
         Field("fetched_at", "TIMESTAMP", description="Event time claimed by the poller."),

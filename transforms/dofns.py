@@ -18,7 +18,7 @@ from apache_beam.utils.timestamp import Duration
 
 from .clean import clean_item
 from .errors import ItemError, dead_letter_row
-from .identity import article_row
+from .identity import article_row, replay_key
 from .model import CleanArticle, Message, RawItem
 from .parse import parse_raw_item
 from .stories import FEED_AGENCY
@@ -147,6 +147,7 @@ def raw_item_row(msg: Message, raw: RawItem | None) -> dict:
     attrs = msg.attributes
     fetched = raw.fetched_at if raw else None
     return {
+        "replay_key": replay_key(attrs, msg.data),
         "message_id": msg.message_id,
         "feed_id": raw.feed_id if raw else attrs.get("feed_id"),
         "item_key": attrs.get("item_key"),

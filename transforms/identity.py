@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -112,3 +113,19 @@ def article_row(raw: RawItem, clean: CleanArticle, *, processed_at: datetime | N
         "processed_at": processed_at or datetime.now(timezone.utc),
         "schema_version": SCHEMA_VERSION,
     }
+
+
+def replay_key(attributes: Mapping[str, str], data: bytes) -> str:
+    """What names a message's content, whichever source delivered it: the warehouse's replay check.
+
+    A poller's message carries ``item_key`` (one entry of one feed in one version), so a re-publish
+    of unchanged content repeats it and a correction does not. Anything else (a replay file, another
+    publisher) is named by its payload: a line fixed and replayed in place is new content and lands,
+    the same line read again under another spelling of the glob is not. Never the message id: ids
+    restart with an emulator's process (ours before it kept them on disk, Google's still), and a file
+    line's id names a place in a file, not what is there.
+    """
+    item = attributes.get("item_key")
+    if item:
+        return f"item:{attributes.get('feed_id') or ''}/{item}"
+    return "data:" + hashlib.sha256(data).hexdigest()

@@ -84,11 +84,41 @@ class DuckDBWarehouse:
 
     def ensure_tables(self) -> None:
         with self._lock:
+            self._migrate_raw_items()
             for table in WAREHOUSE_TABLES:
                 self._conn.execute(duckdb_ddl(table))
                 self._add_missing_columns(table)
             for view in DERIVED_VIEWS:
                 self._conn.execute(duckdb_view_sql(view))
+
+    def _migrate_raw_items(self) -> None:
+        """Re-key a raw_items table of an older release (keyed by message_id) by ``replay_key``.
+
+        DuckDB cannot change a primary key in place, so the table is copied in one transaction, each
+        row's key computed as ``transforms.identity.replay_key`` computes it. Of old rows that name
+        the same content, the first received is kept: the later ones were replays.
+        """
+        cols = {r[0] for r in self._conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'raw_items'").fetchall()}
+        if not cols or "replay_key" in cols:
+            return
+        names = [f.name for f in RAW_ITEMS.fields if f.name != "replay_key" and f.name in cols]
+        listed = ", ".join(f'"{c}"' for c in names)
+        key = ("CASE WHEN coalesce(json_extract_string(attributes, '$.item_key'), '') <> '' "
+               "THEN 'item:' || coalesce(json_extract_string(attributes, '$.feed_id'), '') || '/' "
+               "|| json_extract_string(attributes, '$.item_key') ELSE 'data:' || sha256(payload) END")
+        self._conn.execute("BEGIN")
+        try:
+            self._conn.execute(duckdb_ddl(RAW_ITEMS).replace('"raw_items"', '"raw_items_rekeyed"', 1))
+            self._conn.execute(
+                f'INSERT OR IGNORE INTO raw_items_rekeyed (replay_key, {listed}) '
+                f'SELECT {key}, {listed} FROM raw_items ORDER BY received_at')
+            self._conn.execute("DROP TABLE raw_items")
+            self._conn.execute("ALTER TABLE raw_items_rekeyed RENAME TO raw_items")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def _add_missing_columns(self, table: Table) -> None:
         """Bring a file written by an older release up to date: new optional columns are added;
@@ -129,16 +159,23 @@ class DuckDBWarehouse:
         with the story snapshots and learned-line rows they carry (``stories`` and
         ``learned_boilerplate``, a list per unit).
 
-        A message whose raw_items row is already here was written whole before (a replay after a
-        restart, or a re-run of the same files) and is skipped whole: what the pipeline derives from
-        it may differ now (learned boilerplate, newer rule packs), and must not become a version.
+        A message whose ``replay_key`` is already in raw_items was written whole before (a replay
+        after a restart, a re-publish, or a re-run of the same files) and is skipped whole: what the
+        pipeline derives from it may differ now (learned boilerplate, newer rule packs), and must not
+        become a version. The key names the content, never the message id, which restarts with an
+        emulator and names only a place in a file (``transforms.identity.replay_key``).
         """
         results = {}
         with self._transaction():
-            ids = pa.table({"id": pa.array([u["message_id"] for u in units], pa.string())})  # noqa: F841
+            ids = pa.table({"id": pa.array([_replay_key(u) for u in units], pa.string())})  # noqa: F841
             done = {r[0] for r in self._conn.execute(
-                "SELECT message_id FROM raw_items WHERE message_id IN (SELECT id FROM ids)").fetchall()}
-            fresh = [u for u in units if u["message_id"] not in done]
+                "SELECT replay_key FROM raw_items WHERE replay_key IN (SELECT id FROM ids)").fetchall()}
+            fresh = []
+            for u in units:  # the first of several deliveries in one batch wins, as across batches
+                key = _replay_key(u)
+                if key not in done:
+                    done.add(key)
+                    fresh.append(u)
             known = self._known_articles([u[ARTICLES.name]["article_id"] for u in fresh if u.get(ARTICLES.name)])
             for table in (RAW_ITEMS, DEAD_LETTER, ARTICLES):
                 rows = [u[table.name] for u in fresh if u.get(table.name) is not None]
@@ -300,6 +337,10 @@ class DuckDBWarehouse:
             cur = self._conn.execute(sql, params or [])
             cols = [d[0] for d in cur.description] if cur.description else []
             return cols, cur.fetchall()
+
+
+def _replay_key(unit: dict) -> str:
+    return unit[RAW_ITEMS.name]["replay_key"]
 
 
 def query_file(path: str | Path, sql: str) -> tuple[list[str], list[tuple]]:

@@ -144,7 +144,9 @@ def test_rerun_sends_the_same_insert_ids_and_unique_views_hold_one_copy(
 
     assert {k: len(v) for k, v in first.items()} == {"articles": 3, "raw_items": 5, "dead_letter": 1}
     for name, ids in first.items():
-        assert len(set(ids)) == len(ids), f"{name}: insert ids must be unique within a run"
+        # The file's exact duplicate line names the same content, so it repeats its raw_items id.
+        repeats = 1 if name == "raw_items" else 0
+        assert len(set(ids)) == len(ids) - repeats, f"{name}: insert ids must name distinct rows"
         assert sorted(second[name]) == sorted(ids), f"{name}: a re-run must send the same insert ids"
 
     # The ids are the ones derived from each row's primary key.
@@ -157,7 +159,7 @@ def test_rerun_sends_the_same_insert_ids_and_unique_views_hold_one_copy(
         view.view_query = unique_view_sql(table, project, dataset)
         bqemu_client.create_table(view)
         unique = _rows(bqemu_client, f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.{view.table_id}`")
-        assert unique[0]["n"] == len(first[table.name]), table.name
+        assert unique[0]["n"] == len(set(first[table.name])), table.name
 
 
 def test_rows_the_table_rejects_land_in_dead_letter_with_the_error(bq_dataset, bqemu_client, raw_file):

@@ -1,3 +1,4 @@
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import duckdb
@@ -56,7 +57,7 @@ def test_versions_within_one_batch_follow_fetch_order(warehouse):
 
 
 def test_raw_items_and_dead_letters_are_idempotent(warehouse):
-    raw_row = {"message_id": "m1", "feed_id": "f", "item_key": "k", "fetched_at": T0,
+    raw_row = {"replay_key": "item:f/k", "message_id": "m1", "feed_id": "f", "item_key": "k", "fetched_at": T0,
                "received_at": T0, "attributes": "{}", "payload": "{}"}
     assert warehouse.write(RAW_ITEMS, [raw_row]).inserted == 1
     assert warehouse.write(RAW_ITEMS, [raw_row]).inserted == 0
@@ -88,7 +89,7 @@ def test_query_file_reads_a_closed_warehouse(tmp_path):
 
 def test_a_replayed_message_is_skipped_whole_even_if_it_now_cleans_differently(warehouse):
     article = _article()
-    raw_row = {"message_id": article["message_id"], "feed_id": "f", "item_key": "k", "fetched_at": T0,
+    raw_row = {"replay_key": "item:f/k", "message_id": article["message_id"], "feed_id": "f", "item_key": "k", "fetched_at": T0,
                "received_at": T0, "attributes": "{}", "payload": "{}"}
     unit = {"message_id": article["message_id"], "raw_items": raw_row, "articles": article, "dead_letter": None}
     first = warehouse.write_units([unit])
@@ -108,7 +109,7 @@ def _learned_row(items: int, updated: datetime, *, learned: bool = True, first_s
 
 
 def _unit(message_id: str, learned_rows: list[dict]) -> dict:
-    raw_row = {"message_id": message_id, "feed_id": "site", "item_key": None, "fetched_at": T0,
+    raw_row = {"replay_key": f"data:{message_id}", "message_id": message_id, "feed_id": "site", "item_key": None, "fetched_at": T0,
                "received_at": T0, "attributes": "{}", "payload": "{}"}
     return {"message_id": message_id, "raw_items": raw_row, "articles": None, "dead_letter": None,
             "learned_boilerplate": learned_rows}
@@ -134,3 +135,25 @@ def test_a_replayed_message_writes_no_learned_rows(warehouse):
     assert again["learned_boilerplate"].inserted == 0
     _, rows = warehouse.query("SELECT items FROM learned_boilerplate")
     assert rows == [(20,)]
+
+
+def test_a_raw_items_table_keyed_by_message_id_is_rekeyed_by_content(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as conn:  # the table as an older release created it
+        conn.execute("CREATE TABLE raw_items (message_id VARCHAR NOT NULL, feed_id VARCHAR, item_key VARCHAR, "
+                     "fetched_at TIMESTAMPTZ, received_at TIMESTAMPTZ NOT NULL, attributes VARCHAR, "
+                     "payload VARCHAR NOT NULL, PRIMARY KEY (message_id))")
+        conn.execute("INSERT INTO raw_items VALUES "
+                     "('1', 'f', 'k.1', NULL, TIMESTAMPTZ '2026-03-02 10:00:00+00', '{\"feed_id\":\"f\",\"item_key\":\"k.1\"}', '{}'),"
+                     "('2', 'f', 'k.1', NULL, TIMESTAMPTZ '2026-03-02 11:00:00+00', '{\"feed_id\":\"f\",\"item_key\":\"k.1\"}', '{}'),"
+                     "('file://a#L1', NULL, NULL, NULL, TIMESTAMPTZ '2026-03-02 10:00:00+00', '{}', 'line')")
+    wh = DuckDBWarehouse(path)
+    try:
+        _, rows = wh.query("SELECT replay_key, message_id FROM raw_items ORDER BY 1")
+        assert rows == [("data:" + hashlib.sha256(b"line").hexdigest(), "file://a#L1"), ("item:f/k.1", "1")]
+        # And the new key is the table's primary key now.
+        row = {"replay_key": "item:f/k.1", "message_id": "9", "feed_id": "f", "item_key": "k.1", "fetched_at": T0,
+               "received_at": T0, "attributes": "{}", "payload": "{}"}
+        assert wh.write(RAW_ITEMS, [row]).inserted == 0
+    finally:
+        wh._conn.close()

@@ -55,7 +55,8 @@ def test_sample_item_twice_and_a_malformed_line(tmp_path, source):
     assert len(images) == 1 and images[0]["credit"].endswith("Handout via Xinhua")
     dead = _rows(wh, "SELECT step, error_class, payload FROM dead_letter")
     assert dead == [("parse", "ParseError", '{"schema_version": 1, "feed_id": ')]
-    assert _rows(wh, "SELECT count(*) FROM raw_items") == [(4,)]
+    # The repeated line is the same content: one raw_items row names it (its replay_key).
+    assert _rows(wh, "SELECT count(*) FROM raw_items") == [(3,)]
 
 
 def test_running_the_same_input_twice_leaves_the_same_rows(tmp_path):
@@ -80,6 +81,45 @@ def test_a_correction_in_a_later_file_is_version_two(tmp_path):
     process(str(tmp_path / "a.jsonl"), str(wh))
     process(str(tmp_path / "b.jsonl"), str(wh))
     assert _rows(wh, "SELECT version FROM articles ORDER BY version") == [(1,), (2,)]
+
+
+def test_a_dead_letter_fixed_in_its_file_and_replayed_in_place_lands(tmp_path):
+    good = raw_item(guid="g-ok", title="Fictional harbour story")
+    broken = orjson.dumps(raw_item(guid="g-fix", title="Fictional bridge story"))[:-40]
+    path, wh = tmp_path / "day.jsonl", tmp_path / "out.duckdb"
+    _write(path, [good, broken])
+    first = process(str(path), str(wh))
+    assert (first.articles_written, first.dead_letters) == (1, 1)
+    # The operator repairs the line where it is and replays the same file.
+    _write(path, [good, raw_item(guid="g-fix", title="Fictional bridge story")])
+    again = process(str(path), str(wh))
+    assert again.articles_written == 1
+    assert sorted(r[0] for r in _rows(wh, "SELECT title FROM articles")) == [
+        "Fictional bridge story", "Fictional harbour story"]
+    assert _rows(wh, "SELECT count(*) FROM raw_items") == [(3,)]  # good, broken, fixed
+
+
+def test_a_daily_file_rewritten_in_place_keeps_its_new_items(tmp_path):
+    path, wh = tmp_path / "today.jsonl", tmp_path / "out.duckdb"
+    morning = [raw_item(guid=f"morning-{i}", title=f"Fictional morning story {i}") for i in range(3)]
+    _write(path, morning)
+    process(str(path), str(wh))
+    # The same file later in the day: new items inserted before the old ones shift every line.
+    evening = [raw_item(guid=f"evening-{i}", title=f"Fictional evening story {i}") for i in range(2)]
+    _write(path, evening + morning)
+    later = process(str(path), str(wh))
+    assert later.articles_written == 2
+    assert _rows(wh, "SELECT count(*), count(DISTINCT article_id) FROM articles") == [(5, 5)]
+
+
+def test_another_spelling_of_the_same_glob_adds_nothing(tmp_path):
+    (tmp_path / "raw").mkdir()
+    _write(tmp_path / "raw" / "a.jsonl", [raw_item(guid=f"g{i}", title=f"Fictional story {i}") for i in range(3)])
+    wh = tmp_path / "out.duckdb"
+    process(str(tmp_path / "raw" / "*.jsonl"), str(wh))
+    process(str(tmp_path / "raw" / ".." / "raw" / "a.json*"), str(wh))
+    assert _rows(wh, "SELECT count(*) FROM raw_items") == [(3,)]
+    assert _rows(wh, "SELECT count(*) FROM articles") == [(3,)]
 
 
 def test_cli_explains_bad_options(tmp_path, capsys):

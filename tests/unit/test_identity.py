@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 from tests.factories import raw_item, to_bytes
 from transforms.clean import clean_item
-from transforms.identity import article_id, article_row, content_hash
+from transforms.identity import article_id, article_row, content_hash, replay_key
 from transforms.parse import parse_raw_item
 
 
@@ -49,3 +49,14 @@ def test_article_row_has_every_schema_field():
     assert list(row) == ARTICLES.field_names()
     assert row["version"] == 1 and row["message_id"] == "m1"
     assert row["word_count"] == clean.word_count > 0
+
+
+def test_replay_key_names_content_not_the_message_id():
+    attrs = {"feed_id": "harbour-news", "item_key": "abc.0123"}
+    assert replay_key(attrs, b"{}") == replay_key(dict(attrs), b"other bytes") == "item:harbour-news/abc.0123"
+    # The same entry key in another feed is another item.
+    assert replay_key({**attrs, "feed_id": "other"}, b"{}") != replay_key(attrs, b"{}")
+    # Without the poller's key (files, other publishers), the payload names the message.
+    assert replay_key({}, b'{"a": 1}') == replay_key({}, b'{"a": 1}')
+    assert replay_key({}, b'{"a": 1}') != replay_key({}, b'{"a": 2}')
+    assert replay_key({"item_key": ""}, b"x").startswith("data:")

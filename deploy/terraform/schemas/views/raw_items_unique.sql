@@ -1,4 +1,4 @@
 SELECT *
 FROM `${project}.${dataset}.raw_items`
 WHERE TRUE
-QUALIFY ROW_NUMBER() OVER (PARTITION BY message_id ORDER BY received_at DESC) = 1
+QUALIFY ROW_NUMBER() OVER (PARTITION BY replay_key ORDER BY received_at DESC) = 1
