@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from rich.live import Live
 from rich.table import Table as RichTable
 
 from pollers.config import FeedConfig, parse_feeds
-from pollers.poller import Poller, PollerSettings, PollReport
+from pollers.poller import Poller, PollerSettings
 from pollers.publish import PubSubPublisher
 from pollers.state import StateStore
 
@@ -96,10 +98,57 @@ class _Counts:
         p.duplicates = max(0, raw - articles - dead)
 
 
+# What Cloud Run, Kubernetes and systemd allow between SIGTERM and SIGKILL is 10-30 s; a clean stop
+# finishes well inside it, and past it the process exits anyway: nothing is lost either way, since
+# what is not yet in the warehouse stays in the durable queue and is delivered on the next start.
+STOP_GRACE_S = 25.0
+# Of the grace, what the pollers in flight get before their rows are waited for.
+_POLLS_GRACE_S = 10.0
+EXIT_INTERRUPTED = 130
+
+
+class Stopper:
+    """SIGINT/SIGTERM: the first asks for a clean stop, a second one (or the grace running out)
+    exits at once. Either way nothing is lost: a message is acknowledged on the ledger only once its
+    rows are in the warehouse, and the queue keeps the others for the next start."""
+
+    def __init__(self, console: Console, grace_s: float = STOP_GRACE_S) -> None:
+        self.event = threading.Event()
+        self.console = console
+        self.grace_s = grace_s
+        self.signals = 0
+
+    def install(self, stack: ExitStack) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach the main thread only; an embedding caller stops via .event
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        stack.callback(lambda: [signal.signal(s, h) for s, h in previous.items()])
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signals += 1
+        if self.signals > 1:
+            self._exit_now("stopping at once")
+        self.console.print(f"stopping ({signal.Signals(signum).name}): finishing polls in flight and waiting "
+                           "for their rows; signal again to stop at once")
+        self.event.set()
+        threading.Thread(target=self._watchdog, name="newswire-stop-watchdog", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        time.sleep(self.grace_s)
+        self._exit_now(f"not stopped after {self.grace_s:.0f} s; exiting")
+
+    def _exit_now(self, why: str) -> None:
+        self.console.print(f"{why}: what is not yet written is delivered again on the next start")
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+
 def run(cfg: RunConfig, console: Console | None = None) -> Progress:
     console = console or Console()
-    stop = threading.Event()
+    stopper = Stopper(console)
+    stop = stopper.event
     with ExitStack() as stack:
+        stopper.install(stack)
         serve_base = None
         poller_settings = PollerSettings()
         if cfg.serve_dir:
@@ -145,9 +194,13 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
             return progress
 
         if cfg.until_idle:
-            report: PollReport = poller.poll_once()
+            report = _interruptible(poller.poll_once, stop)
+            if report is None:
+                return _stopped(console, job, stop, refresh, cfg)
             progress.unhealthy = report.errors
-            durable = job.wait_until_durable(cfg.idle_timeout)
+            durable = _wait_durable(job, stop, cfg.idle_timeout)
+            if stop.is_set():
+                return _stopped(console, job, stop, refresh, cfg)
             refresh()
             console.print(progress.render(f"newswire run → {cfg.warehouse}"))
             _print_unhealthy(console, progress.unhealthy)
@@ -156,21 +209,64 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
                                    f"{cfg.idle_timeout:.0f} s")
             return progress
 
-        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-        stack.callback(lambda: [signal.signal(s, h) for s, h in previous.items()])
-        poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="newswire-pollers")
+        poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="newswire-pollers",
+                                       daemon=True)
         poll_thread.start()
         with Live(refresh().render("newswire run (Ctrl-C to stop)"), console=console, transient=False) as live:
             while not stop.wait(cfg.refresh):
                 live.update(refresh().render("newswire run (Ctrl-C to stop)"))
         console.print("stopping: finishing polls in flight and waiting for their rows …")
-        poll_thread.join()
-        job.wait_until_durable(timeout=30)  # what is not durable by then is replayed on the next start
+        started = time.monotonic()
+        poll_thread.join(_POLLS_GRACE_S)  # a poll still hanging then is abandoned: its items stay unseen
+        # What is not durable by then is delivered again on the next start.
+        job.wait_until_durable(timeout=max(1.0, STOP_GRACE_S - 5.0 - (time.monotonic() - started)))
         refresh()
         progress.unhealthy = {h.feed_id: h.last_error or "" for h in poller.health() if not h.healthy}
         console.print(progress.render(f"newswire run → {cfg.warehouse}"))
         _print_unhealthy(console, progress.unhealthy)
         return progress
+
+
+def _interruptible(fn, stop: threading.Event):
+    """fn() in a worker thread; its result, or None as soon as a stop is asked for."""
+    box: dict = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="newswire-poll-once", daemon=True).start()
+    while not done.wait(0.1):
+        if stop.is_set():
+            return None
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _wait_durable(job: StreamingJob, stop: threading.Event, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        if job.wait_until_durable(min(1.0, max(0.0, deadline - time.monotonic()))):
+            return True
+    return False
+
+
+def _stopped(console: Console, job: StreamingJob, stop: threading.Event, refresh, cfg: RunConfig) -> Progress:
+    """An --until-idle run stopped by a signal: let what is in flight land, within the grace."""
+    job.wait_until_durable(timeout=STOP_GRACE_S - _POLLS_GRACE_S)
+    progress = refresh()
+    console.print(progress.render(f"newswire run → {cfg.warehouse} (stopped)"))
+    raise Interrupted("stopped before every feed was polled and written; run again to continue")
+
+
+class Interrupted(Exception):
+    """The run was stopped by SIGINT/SIGTERM before it finished (exit 130, nothing lost)."""
 
 
 def _print_unhealthy(console: Console, unhealthy: dict[str, str]) -> None:

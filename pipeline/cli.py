@@ -146,7 +146,7 @@ def _cmd_learned(args, extra) -> int:
 
 
 def _cmd_run(args, extra) -> int:
-    from .app import RunConfig, run  # noqa: PLC0415 - pulls in the pollers and the emulator
+    from .app import EXIT_INTERRUPTED, Interrupted, RunConfig, run  # noqa: PLC0415 - pollers, emulator
 
     try:
         run(RunConfig(feeds_path=args.feeds, warehouse=args.warehouse, until_idle=args.until_idle,
@@ -155,6 +155,9 @@ def _cmd_run(args, extra) -> int:
     except TimeoutError as exc:
         errors.print(f"[red]error:[/red] {exc}")
         return 1
+    except Interrupted as exc:
+        errors.print(f"stopped: {exc}", markup=False)
+        return EXIT_INTERRUPTED
     console.print(f"query it: newswire query --warehouse {args.warehouse} "
                   "\"SELECT agency, title FROM articles ORDER BY published_at DESC LIMIT 10\"",
                   soft_wrap=True, markup=False)
