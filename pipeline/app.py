@@ -55,6 +55,7 @@ class Progress:
     dead_letters: int = 0
     pending: int | None = None
     unhealthy: dict[str, str] = field(default_factory=dict)
+    guid_problems: dict[str, str] = field(default_factory=dict)  # feed id -> FeedHealth.guid_problem
 
     def render(self, title: str) -> RichTable:
         t = RichTable(title=title)
@@ -147,10 +148,11 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         if cfg.until_idle:
             report: PollReport = poller.poll_once()
             progress.unhealthy = report.errors
+            progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
             durable = job.wait_until_durable(cfg.idle_timeout)
             refresh()
             console.print(progress.render(f"newswire run → {cfg.warehouse}"))
-            _print_unhealthy(console, progress.unhealthy)
+            _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
             if not durable:
                 raise TimeoutError(f"{progress.pending} published item(s) not in the warehouse after "
                                    f"{cfg.idle_timeout:.0f} s")
@@ -167,13 +169,17 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         poll_thread.join()
         job.wait_until_durable(timeout=30)  # what is not durable by then is replayed on the next start
         refresh()
-        progress.unhealthy = {h.feed_id: h.last_error or "" for h in poller.health() if not h.healthy}
+        health = poller.health()
+        progress.unhealthy = {h.feed_id: h.last_error or "" for h in health if not h.healthy}
+        progress.guid_problems = {h.feed_id: h.guid_problem for h in health if h.guid_problem}
         console.print(progress.render(f"newswire run → {cfg.warehouse}"))
-        _print_unhealthy(console, progress.unhealthy)
+        _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
         return progress
 
 
-def _print_unhealthy(console: Console, unhealthy: dict[str, str]) -> None:
+def _print_unhealthy(console: Console, unhealthy: dict[str, str], guid_problems: dict[str, str]) -> None:
     for feed_id, error in sorted(unhealthy.items()):
         console.print(f"[yellow]unhealthy feed[/yellow] {feed_id}: {error}")
+    for feed_id, problem in sorted(guid_problems.items()):
+        console.print(f"[yellow]feed guids[/yellow] {feed_id}: {problem}", highlight=False)
 
