@@ -64,6 +64,7 @@ def test_article_row_has_every_schema_field():
 def test_old_messages_without_the_field_keep_their_article_ids(kw, expected):
     item = raw_item(**kw)
     assert "guid_is_identity" not in item["entry"]
+    assert parse_raw_item(to_bytes(item), {}, "m").entry.guid_is_identity is True
     assert article_id(*_pair(**kw)) == expected
     assert article_id(*_pair(**kw, guid_is_identity=True)) == expected  # explicit true: the same
     assert article_id(*_pair(**kw, guid_is_identity=None)) == expected  # null: the same
