@@ -57,6 +57,7 @@ class Progress:
     dead_letters: int = 0
     pending: int | None = None
     unhealthy: dict[str, str] = field(default_factory=dict)
+    guid_problems: dict[str, str] = field(default_factory=dict)  # feed id -> FeedHealth.guid_problem
 
     def render(self, title: str) -> RichTable:
         t = RichTable(title=title)
@@ -198,12 +199,13 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
             if report is None:
                 return _stopped(console, job, stop, refresh, cfg)
             progress.unhealthy = report.errors
+            progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
             durable = _wait_durable(job, stop, cfg.idle_timeout)
             if stop.is_set():
                 return _stopped(console, job, stop, refresh, cfg)
             refresh()
             console.print(progress.render(f"newswire run → {cfg.warehouse}"))
-            _print_unhealthy(console, progress.unhealthy)
+            _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
             if not durable:
                 raise TimeoutError(f"{progress.pending} published item(s) not in the warehouse after "
                                    f"{cfg.idle_timeout:.0f} s")
@@ -221,9 +223,11 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         # What is not durable by then is delivered again on the next start.
         job.wait_until_durable(timeout=max(1.0, STOP_GRACE_S - 5.0 - (time.monotonic() - started)))
         refresh()
-        progress.unhealthy = {h.feed_id: h.last_error or "" for h in poller.health() if not h.healthy}
+        health = poller.health()
+        progress.unhealthy = {h.feed_id: h.last_error or "" for h in health if not h.healthy}
+        progress.guid_problems = {h.feed_id: h.guid_problem for h in health if h.guid_problem}
         console.print(progress.render(f"newswire run → {cfg.warehouse}"))
-        _print_unhealthy(console, progress.unhealthy)
+        _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
         return progress
 
 
@@ -269,7 +273,9 @@ class Interrupted(Exception):
     """The run was stopped by SIGINT/SIGTERM before it finished (exit 130, nothing lost)."""
 
 
-def _print_unhealthy(console: Console, unhealthy: dict[str, str]) -> None:
+def _print_unhealthy(console: Console, unhealthy: dict[str, str], guid_problems: dict[str, str]) -> None:
     for feed_id, error in sorted(unhealthy.items()):
         console.print(f"[yellow]unhealthy feed[/yellow] {feed_id}: {error}")
+    for feed_id, problem in sorted(guid_problems.items()):
+        console.print(f"[yellow]feed guids[/yellow] {feed_id}: {problem}", highlight=False)
 

@@ -12,7 +12,18 @@ Feeds with ``fetch_full_text: true`` also get each new entry's article page (``p
 from .config import DEFAULT_INTERVAL, FeedConfig, FeedsFileError, load_feeds, parse_feeds
 from .errors import FailureKind, PollError, classify_status, parse_retry_after
 from .fetch import DEFAULT_USER_AGENT, FetchResult, HttpSettings, Validators, fetch_once
-from .items import OutgoingItem, build_items, entry_fields, item_key, rfc3339, with_page_html
+from .items import (
+    FeedItems,
+    GuidFinding,
+    OutgoingItem,
+    build_feed_items,
+    build_items,
+    entry_fields,
+    guids_not_identifying,
+    item_key,
+    rfc3339,
+    with_page_html,
+)
 from .netpolicy import AddressPolicy, PageRefused, PageSkip, is_public_address
 from .pages import HostPacer, PageFetcher, PageOutcome, PageReport, PageSettings, decode_html
 from .parsing import ParsedFeed, parse_feed
@@ -29,7 +40,8 @@ __all__ = [
     "decode_html", "is_public_address", "with_page_html", "FailureKind", "FeedConfig", "FeedHealth",
     "FeedResult", "FeedState", "FeedsFileError", "FetchResult", "HttpSettings", "OutgoingItem",
     "ParsedFeed", "PollCounters", "PollError", "PollReport", "Poller", "PollerSettings", "PubSubPublisher",
-    "PublishError", "Publisher", "RetryPolicy", "StateError", "StateStore", "Validators", "batches", "build_items",
+    "PublishError", "Publisher", "RetryPolicy", "StateError", "StateStore", "Validators", "batches",
+    "FeedItems", "GuidFinding", "build_feed_items", "build_items", "guids_not_identifying",
     "call_with_retries", "check_entities", "classify_status", "entry_fields", "fetch_once", "item_key",
     "load_feeds", "parse_feed", "parse_feeds", "parse_retry_after", "rfc3339",
 ]

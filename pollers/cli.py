@@ -88,15 +88,23 @@ def _when(ts: float | None) -> str:
     return "-" if not ts else datetime.fromtimestamp(ts).strftime("%H:%M:%S")
 
 
+def _note(error: str | None, bozo_reason: str | None, guid_problem: str | None) -> str:
+    """The last column of the tables: the error, else what is odd about a feed that works."""
+    if error:
+        return error
+    return "; ".join([*([f"bozo: {bozo_reason}"] if bozo_reason else []),
+                      *([f"guids: {guid_problem}"] if guid_problem else [])])
+
+
 def _health_table(health: list[FeedHealth]) -> Table:
     t = Table(title="feeds")
-    for col in ("feed", "health", "last status", "last success", "next poll", "last error / bozo"):
+    for col in ("feed", "health", "last status", "last success", "next poll", "last error / bozo / guids"):
         t.add_column(col)
     for h in health:
         state = "[green]ok[/green]" if h.healthy else f"[red]failing ×{h.consecutive_failures}[/red]"
-        note = h.last_error or (f"bozo: {h.bozo_reason}" if h.bozo_reason else "")
+        note = _note(h.last_error, h.bozo_reason, h.guid_problem)
         t.add_row(h.feed_id, state, str(h.last_status or "-"), _when(h.last_success), _when(h.next_poll_at),
-                  note[:90])
+                  note[:160])
     return t
 
 
@@ -120,12 +128,12 @@ def _report_table(report: PollReport) -> Table:
                     f"{report.not_modified} not modified, {len(report.errors)} failed")
     with_pages = any(r.pages is not None for r in report.results)
     for col in ("feed", "outcome", "status", "entries", "published", "already seen",
-                *(("pages",) if with_pages else ()), "error / bozo"):
+                *(("pages",) if with_pages else ()), "error / bozo / guids"):
         t.add_column(col)
     for r in report.results:
         t.add_row(r.feed_id, r.outcome, str(r.status or "-"), str(r.entries), str(r.published),
                   str(r.already_seen), *((_pages_cell(r.pages),) if with_pages else ()),
-                  (r.error or (f"bozo: {r.bozo_reason}" if r.bozo_reason else ""))[:90])
+                  _note(r.error, r.bozo_reason, r.guid_problem)[:160])
     return t
 
 

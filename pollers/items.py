@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from schemas import SCHEMA_VERSION
+from transforms.dates import parse_date
+from transforms.urls import canonical_url, is_home_page_url
 
 from .config import FeedConfig
 
@@ -28,6 +30,16 @@ class OutgoingItem:
     data: bytes
     attributes: dict[str, str]
     link: str | None = None  # the entry's link: the article page, for feeds that fetch full text
+
+
+@dataclass(frozen=True)
+class FeedItems:
+    """The messages of one poll of a feed, and what was wrong with its guids, if anything."""
+
+    items: list[OutgoingItem]
+    # For the feed's health: guids that did not identify their entries (keyed otherwise), and
+    # entries listed twice in different versions (the latest kept). None when there was neither.
+    guid_problem: str | None = None
 
 
 def rfc3339(dt: datetime) -> str:
@@ -117,21 +129,24 @@ def _sha(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()[:32]
 
 
+def _key_basis(fields: Mapping[str, Any]) -> str:
+    if fields.get("id") and fields.get("guid_is_identity", True):
+        return "guid:" + fields["id"].strip()
+    if fields.get("link"):
+        return "link:" + fields["link"].strip()
+    if fields.get("title"):
+        return "title:" + fields["title"].strip() + "\x00" + (fields.get("published") or "")
+    return "content:" + content_hash(fields)
+
+
 def item_key(feed_id: str, fields: Mapping[str, Any]) -> str:
     """Stable key of one entry within one feed: guid, else link, else title + published date.
 
-    The prefix keeps a guid from colliding with a link of the same text. An entry with none of
-    these is keyed by its content, so it is still delivered (and re-sent only if it changes).
+    The guid is skipped when ``guid_is_identity`` is false (see ``guids_not_identifying``). The
+    prefix keeps a guid from colliding with a link of the same text. An entry with none of these
+    is keyed by its content, so it is still delivered (and re-sent only if it changes).
     """
-    if fields.get("id"):
-        basis = "guid:" + fields["id"].strip()
-    elif fields.get("link"):
-        basis = "link:" + fields["link"].strip()
-    elif fields.get("title"):
-        basis = "title:" + fields["title"].strip() + "\x00" + (fields.get("published") or "")
-    else:
-        basis = "content:" + content_hash(fields)
-    return _sha(f"{feed_id}\x00{basis}".encode())
+    return _sha(f"{feed_id}\x00{_key_basis(fields)}".encode())
 
 
 def message_item_key(key: str, digest: str) -> str:
@@ -147,25 +162,125 @@ def content_hash(fields: Mapping[str, Any]) -> str:
     return _sha(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS))
 
 
-def build_items(
+def _same_url(a: str | None, b: str | None) -> bool:
+    ca = canonical_url(a)
+    return ca is not None and ca == canonical_url(b)
+
+
+@dataclass(frozen=True)
+class GuidFinding:
+    """Why one guid of a poll does not identify its entries."""
+
+    entries: int  # entries of the poll with this guid
+    shared: bool  # entries with different links share it
+    home: str | None  # which home page it is, if it is one
+
+    def describe(self, guid: str) -> str:
+        if self.shared:
+            text = f"{self.entries} entries share guid {guid} with different links"
+            return text + (f" ({self.home})" if self.home else "")
+        return f"{_count(self.entries, 'entry has', 'entries have')} guid {guid}, {self.home}"
+
+
+def guids_not_identifying(fields: Iterable[Mapping[str, Any]], *, feed_url: str,
+                          channel_link: str | None = None) -> dict[str, GuidFinding]:
+    """The guids of one poll's entries that do not identify an entry, and why.
+
+    A guid is no identity when entries with different links share it (a CMS that gives every
+    item the same guid), or when it is the home page: the feed's own URL, the feed's channel link,
+    or any URL with an empty or ``/`` path and no query. Links are compared canonically, so a copy
+    of one article whose link only adds tracking parameters does not count as a different link.
+    """
+    links: dict[str, list[str | None]] = {}
+    for f in fields:
+        guid = (f.get("id") or "").strip()
+        if guid:
+            link = f.get("link")
+            links.setdefault(guid, []).append(canonical_url(link) or (link.strip() if link else None))
+    out: dict[str, GuidFinding] = {}
+    for guid, seen in links.items():
+        if _same_url(guid, feed_url):
+            home = "the feed's own URL"
+        elif channel_link and _same_url(guid, channel_link):
+            home = "the feed's channel link"
+        elif is_home_page_url(guid):
+            home = "the site's home page"
+        else:
+            home = None
+        shared = len(set(seen)) > 1
+        if shared or home:
+            out[guid] = GuidFinding(len(seen), shared, home)
+    return out
+
+
+def _entry_time(fields: Mapping[str, Any]) -> float | None:
+    dt = parse_date(fields.get("updated")) or parse_date(fields.get("published"))
+    return dt.timestamp() if dt is not None else None
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _describe_guids(bad: Mapping[str, GuidFinding], fields: list[dict[str, Any]]) -> str | None:
+    if not bad:
+        return None
+    shown = [finding.describe(guid) for guid, finding in list(bad.items())[:3]]
+    if len(bad) > 3:
+        shown.append(f"{len(bad) - 3} more guids")
+    flagged = [f for f in fields if f.get("guid_is_identity") is False]
+    keyed = "link" if all(f.get("link") for f in flagged) else "link, else title and date,"
+    return ", ".join(shown) + f"; keyed by {keyed} instead"
+
+
+def build_feed_items(
     feed: FeedConfig,
     entries: Iterable[Mapping[str, Any]],
     *,
     fetched_at: datetime,
     http: Mapping[str, Any],
-) -> list[OutgoingItem]:
-    """Raw-item messages for a feed's entries, one per distinct item key (first one wins)."""
+    channel_link: str | None = None,
+) -> FeedItems:
+    """Raw-item messages for a feed's entries, one per distinct item key.
+
+    ``channel_link`` is the feed's own home page (RSS channel ``<link>``, feedparser's
+    ``feed.link``): a guid equal to it names the site, not an entry. Entries whose guid does not
+    identify them (``guids_not_identifying``) get ``"guid_is_identity": false`` in their entry
+    object, so the pipeline skips the guid too, and are keyed by link instead. Good guids add
+    nothing to the entry: its content hash, and so the seen set, stay what they were.
+
+    Two entries with one item key are one article listed twice: the same guid (or, without one,
+    the same link or title and date). If their content differs they are two versions of it, and
+    the later one is kept: the one with the later updated (else published) date, else, when the
+    dates are equal or missing, the one later in the document. Publishing both would only have
+    the pipeline number them as versions in whichever order they arrive.
+    """
     stamp = rfc3339(fetched_at)
     http_obj = {"etag": http.get("etag"), "last_modified": http.get("last_modified"),
                 "status": http.get("status")}
-    out: list[OutgoingItem] = []
-    keys: set[str] = set()
-    for entry in entries:
-        fields = entry_fields(entry)
+    all_fields = [entry_fields(entry) for entry in entries]
+    bad = guids_not_identifying(all_fields, feed_url=feed.url, channel_link=channel_link)
+    for fields in all_fields:
+        if fields["id"] and fields["id"].strip() in bad:
+            fields["guid_is_identity"] = False
+    # item key -> (fields, content hash) kept, in order of first appearance
+    chosen: dict[str, tuple[dict[str, Any], str]] = {}
+    digests: dict[str, set[str]] = {}  # item key -> the distinct contents listed under it
+    for fields in all_fields:
         key = item_key(feed.id, fields)
-        if key in keys:
+        digest = content_hash(fields)
+        digests.setdefault(key, set()).add(digest)
+        kept = chosen.get(key)
+        if kept is None:
+            chosen[key] = (fields, digest)
             continue
-        keys.add(key)
+        new_at, kept_at = _entry_time(fields), _entry_time(kept[0])
+        if new_at is None or kept_at is None or new_at >= kept_at:
+            chosen[key] = (fields, digest)
+    versions = {k: len(d) for k, d in digests.items() if len(d) > 1}  # keys listed in several versions
+
+    out: list[OutgoingItem] = []
+    for key, (fields, digest) in chosen.items():
         payload = {
             "schema_version": SCHEMA_VERSION,
             "feed_id": feed.id,
@@ -176,7 +291,6 @@ def build_items(
             "entry": fields,
             "page_html": None,
         }
-        digest = content_hash(fields)
         out.append(OutgoingItem(
             item_key=key,
             content_hash=digest,
@@ -185,7 +299,35 @@ def build_items(
                         "schema_version": str(SCHEMA_VERSION)},
             link=fields["link"],
         ))
-    return out
+    problems = [p for p in (_describe_guids(bad, all_fields), _describe_versions(versions, chosen)) if p]
+    return FeedItems(out, ". ".join(problems)[:1000] if problems else None)
+
+
+def _describe_versions(versions: Mapping[str, int],
+                       chosen: Mapping[str, tuple[Mapping[str, Any], str]]) -> str | None:
+    if not versions:
+        return None
+    named = []
+    for key in list(versions)[:3]:
+        f = chosen[key][0]
+        what = (f"guid {f['id'].strip()}" if f.get("id") and f.get("guid_is_identity", True)
+                else f"link {f['link'].strip()}" if f.get("link") else f"title {f.get('title')!r}")
+        named.append(f"{versions[key]} versions of {what}")
+    more = f", {len(versions) - 3} more" if len(versions) > 3 else ""
+    return (f"entries listed more than once with different content: {', '.join(named)}{more}; "
+            "kept the latest of each")
+
+
+def build_items(
+    feed: FeedConfig,
+    entries: Iterable[Mapping[str, Any]],
+    *,
+    fetched_at: datetime,
+    http: Mapping[str, Any],
+    channel_link: str | None = None,
+) -> list[OutgoingItem]:
+    """The messages of ``build_feed_items``, without the report."""
+    return build_feed_items(feed, entries, fetched_at=fetched_at, http=http, channel_link=channel_link).items
 
 
 def with_page_html(item: OutgoingItem, page_html: str) -> OutgoingItem:

@@ -23,6 +23,7 @@ class ParsedFeed:
     entries: list[Any]  # feedparser.FeedParserDict entries
     version: str  # 'rss20', 'atom10', 'rss10', … or '' when unknown
     bozo_reason: str | None  # why feedparser flagged the document, when it did
+    link: str | None = None  # the feed's own home page (RSS channel <link>, Atom alternate link)
 
 
 def _describe(exc: BaseException | None) -> str:
@@ -44,4 +45,8 @@ def parse_feed(body: bytes, headers: Mapping[str, str]) -> ParsedFeed:
     if not entries and (bozo_reason or not version):
         why = bozo_reason or "no RSS/Atom root element"
         raise PollError(FailureKind.NOT_A_FEED, f"no feed entries could be read ({why})")
-    return ParsedFeed(entries=entries, version=version, bozo_reason=bozo_reason)
+    # feedparser falls back to the feed's <id> when an Atom feed has no alternate link: keep URLs only.
+    link = (result.get("feed") or {}).get("link")
+    link = link.strip() if isinstance(link, str) else ""
+    return ParsedFeed(entries=entries, version=version, bozo_reason=bozo_reason,
+                      link=link if link.lower().startswith(("http://", "https://")) else None)

@@ -18,7 +18,7 @@ import tenacity
 from .config import FeedConfig
 from .errors import FailureKind, PollError
 from .fetch import FetchResult, HttpSettings, Validators, fetch_once, headers_for_parser
-from .items import OutgoingItem, build_items, with_page_html
+from .items import OutgoingItem, build_feed_items, with_page_html
 from .pages import PageFetcher, PageReport, PageSettings
 from .parsing import parse_feed
 from .publish import PublishError, Publisher
@@ -66,6 +66,7 @@ class FeedResult:
     next_poll_at: float = 0.0
     seconds: float = 0.0
     pages: PageReport | None = None  # for feeds with fetch_full_text that had items to publish
+    guid_problem: str | None = None  # guids that did not identify entries (see build_feed_items)
 
     @property
     def ok(self) -> bool:
@@ -283,14 +284,18 @@ class Poller:
         try:
             with self._parsers:
                 parsed = parse_feed(fetched.body, headers_for_parser(fetched.headers, fetched.url))
-                items = build_items(feed, parsed.entries, fetched_at=fetched_at,
-                                    http={"etag": fetched.validators.etag,
-                                          "last_modified": fetched.validators.last_modified,
-                                          "status": fetched.status})
+                built = build_feed_items(feed, parsed.entries, fetched_at=fetched_at,
+                                         http={"etag": fetched.validators.etag,
+                                               "last_modified": fetched.validators.last_modified,
+                                               "status": fetched.status},
+                                         channel_link=parsed.link)
         except PollError as exc:
             return self._failed(feed, exc, st.consecutive_failures)
+        items, guid_problem = built.items, built.guid_problem
         if parsed.bozo_reason:
             log.info("feed %s: used despite a malformed document (%s)", feed.id, parsed.bozo_reason)
+        if guid_problem:
+            log.info("feed %s: %s", feed.id, guid_problem)
         todo = self.state.unseen(feed.id, [(i.item_key, i.content_hash) for i in items])
         pending = [i for i in items if i.item_key in todo]
         pages = None
@@ -311,15 +316,18 @@ class Poller:
             present=[i.item_key for i in items],
             # Keeping the old validators after a failed publish makes the next poll fetch in full.
             validators=fetched.validators if error is None else None,
-            status=fetched.status, bozo_reason=parsed.bozo_reason, next_poll_at=nxt, error=error)
+            status=fetched.status, bozo_reason=parsed.bozo_reason, next_poll_at=nxt, error=error,
+            guid_problem=guid_problem)
         if error is not None:
             return FeedResult(feed.id, "failed", status=fetched.status, entries=len(items),
                               published=len(delivered), already_seen=len(items) - len(pending),
                               error_kind=FailureKind.PUBLISH_FAILED, error=f"{error[0]}: {error[1]}",
-                              bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages)
+                              bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages,
+                              guid_problem=guid_problem)
         return FeedResult(feed.id, "published", status=fetched.status, entries=len(items),
                           published=len(delivered), already_seen=len(items) - len(pending),
-                          bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages)
+                          bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages,
+                          guid_problem=guid_problem)
 
     def _attach_pages(self, feed: FeedConfig, items: list[OutgoingItem]) -> tuple[list[OutgoingItem], PageReport]:
         """The items with their article pages; an item whose page failed goes out without it."""

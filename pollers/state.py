@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     last_status INTEGER,
     last_error_kind TEXT,
     last_error TEXT,
-    bozo_reason TEXT
+    bozo_reason TEXT,
+    guid_problem TEXT
 );
 CREATE TABLE IF NOT EXISTS seen (
     feed_id TEXT NOT NULL,
@@ -41,6 +42,11 @@ CREATE TABLE IF NOT EXISTS seen (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_by_age ON seen (feed_id, last_seen);
 """
+# Columns added since version 1 files were first written: (table, column, declaration). Nullable,
+# so a poller without them still reads and writes the file (no user_version bump, no lock-out).
+_ADDED_COLUMNS = (
+    ("feeds", "guid_problem", "TEXT"),
+)
 
 
 class StateError(RuntimeError):
@@ -68,6 +74,9 @@ class FeedHealth:
     last_error_kind: str | None
     last_error: str | None
     bozo_reason: str | None
+    # What the last full poll found wrong with the feed's guids (entries keyed by link instead,
+    # versions listed twice); None when it found nothing. See ``pollers.items.build_feed_items``.
+    guid_problem: str | None = None
 
 
 class StateStore:
@@ -90,9 +99,21 @@ class StateStore:
                                  f"{_SCHEMA_VERSION}; move the file away to start afresh (items are "
                                  "re-published once, the pipeline deduplicates them)")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.path}: cannot open poller state: {exc}") from exc
+
+    def _add_missing_columns(self) -> None:
+        """Migrate a file written before a column existed (CREATE TABLE IF NOT EXISTS keeps it)."""
+        for table, column, decl in _ADDED_COLUMNS:
+            have = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         with self._lock:
@@ -142,13 +163,15 @@ class StateStore:
         next_poll_at: float,
         now: float | None = None,
         error: tuple[str, str] | None = None,
+        guid_problem: str | None = None,
     ) -> None:
         """One transaction for a poll that fetched and published.
 
         ``delivered`` are confirmed publishes; ``present`` all keys in the feed now (kept fresh so
         they are not evicted while the feed still lists them). ``validators`` is None when some
         publish failed: keeping the old ones makes the next poll fetch in full and resend. A
-        non-None ``error`` records such a partial failure.
+        non-None ``error`` records such a partial failure. ``guid_problem`` is what this poll found
+        wrong with the feed's guids; None clears what an earlier poll found.
         """
         now = time.time() if now is None else now
         delivered = list(delivered)
@@ -169,9 +192,9 @@ class StateStore:
             self._db.execute(
                 f"UPDATE feeds SET last_attempt = ?, last_success = COALESCE(?, last_success), "
                 f"last_status = ?, consecutive_failures = {failures_sql}, next_poll_at = ?, "
-                f"bozo_reason = ?, last_error_kind = ?, last_error = ? WHERE feed_id = ?",
+                f"bozo_reason = ?, last_error_kind = ?, last_error = ?, guid_problem = ? WHERE feed_id = ?",
                 (now, None if error else now, status, next_poll_at, bozo_reason,
-                 error[0] if error else None, error[1] if error else None, feed_id))
+                 error[0] if error else None, error[1] if error else None, guid_problem, feed_id))
             if validators is not None:
                 self._db.execute("UPDATE feeds SET etag = ?, last_modified = ? WHERE feed_id = ?",
                                  (validators.etag, validators.last_modified, feed_id))
@@ -216,11 +239,12 @@ class StateStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT feed_id, url, consecutive_failures, last_attempt, last_success, next_poll_at, "
-                "last_status, last_error_kind, last_error, bozo_reason FROM feeds ORDER BY feed_id").fetchall()
+                "last_status, last_error_kind, last_error, bozo_reason, guid_problem FROM feeds "
+                "ORDER BY feed_id").fetchall()
         wanted = set(feed_ids) if feed_ids is not None else None
         return [FeedHealth(feed_id=r[0], url=r[1], healthy=r[2] == 0, consecutive_failures=r[2],
                            last_attempt=r[3], last_success=r[4], next_poll_at=r[5], last_status=r[6],
-                           last_error_kind=r[7], last_error=r[8], bozo_reason=r[9])
+                           last_error_kind=r[7], last_error=r[8], bozo_reason=r[9], guid_problem=r[10])
                 for r in rows if wanted is None or r[0] in wanted]
 
     def _upsert_feed(self, feed_id: str, url: str, now: float) -> None:

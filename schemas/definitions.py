@@ -53,6 +53,13 @@ RAW_ITEM = Table(
             Field("author", "STRING"),
             Field("tags", "STRING", "REPEATED"),
             Field("media", "RECORD", "REPEATED", fields=_IMAGE),
+            Field("guid_is_identity", "BOOL",
+                  description="false when the poller found that this entry's guid (id, kept as the "
+                              "feed gave it) does not identify it: other entries of the same poll "
+                              "share it with different links, or it is the site's or feed's home "
+                              "page. The entry is then identified by its link (else title and "
+                              "date, else content). Absent or null means true; pollers write it "
+                              "only when false."),
         )),
         Field("page_html", "STRING"),
     ),

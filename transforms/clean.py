@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from .boilerplate import split_caption_credit, strip_boilerplate
 from .dates import parse_date, resolve_published
 from .errors import CleanError
+from .identity import guid_identifies
 from .language import detect_language
 from .metadata import clean_byline
 from .model import CleanArticle, Content, Entry, Image, RawItem
@@ -189,7 +190,10 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
         language=detect_language(title, body or ([standfirst] if standfirst else [])),
         images=merge_images(media, found),
         tags=clean_tags(e.tags),
-        url=canonical_url(e.link) or (canonical_url(e.id) if not e.link else None),
+        # Without a link, a guid that is a URL names the article, unless it does not identify it
+        # (a home page, or one the poller saw shared by other entries).
+        url=canonical_url(e.link) or (canonical_url(e.id) if not e.link and guid_identifies(e.id, raw)
+                                      else None),
         link=e.link,
         guid=e.id,
         published_at=published.at,

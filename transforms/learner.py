@@ -46,6 +46,7 @@ import orjson
 
 from schemas import SCHEMA_VERSION
 
+from .identity import guid_identifies
 from .learned import LearnConfig, SourceLines
 from .model import CleanArticle, Message, RawItem
 from .normalize import paragraph_key
@@ -84,7 +85,8 @@ def story_key(raw: RawItem, clean: CleanArticle) -> str:
     key = paragraph_key(clean.title)
     if len(key) >= _MIN_TITLE_KEY:
         return "title:" + key[:_TITLE_KEY_CHARS]
-    return "item:" + (raw.entry.id or raw.entry.link or raw.message_id)
+    guid = raw.entry.id if guid_identifies(raw.entry.id, raw) else None
+    return "item:" + (guid or raw.entry.link or raw.message_id)
 
 
 def feed_key(msg: Message) -> str:

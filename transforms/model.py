@@ -35,6 +35,9 @@ class Entry:
     author: str | None = None
     tags: tuple[str, ...] = ()
     media: tuple[Image, ...] = ()
+    # False when the poller saw that the guid (``id``) does not identify this entry (shared by entries
+    # with other links, or the site's home page); ``transforms.identity`` then ignores it.
+    guid_is_identity: bool = True
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ def parse_raw_item(data: bytes, attributes: Mapping[str, str] | None = None, mes
         tags=tuple(e.get("tags") or ()),
         media=tuple(Image(url=m.get("url"), caption=m.get("caption"), credit=m.get("credit"))
                     for m in e.get("media") or ()),
+        # Absent (every message before the field existed, and every good guid) means true.
+        guid_is_identity=e.get("guid_is_identity") is not False,
     )
     return RawItem(
         schema_version=obj["schema_version"],

@@ -76,3 +76,18 @@ def canonical_url(url: str | None) -> str | None:
     pairs.sort(key=lambda p: unquote_plus(p.split("=", 1)[0]))
     fragment = parts.fragment if parts.fragment.startswith("!") else ""
     return urlunsplit((scheme, netloc, parts.path or "/", "&".join(pairs), fragment))
+
+
+def is_home_page_url(url: str | None) -> bool:
+    """True for an http(s) URL that names a site's home page: path empty or ``/``, no query (once
+    tracking parameters are removed), no ``#!`` route.
+
+    A guid like that names the site, not an article: CMSs that put the home page in every item's
+    guid are common, and taking it as the article's URL would merge every item of the feed into one
+    article.
+    """
+    canonical = canonical_url(url)
+    if canonical is None:
+        return False
+    parts = urlsplit(canonical)
+    return parts.path == "/" and not parts.query and not parts.fragment

@@ -20,6 +20,8 @@ from pollers import (
     RetryPolicy,
     StateStore,
 )
+from tests.factories import message
+from transforms.dofns import ItemSteps
 from transforms.parse import parse_raw_item
 
 from .feedserver import FeedServer, Reply, fixture
@@ -364,3 +366,73 @@ def test_an_unusable_state_file_fails_polls_without_stopping_anything(server, pu
         assert "ProgrammingError" in report.result("wire").error
         assert len(calls) == 2
     pubsub.take(3)
+
+
+SITE = "https://cms-site.example.test/"
+_STORIES = ("Harbour council approves the ferry timetable", "Storm closes the northern bridge",
+            "Grain terminal opens at Port Alden", "Rail union accepts the wage offer",
+            "Museum reopens after two years of repairs")
+
+
+def cms_feed(guid_of) -> bytes:
+    """Five different articles; guid_of(n, link) is what the CMS writes in each item's guid."""
+    items = "".join(
+        f"<item><title>{title}</title><link>{SITE}2024/03/story-{n}</link>"
+        f"<guid>{guid_of(n, f'{SITE}2024/03/story-{n}')}</guid>"
+        f"<pubDate>Fri, 01 Mar 2024 0{n}:00:00 GMT</pubDate>"
+        f"<description>&lt;p&gt;{title}, officials said on Friday in story number {n}.&lt;/p&gt;"
+        f"&lt;p&gt;Paragraph two of story {n} gives the details.&lt;/p&gt;</description></item>"
+        for n, title in enumerate(_STORIES))
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>CMS site</title><link>{SITE}</link>'
+            f"<description>d</description>{items}</channel></rss>").encode()
+
+
+def _article_ids(messages) -> list[str]:
+    """The pipeline's per-message chain (parse, clean, identify) on the messages as received."""
+    steps, ids = ItemSteps(), []
+    for m in messages:
+        msg = message(m.data, m.message_id, **m.attributes)
+        raw, dead = steps.parse(msg)
+        assert dead is None
+        clean, dead = steps.clean(msg, raw)
+        assert dead is None
+        unit = steps.identify(msg, raw, clean)
+        assert unit["dead_letter"] is None
+        ids.append(unit["articles"]["article_id"])
+    return ids
+
+
+def test_five_articles_sharing_the_home_page_guid_arrive_as_five_articles(server, pubsub, state_path):
+    broken, fixed = cms_feed(lambda n, link: SITE), cms_feed(lambda n, link: link)
+    feeds = [feed(server, "cms", "/feed.xml", Reply(body=broken), Reply(body=broken), Reply(body=fixed)),
+             feed(server, "wire", "/wire.xml", Reply(body=fixture("rss20_wire.xml")))]
+    with make_poller(feeds, state_path, pubsub.publisher) as poller:
+        first = poller.poll_once()
+        assert first.result("cms").published == 5 and first.result("wire").published == 3
+        messages = [m for m in pubsub.take(8) if m.attributes["feed_id"] == "cms"]
+        assert len({m.attributes["item_key"] for m in messages}) == 5
+        raws = [parse_raw_item(m.data, m.attributes, m.message_id) for m in messages]
+        assert {r.entry.id for r in raws} == {SITE}  # lineage: the guid as the feed gave it
+        assert all(r.entry.guid_is_identity is False for r in raws)
+        ids = dict(zip((r.entry.link for r in raws), _article_ids(messages)))
+        assert len(set(ids.values())) == 5
+
+        problem = f"5 entries share guid {SITE} with different links"
+        assert problem in first.result("cms").guid_problem
+        health = {h.feed_id: h for h in poller.health()}
+        assert problem in health["cms"].guid_problem and health["cms"].healthy
+        assert health["wire"].guid_problem is None
+
+        # The seen set follows the link keys: the same broken feed again publishes nothing.
+        assert poller.poll_once(["cms"]).result("cms").published == 0
+        assert pubsub.pending() == []
+
+        # The site fixes its guids (permalinks): new keys, so the five are sent again, but they keep
+        # their article ids (a permalink guid is the URL) and the problem is cleared.
+        again = poller.poll_once(["cms"]).result("cms")
+        assert again.published == 5 and again.guid_problem is None
+        refixed = pubsub.take(5)
+        assert all(parse_raw_item(m.data).entry.guid_is_identity for m in refixed)
+        relinked = dict(zip((parse_raw_item(m.data).entry.link for m in refixed), _article_ids(refixed)))
+        assert relinked == ids
+        assert {h.feed_id: h.guid_problem for h in poller.health()} == {"cms": None, "wire": None}

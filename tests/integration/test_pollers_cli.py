@@ -95,3 +95,21 @@ def test_serve_lets_full_text_feeds_fetch_their_pages_from_the_local_server_only
     out = capsys.readouterr().out
     assert code == 0 and "2 items published" in out
     assert "1 fetched" in out and "private-address" in out
+
+
+def test_once_reports_guids_that_identify_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "300")  # one table row per feed, not wrapped
+    items = "".join(f"<item><title>Story {n}</title><link>https://cms.example.test/story-{n}</link>"
+                    f"<guid>https://cms.example.test/</guid><description>Body of story {n}.</description></item>"
+                    for n in range(5))
+    (tmp_path / "cms.xml").write_text(f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>")
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - {id: cms, url: '{serve}/cms.xml'}\n")
+    with start_emulator() as em:
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", em.host_port)
+        assert main(["--feeds", str(feeds), "--serve", str(tmp_path), "--state", str(tmp_path / "s.sqlite"),
+                     "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "5 items published" in out
+    assert ("guids: 5 entries share guid https://cms.example.test/ with different links (the site's home "
+            "page); keyed by link instead") in out

@@ -77,3 +77,48 @@ def test_unusable_files_are_reported(tmp_path):
     sqlite3.connect(newer).execute("PRAGMA user_version=99").connection.commit()
     with pytest.raises(StateError, match="version 99"):
         StateStore(newer)
+
+
+def test_guid_problem_is_set_by_the_poll_that_found_it_and_cleared_by_one_that_did_not(tmp_path):
+    problem = "5 entries share guid https://site.test/ with different links; keyed by link instead"
+    with StateStore(tmp_path / "s.sqlite") as store:
+        store.record_success("f", "https://a.test/rss", delivered=[("a", "h")], present=["a"],
+                             validators=Validators(), status=200, bozo_reason=None, next_poll_at=60.0,
+                             now=1.0, guid_problem=problem)
+        assert store.health()[0].guid_problem == problem
+        assert store.health()[0].healthy  # a warning about the feed, not a failing feed
+        # A 304 or a failed fetch saw no entries: what the last full poll found still stands.
+        store.record_not_modified("f", "https://a.test/rss", validators=Validators(), next_poll_at=120.0, now=2.0)
+        store.record_failure("f", "https://a.test/rss", kind="timeout", message="slow", status=None,
+                             next_poll_at=180.0, now=3.0)
+        assert store.health()[0].guid_problem == problem
+        _deliver(store, ["b"], now=4.0)
+        assert store.health()[0].guid_problem is None
+
+
+def test_a_state_file_from_before_guid_problem_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE feeds (feed_id TEXT PRIMARY KEY, url TEXT NOT NULL, etag TEXT, last_modified TEXT,
+            last_attempt REAL, last_success REAL, consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            next_poll_at REAL NOT NULL DEFAULT 0, last_status INTEGER, last_error_kind TEXT,
+            last_error TEXT, bozo_reason TEXT);
+        CREATE TABLE seen (feed_id TEXT NOT NULL, item_key TEXT NOT NULL, content_hash TEXT NOT NULL,
+            last_seen REAL NOT NULL, PRIMARY KEY (feed_id, item_key)) WITHOUT ROWID;
+        INSERT INTO feeds (feed_id, url, etag, last_success, next_poll_at, last_status)
+            VALUES ('f', 'https://a.test/rss', '"e0"', 5.0, 99.0, 200);
+        INSERT INTO seen VALUES ('f', 'a', 'h', 5.0);
+        PRAGMA user_version=1;
+    """)
+    old.close()
+    with StateStore(path) as store:
+        h = store.health()[0]
+        assert (h.feed_id, h.last_success, h.guid_problem) == ("f", 5.0, None)
+        assert store.load("f", "https://a.test/rss").validators == Validators('"e0"')
+        assert store.unseen("f", [("a", "h")]) == set()  # the seen set survived
+        store.record_success("f", "https://a.test/rss", delivered=[], present=["a"], validators=None,
+                             status=200, bozo_reason=None, next_poll_at=120.0, now=6.0, guid_problem="x")
+    with StateStore(path) as store:  # opening a migrated file again changes nothing
+        assert store.health()[0].guid_problem == "x"
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1

@@ -39,6 +39,11 @@ def test_story_key_is_the_headline_and_short_headlines_stand_alone():
     assert story_key(a, clean_item(a)) == story_key(b, clean_item(b))
     short = parse(raw_item(title="Update", guid="c-3"))
     assert story_key(short, clean_item(short)) == "item:c-3"
+    # A guid that identifies nothing (the home page, or one the poller flagged) leaves the link.
+    home = parse(raw_item(title="Update", guid="https://news.example.org/", link="https://news.example.org/a"))
+    assert story_key(home, clean_item(home)) == "item:https://news.example.org/a"
+    flagged = parse(raw_item(title="Update", guid="c-3", link="https://news.example.org/b", guid_is_identity=False))
+    assert story_key(flagged, clean_item(flagged)) == "item:https://news.example.org/b"
 
 
 def test_lines_count_when_published_never_after_fetch():

@@ -47,6 +47,9 @@ def test_raw_item_declares_the_message_contract():
     entry = RAW_ITEM.get("entry")
     assert {f.name for f in entry.fields} >= {"id", "link", "title", "summary", "content", "published", "media"}
     assert RAW_ITEM.get("fetched_at").mode == "REQUIRED"
+    # Optional, so messages written before it existed stay valid (absent means the guid identifies).
+    flag = next(f for f in entry.fields if f.name == "guid_is_identity")
+    assert (flag.type, flag.mode) == ("BOOL", "NULLABLE")
 
 
 def test_record_field_requires_subfields():
