@@ -200,7 +200,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
                 return _stopped(console, job, stop, refresh, cfg)
             progress.unhealthy = report.errors
             progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
-            durable = _wait_durable(job, stop, cfg.idle_timeout)
+            durable = job.wait_until_durable(cfg.idle_timeout, stop=stop)
             if stop.is_set():
                 return _stopped(console, job, stop, refresh, cfg)
             refresh()
@@ -251,14 +251,6 @@ def _interruptible(fn, stop: threading.Event):
     if "error" in box:
         raise box["error"]
     return box["result"]
-
-
-def _wait_durable(job: StreamingJob, stop: threading.Event, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not stop.is_set():
-        if job.wait_until_durable(min(1.0, max(0.0, deadline - time.monotonic()))):
-            return True
-    return False
 
 
 def _stopped(console: Console, job: StreamingJob, stop: threading.Event, refresh, cfg: RunConfig) -> Progress:

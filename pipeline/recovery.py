@@ -144,10 +144,11 @@ class LedgerKeeper(threading.Thread):
             self._changed.notify_all()
         return result
 
-    def wait_for_pass(self, after: int, timeout: float) -> Reconciliation | None:
+    def wait_for_pass(self, after: int, timeout: float) -> tuple[int, Reconciliation | None]:
+        """Wait until pass number ``after`` + 1 has ended; (passes ended, the latest result)."""
         with self._changed:
             self._changed.wait_for(lambda: self.passes > after, timeout=timeout)
-            return self.latest
+            return self.passes, self.latest
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,16 +80,23 @@ class StreamingJob:
         return JobStatus(pending=latest.pending if latest else None,
                          acked=self.keeper.acked_total if self.keeper else 0)
 
-    def wait_until_durable(self, timeout: float) -> bool:
-        """Wait until a ledger pass finds nothing pending. Needs the ledger."""
+    def wait_until_durable(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Wait until a ledger pass that began after this call finds nothing pending. Needs the ledger.
+
+        A pass already under way when the call is made may have pulled the ledger before the caller's
+        last publish, so its "nothing pending" says nothing about that message: it does not count.
+        """
         if not self.keeper:
             raise OptionError("waiting for durability needs --ledger_subscription")
         deadline = time.monotonic() + timeout
+        # The pass in progress (if any) ends at passes + 1; the first to begin after now ends at + 2.
+        first_fresh = self.keeper.passes + 2
         passes = self.keeper.passes
-        while time.monotonic() < deadline:
-            latest = self.keeper.wait_for_pass(passes, timeout=max(0.0, deadline - time.monotonic()))
-            passes = self.keeper.passes
-            if latest is not None and latest.pending == 0:
+        while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            # Short waits, so a stop asked for meanwhile is noticed.
+            passes, latest = self.keeper.wait_for_pass(
+                passes, timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+            if latest is not None and latest.pending == 0 and passes >= first_fresh:
                 return True
         return False
 

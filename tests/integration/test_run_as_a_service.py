@@ -58,6 +58,18 @@ def test_a_run_after_nothing_changed_adds_nothing(service, tmp_path):
     assert article_versions(wh) == before
 
 
+def test_a_feed_whose_items_all_carry_the_home_page_as_guid_keeps_every_article(service, tmp_path):
+    site, wh = service
+    site.shared_guids["west"] = "https://west.example.org/"
+    feeds = site.feeds_yaml(tmp_path / "feeds.yaml")
+    site.grow(5)
+    out = run_until_idle(feeds, site.root, wh)
+    site.grow(2)
+    run_until_idle(feeds, site.root, wh)
+    check_exactly_once(site, wh)
+    assert "west" in out and "keyed by link" in out  # the run says what it found in the feed
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_ends_a_live_run_within_30_s_and_loses_nothing(service, tmp_path, sig):
     site, wh = service
