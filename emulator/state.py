@@ -93,10 +93,10 @@ class Broker:
         with self._changing(durable=True):
             if config.name in self._topics:
                 raise AlreadyExists(f"Topic already exists: {config.name}")
+            if self._store is not None:  # first: a config it cannot encode changes nothing
+                self._store.put_topic(config)
             self._topics[config.name] = config
             self._topic_subs[config.name] = set()
-            if self._store is not None:
-                self._store.put_topic(config)
             return config
 
     def get_topic(self, name: str) -> TopicConfig:
@@ -147,9 +147,9 @@ class Broker:
             if config.name in self._subs:
                 raise AlreadyExists(f"Subscription already exists: {config.name}")
             self._topic(config.topic)
-            self._add_sub(config)
-            if self._store is not None:
+            if self._store is not None:  # first: a config it cannot encode changes nothing
                 self._store.put_subscription(config)
+            self._add_sub(config)
             return config
 
     def get_subscription(self, name: str) -> SubscriptionConfig:

@@ -1,7 +1,9 @@
 """The emulator's broker rules, driven directly with hand-turned clocks (no waiting)."""
 
+import contextlib
 import dataclasses
 import enum
+import sqlite3
 from typing import Mapping
 
 import pytest
@@ -393,6 +395,32 @@ def test_durable_deletes_persist(durable):
     broker.create_topic(TopicConfig(TOPIC))
     publish(broker, b"y")
     assert broker.message_count(other) == 1
+
+
+def stored_messages(durable: Durable) -> int:
+    """Message rows in the data dir's file (the broker is restarted to read it)."""
+    durable.store.close()
+    with contextlib.closing(sqlite3.connect(durable.store.path)) as db:
+        (count,) = db.execute("SELECT count(*) FROM messages").fetchone()
+    durable.reopen()
+    return count
+
+
+def test_durable_store_forgets_messages_no_subscription_holds(durable):
+    other = "projects/p/subscriptions/other-sub"
+    sub(durable.broker)
+    durable.broker.create_subscription(SubscriptionConfig(name=other, topic=TOPIC))
+    publish(durable.broker, b"x", b"y")
+    durable.broker.acknowledge(SUB, [d.ack_id for d in durable.broker.pull(SUB, 10)])
+    assert stored_messages(durable) == 2  # still held by the other subscription
+
+    broker = durable.broker
+    broker.acknowledge(other, [d.ack_id for d in broker.pull(other, 10)])
+    assert stored_messages(durable) == 0
+    publish(durable.broker, b"z")
+    durable.broker.delete_subscription(SUB)
+    durable.broker.delete_subscription(other)
+    assert stored_messages(durable) == 0
 
 
 def test_a_second_store_on_the_same_dir_is_refused(durable):
