@@ -2,10 +2,13 @@
 
 Three phases per run, each on a fresh emulator: publish N messages (default batching), drain
 them with synchronous Pull + Acknowledge, and drain them again (second subscription) with the
-streaming-pull subscriber. Prints the median of several runs; on a shared machine only
-medians and ratios mean anything.
+streaming-pull subscriber. Each run is done twice, with the state in memory and on disk (a
+data dir in a fresh temporary directory), alternating so both see the same machine load.
+Prints the median of several runs per storage and the ratio disk/memory; on a shared machine
+only medians and ratios mean anything.
 
     PYTHONPATH=$PWD python benchmarks/bench_emulator.py [--messages 5000] [--runs 5] [--subprocess]
+        [--storage both|memory|disk]
 
 By default the emulator runs in-process, as the pipeline embeds it (client and server then
 share one interpreter); --subprocess serves it from `python -m emulator` instead.
@@ -17,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,15 +34,19 @@ TOPIC = "projects/bench/topics/bench-topic"
 SUBS = ("projects/bench/subscriptions/pull-sub", "projects/bench/subscriptions/stream-sub")
 
 
+STORAGES = ("memory", "disk")
+
+
 @contextlib.contextmanager
-def emulator(subprocess_mode: bool) -> Iterator[str]:
+def emulator(subprocess_mode: bool, data_dir: str | None) -> Iterator[str]:
     if not subprocess_mode:
-        with start_emulator() as handle:
+        with start_emulator(data_dir=data_dir) as handle:
             yield handle.host_port
         return
     root = Path(__file__).resolve().parents[1]
+    store_args = [] if data_dir is None else ["--data-dir", data_dir]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "WARNING"],
+        [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "WARNING", *store_args],
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
         stdout=subprocess.PIPE,
@@ -51,9 +59,15 @@ def emulator(subprocess_mode: bool) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def one_run(n: int, size: int, subprocess_mode: bool) -> dict[str, float]:
+def one_run(n: int, size: int, subprocess_mode: bool, storage: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-emulator-") as tmp:
+        data_dir = None if storage == "memory" else str(Path(tmp) / "pubsub")
+        return _measure(n, size, subprocess_mode, data_dir)
+
+
+def _measure(n: int, size: int, subprocess_mode: bool, data_dir: str | None) -> dict[str, float]:
     payload = b"x" * size
-    with emulator(subprocess_mode) as host_port:
+    with emulator(subprocess_mode, data_dir) as host_port:
         os.environ["PUBSUB_EMULATOR_HOST"] = host_port
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
@@ -107,17 +121,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=1024, help="payload bytes per message")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--subprocess", action="store_true", help="serve from python -m emulator")
+    parser.add_argument(
+        "--storage", choices=("both", *STORAGES), default="both", help="default %(default)s"
+    )
     args = parser.parse_args(argv)
 
-    runs = [one_run(args.messages, args.size, args.subprocess) for _ in range(args.runs)]
+    storages = STORAGES if args.storage == "both" else (args.storage,)
+    runs: dict[str, list[dict[str, float]]] = {s: [] for s in storages}
+    for _ in range(args.runs):
+        for storage in storages:
+            runs[storage].append(one_run(args.messages, args.size, args.subprocess, storage))
     mode = "subprocess" if args.subprocess else "in-process"
     print(f"emulator ({mode}), {args.messages} messages of {args.size} B, {args.runs} runs")
-    for phase in runs[0]:
-        rates = [r[phase] for r in runs]
-        print(
-            f"  {phase:<15} median {statistics.median(rates):9,.0f} msg/s"
-            f"   (min {min(rates):,.0f}, max {max(rates):,.0f})"
-        )
+    medians: dict[str, dict[str, float]] = {}
+    for storage in storages:
+        print(f"  state {'in memory' if storage == 'memory' else 'on disk (data dir)'}:")
+        medians[storage] = {}
+        for phase in runs[storage][0]:
+            rates = [r[phase] for r in runs[storage]]
+            medians[storage][phase] = statistics.median(rates)
+            print(
+                f"    {phase:<15} median {medians[storage][phase]:9,.0f} msg/s"
+                f"   (min {min(rates):,.0f}, max {max(rates):,.0f})"
+            )
+    if len(storages) == 2:
+        print("  disk / memory (median rates):")
+        for phase, rate in medians["memory"].items():
+            print(f"    {phase:<15} {medians['disk'][phase] / rate:9.2f}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""An in-memory Google Cloud Pub/Sub emulator speaking the real google.pubsub.v1 gRPC API.
+"""A Google Cloud Pub/Sub emulator speaking the real google.pubsub.v1 gRPC API.
 
     from emulator import start_emulator
     with start_emulator() as pubsub:            # free port on 127.0.0.1
@@ -11,7 +11,14 @@ Pub/Sub, with two relaxations for fast tests: ack deadlines down to 1 s (real: 1
 message retention down to 1 s (real: 10 minutes). Refused with UNIMPLEMENTED: push, BigQuery
 and Cloud Storage subscriptions, filters, exactly-once delivery, snapshots, Update* calls.
 Messages go out in publish order (redeliveries first); ordering keys are kept on messages but
-a nack does not hold back later messages of the same key. Nothing is persisted.
+a nack does not hold back later messages of the same key.
+
+By default the state lives in memory and is gone when the process ends. With
+``start_emulator(data_dir=DIR)`` or ``python -m emulator --data-dir DIR`` it is also kept in
+``DIR/pubsub.sqlite`` (SQLite, WAL) and loaded back on the next start: topics, subscriptions,
+messages and which are acked, so a confirmed publish survives the process being killed, and
+message ids are never reused. Leases and delivery counts are not kept: after a restart every
+unacked message is ready again. One emulator at a time may use a data dir.
 """
 
 from emulator.server import EmulatorHandle, start_emulator

@@ -22,3 +22,7 @@ class InvalidArgument(EmulatorError):
 
 class Unimplemented(EmulatorError):
     """A real Pub/Sub feature this emulator does not provide (gRPC UNIMPLEMENTED)."""
+
+
+class StorageFailed(EmulatorError):
+    """The data directory could not be written; the emulator must be restarted (gRPC INTERNAL)."""

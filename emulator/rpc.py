@@ -6,7 +6,14 @@ from typing import Callable, Iterator, Sequence, TypeVar
 
 import grpc
 
-from emulator.errors import AlreadyExists, EmulatorError, InvalidArgument, NotFound, Unimplemented
+from emulator.errors import (
+    AlreadyExists,
+    EmulatorError,
+    InvalidArgument,
+    NotFound,
+    StorageFailed,
+    Unimplemented,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -15,6 +22,7 @@ _CODES: dict[type[EmulatorError], grpc.StatusCode] = {
     AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
+    StorageFailed: grpc.StatusCode.INTERNAL,
 }
 
 T = TypeVar("T")

@@ -1,18 +1,22 @@
-"""The emulator's in-memory state: topics, subscriptions and their message logs.
+"""The emulator's state: topics, subscriptions and their message logs, served from memory.
 
 One lock guards everything; each subscription has a condition on that lock so pullers
 sleep until something changes for them. Memory stays bounded by each subscription's
 retention: every publish and pull prunes what has aged out.
+
+With a Store, every change a restart must keep is also written through to it, committed
+before the lock is released (see ``_changing``); on start the broker loads the store back.
 """
 
+import contextlib
 import dataclasses
-import itertools
+import sqlite3
 import threading
 import time
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from emulator import names
-from emulator.errors import AlreadyExists, InvalidArgument, NotFound
+from emulator.errors import AlreadyExists, InvalidArgument, NotFound, StorageFailed
 from emulator.model import (
     Delivery,
     Message,
@@ -20,6 +24,7 @@ from emulator.model import (
     TopicConfig,
     make_message,
 )
+from emulator.store import Snapshot, Store
 from emulator.subscription import SubscriptionLog
 
 # Real Pub/Sub accepts ack deadlines of 10-600 s. The emulator accepts down to 1 s so
@@ -58,24 +63,38 @@ class Broker:
         self,
         clock: Callable[[], float] = time.monotonic,
         wall_clock_us: Callable[[], int] = _wall_clock_us,
+        store: Store | None = None,
     ) -> None:
+        """A broker in memory only, or (with ``store``) loaded from and written through to it.
+
+        The caller keeps ownership of the store and closes it after the broker's last use.
+        """
         self._clock = clock
         self._wall_clock_us = wall_clock_us
         self._lock = threading.RLock()
         self._topics: dict[str, TopicConfig] = {}
         self._topic_subs: dict[str, set[str]] = {}
         self._subs: dict[str, _Sub] = {}
-        self._seq = itertools.count(1)
+        # Message ids (str(seq)) are never reused; with a store, not even across restarts.
+        self._next_seq = 1
         self._last_publish_us = 0
+        self._store = store
+        # Set when a write to the store failed; from then on memory may be ahead of the
+        # disk, so every change is refused rather than hand out what could not be kept.
+        self._failure: str | None = None
         self.closed = False
+        if store is not None:
+            self._load(store.load())
 
     # -- topics ----------------------------------------------------------------------------
 
     def create_topic(self, config: TopicConfig) -> TopicConfig:
         names.check_topic(config.name)
-        with self._lock:
+        with self._changing(durable=True):
             if config.name in self._topics:
                 raise AlreadyExists(f"Topic already exists: {config.name}")
+            if self._store is not None:  # first: a config it cannot encode changes nothing
+                self._store.put_topic(config)
             self._topics[config.name] = config
             self._topic_subs[config.name] = set()
             return config
@@ -93,12 +112,16 @@ class Broker:
     def delete_topic(self, name: str) -> None:
         """Delete a topic; its subscriptions live on, detached, as in real Pub/Sub."""
         names.check_topic(name)
-        with self._lock:
+        with self._changing(durable=True):
             self._topic(name)
             del self._topics[name]
             for sub_name in self._topic_subs.pop(name):
                 sub = self._subs[sub_name]
                 sub.log.config = dataclasses.replace(sub.log.config, topic=names.DELETED_TOPIC)
+                if self._store is not None:
+                    self._store.put_subscription(sub.log.config)
+            if self._store is not None:
+                self._store.delete_topic(name)
 
     def topic_subscriptions(self, topic: str) -> list[str]:
         names.check_topic(topic)
@@ -109,26 +132,10 @@ class Broker:
     def publish(self, topic: str, messages: Sequence[Outgoing]) -> list[Message]:
         """Store messages and fan them out to every subscription of the topic."""
         names.check_topic(topic)
-        if not messages:
-            raise InvalidArgument(f"Publish to {topic} contains no messages")
-        for i, (data, attributes, _key) in enumerate(messages):
-            _check_message(i, data, attributes)
-        with self._lock:
-            self._topic(topic)
-            # Strictly increasing per request, so Seek(time) can split two publishes apart.
-            now_us = max(self._wall_clock_us(), self._last_publish_us + 1)
-            self._last_publish_us = now_us
-            stored = [
-                make_message(next(self._seq), data, attrs, key, now_us)
-                for data, attrs, key in messages
-            ]
-            for sub_name in self._topic_subs[topic]:
-                sub = self._subs[sub_name]
-                sub.log.prune(now_us)
-                for message in stored:
-                    sub.log.add(message)
-                sub.cond.notify_all()
-            return stored
+        _check_messages(topic, messages)
+        # A confirmed publish must survive power loss too: the commit is a durable one.
+        with self._changing(durable=True):
+            return self._publish(topic, messages)
 
     # -- subscriptions ---------------------------------------------------------------------
 
@@ -136,13 +143,13 @@ class Broker:
         names.check_subscription(config.name)
         names.check_topic(config.topic)
         _check_subscription_config(config)
-        with self._lock:
+        with self._changing(durable=True):
             if config.name in self._subs:
                 raise AlreadyExists(f"Subscription already exists: {config.name}")
             self._topic(config.topic)
-            log = SubscriptionLog(config, dead_letter=self._forward_dead_letter)
-            self._subs[config.name] = _Sub(log, threading.Condition(self._lock))
-            self._topic_subs[config.topic].add(config.name)
+            if self._store is not None:  # first: a config it cannot encode changes nothing
+                self._store.put_subscription(config)
+            self._add_sub(config)
             return config
 
     def get_subscription(self, name: str) -> SubscriptionConfig:
@@ -159,16 +166,18 @@ class Broker:
             ]
 
     def delete_subscription(self, name: str) -> None:
-        with self._lock:
+        with self._changing(durable=True):
             sub = self._sub(name)
             del self._subs[name]
             self._topic_subs.get(sub.log.config.topic, set()).discard(name)
             sub.log.version += 1
             sub.cond.notify_all()
+            if self._store is not None:
+                self._store.delete_subscription(name)
 
     def message_count(self, name: str) -> int:
         """Messages the subscription still holds (unacked, plus retained acked ones)."""
-        with self._lock:
+        with self._changing():
             sub = self._sub(name)
             sub.log.prune(self._wall_clock_us())
             return len(sub.log)
@@ -185,7 +194,7 @@ class Broker:
         """Lease up to max_messages ready messages without waiting."""
         if max_messages <= 0:
             raise InvalidArgument(f"max_messages must be positive, got {max_messages}")
-        with self._lock:
+        with self._changing():
             sub = self._sub(name)
             sub.log.prune(self._wall_clock_us())
             if deadline_s is None:
@@ -209,6 +218,9 @@ class Broker:
                 if next_deadline is not None:
                     limit = min(limit, max(0.0, next_deadline - self._clock()))
                 sub.cond.wait(limit)
+        # Expiring may dead-letter, a change to commit; the wait above released the lock,
+        # so it stays outside the transaction.
+        with self._changing():
             if name in self._subs:
                 sub.log.expire(self._clock())
             return sub.log.version
@@ -221,7 +233,7 @@ class Broker:
                 sub.cond.notify_all()
 
     def acknowledge(self, name: str, ack_ids: Iterable[str]) -> None:
-        with self._lock:
+        with self._changing():
             sub = self._sub(name)
             if sub.log.acknowledge(ack_ids):
                 sub.cond.notify_all()
@@ -231,19 +243,20 @@ class Broker:
             raise InvalidArgument(
                 f"ack_deadline_seconds must be between 0 and {MAX_ACK_DEADLINE_S}, got {seconds}"
             )
-        with self._lock:
+        with self._changing():
             sub = self._sub(name)
             if sub.log.modify_ack_deadline(ack_ids, seconds, self._clock()):
                 sub.cond.notify_all()
 
     def leased(self, name: str, ack_ids: Iterable[str]) -> set[str]:
-        with self._lock:
+        with self._changing():
             sub = self._sub(name)
             sub.log.expire(self._clock())
             return sub.log.leased(ack_ids)
 
     def seek_to_time(self, name: str, time_us: int) -> None:
-        with self._lock:
+        # Durable: a seek back that a power cut undid would silently skip the replay.
+        with self._changing(durable=True):
             sub = self._sub(name)
             sub.log.prune(self._wall_clock_us())
             sub.log.seek_to_time(time_us)
@@ -256,7 +269,9 @@ class Broker:
         ones, so dead-lettering after a lease expiry and the memory bound do not depend on
         someone pulling.
         """
-        with self._lock:
+        if self._failure is not None:
+            return  # every request already reports the failure; no need to repeat it here
+        with self._changing():
             now, now_us = self._clock(), self._wall_clock_us()
             for sub in list(self._subs.values()):
                 before = sub.log.version
@@ -273,6 +288,75 @@ class Broker:
                 sub.cond.notify_all()
 
     # -- internals -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _changing(self, durable: bool = False) -> Iterator[None]:
+        """Hold the lock; what the block changed is committed to the store before release.
+
+        So a request that returns has been written, and nobody sees a change (a message to
+        pull, say) that is not on disk yet. ``durable`` commits survive power loss as well
+        as the process being killed (see store.py). Never wait on a condition inside: that
+        would release the lock with changes still pending.
+        """
+        with self._lock:
+            if self._failure is not None:
+                raise StorageFailed(self._failure)
+            try:
+                yield
+            finally:
+                store = self._store
+                if store is not None and store.pending:
+                    try:
+                        store.commit(durable)
+                    except sqlite3.Error as e:
+                        self._failure = (
+                            f"The emulator could not write {store.path} ({e}); it refuses "
+                            "every change until restarted, and keeps what was last written"
+                        )
+                        raise StorageFailed(self._failure) from e
+
+    def _load(self, snapshot: Snapshot) -> None:
+        self._next_seq = snapshot.next_seq
+        self._last_publish_us = snapshot.last_publish_us
+        for topic in snapshot.topics:
+            self._topics[topic.name] = topic
+            self._topic_subs[topic.name] = set()
+        for config in snapshot.subscriptions:
+            log = self._add_sub(config).log
+            # Leases were not kept: every unacked message is ready again.
+            for message, acked in snapshot.entries.get(config.name, ()):
+                log.restore(message, acked)
+
+    def _add_sub(self, config: SubscriptionConfig) -> _Sub:
+        log = SubscriptionLog(config, dead_letter=self._forward_dead_letter, changes=self._store)
+        sub = _Sub(log, threading.Condition(self._lock))
+        self._subs[config.name] = sub
+        if config.topic in self._topic_subs:  # not for a subscription whose topic was deleted
+            self._topic_subs[config.topic].add(config.name)
+        return sub
+
+    def _publish(self, topic: str, messages: Sequence[Outgoing]) -> list[Message]:
+        """Publish checked messages; the caller holds the lock within ``_changing``."""
+        self._topic(topic)
+        # Strictly increasing per request, so Seek(time) can split two publishes apart.
+        now_us = max(self._wall_clock_us(), self._last_publish_us + 1)
+        self._last_publish_us = now_us
+        first = self._next_seq
+        self._next_seq += len(messages)
+        stored = [
+            make_message(first + i, data, attrs, key, now_us)
+            for i, (data, attrs, key) in enumerate(messages)
+        ]
+        subs = [self._subs[sub_name] for sub_name in self._topic_subs[topic]]
+        for sub in subs:
+            sub.log.prune(now_us)
+        if self._store is not None:
+            self._store.publish(stored, [sub.log.config.name for sub in subs], self._next_seq)
+        for sub in subs:
+            for message in stored:
+                sub.log.add(message)
+            sub.cond.notify_all()
+        return stored
 
     def _topic(self, name: str) -> TopicConfig:
         topic = self._topics.get(name)
@@ -303,8 +387,18 @@ class Broker:
                 "CloudPubSubDeadLetterSourceTopicPublishTime": str(message.publish_time_us),
             }
         )
-        self.publish(policy.topic, [(message.data, attributes, message.ordering_key)])
+        # Called from within a change already under way: part of its transaction.
+        forwarded = [(message.data, attributes, message.ordering_key)]
+        _check_messages(policy.topic, forwarded)
+        self._publish(policy.topic, forwarded)
         return True
+
+
+def _check_messages(topic: str, messages: Sequence[Outgoing]) -> None:
+    if not messages:
+        raise InvalidArgument(f"Publish to {topic} contains no messages")
+    for i, (data, attributes, _key) in enumerate(messages):
+        _check_message(i, data, attributes)
 
 
 def _check_message(index: int, data: bytes, attributes: Mapping[str, str]) -> None:

@@ -8,13 +8,26 @@ times) so the rules can be exercised without waiting.
 import heapq
 import itertools
 from collections import OrderedDict
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from emulator.model import Delivery, Message, SubscriptionConfig
 
 # Called when a message has used up its delivery attempts; returns True when the message
 # was forwarded to the dead-letter topic (and may leave this subscription).
 DeadLetterSink = Callable[[SubscriptionConfig, Message, int], bool]
+
+
+class LogChanges(Protocol):
+    """Where a log reports the changes a restart must keep (the durable store).
+
+    Only acknowledgement state and removals are reported: leases and delivery counts live in
+    memory alone, so after a restart every unacked message is ready again, as in Pub/Sub
+    when leases lapse. Additions are the broker's to report, as it publishes.
+    """
+
+    def set_acked(self, subscription: str, seq: int, acked: bool) -> None: ...
+
+    def drop(self, subscription: str, seq: int) -> None: ...
 
 
 class _Entry:
@@ -34,10 +47,14 @@ class _Entry:
 
 class SubscriptionLog:
     def __init__(
-        self, config: SubscriptionConfig, dead_letter: DeadLetterSink | None = None
+        self,
+        config: SubscriptionConfig,
+        dead_letter: DeadLetterSink | None = None,
+        changes: LogChanges | None = None,
     ) -> None:
         self.config = config
         self._dead_letter = dead_letter
+        self._changes = changes
         # Publish order, so retention pruning only ever looks at the front.
         self._entries: OrderedDict[int, _Entry] = OrderedDict()
         # Heaps with lazy deletion: stale items are skipped when they surface.
@@ -57,6 +74,15 @@ class SubscriptionLog:
         heapq.heappush(self._ready, message.seq)
         self.version += 1
 
+    def restore(self, message: Message, acked: bool) -> None:
+        """Put back a message loaded from the store, in publish order, without reporting it."""
+        entry = _Entry(message)
+        entry.acked = acked
+        self._entries[message.seq] = entry
+        if not acked:
+            heapq.heappush(self._ready, message.seq)
+        self.version += 1
+
     def prune(self, now_us: int) -> int:
         """Drop messages older than the retention duration, acked or not; return how many."""
         cutoff = now_us - int(self.config.message_retention_seconds * 1_000_000)
@@ -68,6 +94,8 @@ class SubscriptionLog:
             del self._entries[seq]
             if entry.ack_id is not None:
                 self._leases.pop(entry.ack_id, None)
+            if self._changes is not None:
+                self._changes.drop(self.config.name, seq)
             dropped += 1
         if dropped:
             self.version += 1
@@ -180,6 +208,8 @@ class SubscriptionLog:
                 del self._leases[entry.ack_id]
                 entry.ack_id = None
             if entry.message.publish_time_us >= time_us:
+                if entry.acked and self._changes is not None:
+                    self._changes.set_acked(self.config.name, entry.message.seq, False)
                 entry.acked = False
                 heapq.heappush(self._ready, entry.message.seq)
             else:
@@ -190,9 +220,15 @@ class SubscriptionLog:
 
     def _mark_acked(self, entry: _Entry) -> None:
         if self.config.retain_acked_messages:
+            if not entry.acked and self._changes is not None:
+                self._changes.set_acked(self.config.name, entry.message.seq, True)
             entry.acked = True
         else:
-            self._entries.pop(entry.message.seq, None)
+            self._remove(entry)
+
+    def _remove(self, entry: _Entry) -> None:
+        if self._entries.pop(entry.message.seq, None) is not None and self._changes is not None:
+            self._changes.drop(self.config.name, entry.message.seq)
 
     def _release(self, entry: _Entry) -> None:
         """End a lease without an ack: redeliver, or dead-letter after too many attempts."""
@@ -206,6 +242,6 @@ class SubscriptionLog:
             and entry.attempts >= policy.max_delivery_attempts
             and self._dead_letter(self.config, entry.message, entry.attempts)
         ):
-            self._entries.pop(entry.message.seq, None)
+            self._remove(entry)
             return
         heapq.heappush(self._ready, entry.message.seq)

@@ -167,7 +167,10 @@ def _cmd_run(args, extra) -> int:
 def _cmd_emulator(args, extra) -> int:
     from emulator.server import main as emulator_main  # noqa: PLC0415
 
-    return emulator_main(["--host", args.host, "--port", str(args.port)])
+    argv = ["--host", args.host, "--port", str(args.port)]
+    if args.data_dir:
+        argv += ["--data-dir", args.data_dir]
+    return emulator_main(argv)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -199,6 +202,9 @@ def make_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("emulator", help="run the Pub/Sub emulator on its own")
     e.add_argument("--host", default="127.0.0.1")
     e.add_argument("--port", type=int, default=8085)
+    e.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="keep topics, subscriptions and messages in DIR across restarts "
+                        "(default: in memory only)")
     e.set_defaults(func=_cmd_emulator)
 
     lb = sub.add_parser("learned", help="show the boilerplate learned per source, with counts",

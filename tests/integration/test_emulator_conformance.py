@@ -4,6 +4,7 @@ Every test gets its own emulator on a free port and points PUBSUB_EMULATOR_HOST 
 exactly how the client library finds Google's emulator too.
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 from google.api_core import exceptions
@@ -474,28 +475,109 @@ def test_seek_to_snapshot_is_refused_clearly(subscriber, topic):
 # -- command line ------------------------------------------------------------------------
 
 
-def test_module_entry_point_serves_until_sigterm(monkeypatch):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _module_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "emulator", "--port", "0", "--log-level", "WARNING", *args]
+
+
+_MODULE_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@contextlib.contextmanager
+def module_emulator(monkeypatch, *args: str) -> Iterator[subprocess.Popen]:
+    """``python -m emulator`` on a free port, in its own process group, with
+    PUBSUB_EMULATOR_HOST pointing at it; killed (the whole group) if still running at the end."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0"],
+        _module_command(*args),
         cwd=ROOT,
-        env=env,
+        env=_MODULE_ENV,
         stdout=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         line = proc.stdout.readline()
         assert line.startswith("export PUBSUB_EMULATOR_HOST=127.0.0.1:"), line
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", line.strip().split("=", 1)[1])
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stdout.close()
+
+
+def test_module_entry_point_serves_until_sigterm(monkeypatch):
+    with module_emulator(monkeypatch) as proc:
         client = pubsub_v1.PublisherClient()
         assert client.create_topic(name=TOPIC).name == TOPIC
         client.transport.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+
+def test_data_dir_keeps_confirmed_messages_through_sigkill(monkeypatch, tmp_path):
+    data_dir = tmp_path / "pubsub"
+    payloads = [f"story {i}".encode() for i in range(50)]
+    with module_emulator(monkeypatch, "--data-dir", str(data_dir)) as proc:
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+        try:
+            publisher.create_topic(name=TOPIC)
+            make_sub(subscriber)
+            ids = publish_all(publisher, TOPIC, payloads, feed_id="wire-a")
+            ack(subscriber, SUB, pull_n(subscriber, SUB, 5))  # the first five are done
+            pull_n(subscriber, SUB, 5)  # leased, never acked: due again after the restart
+
+            # A second emulator on the same directory is refused, and says why.
+            second = subprocess.run(
+                _module_command("--data-dir", str(data_dir)),
+                cwd=ROOT,
+                env=_MODULE_ENV,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 1
+            assert "another Pub/Sub emulator has it open" in second.stderr
+
+            os.killpg(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            subscriber.close()
+            publisher.transport.close()
+
+    with module_emulator(monkeypatch, "--data-dir", str(data_dir)):
+        publisher = pubsub_v1.PublisherClient()
+        subscriber = pubsub_v1.SubscriberClient()
+        try:
+            assert subscriber.get_subscription(subscription=SUB).topic == TOPIC
+            received = pull_n(subscriber, SUB, 45)
+            assert [r.message.message_id for r in received] == ids[5:]
+            assert [r.message.data for r in received] == payloads[5:]
+            assert all(r.message.attributes["feed_id"] == "wire-a" for r in received)
+            ack(subscriber, SUB, received)
+            assert pull_now(subscriber, SUB) == []
+
+            [new_id] = publish_all(publisher, TOPIC, [b"after the restart"])
+            assert new_id not in ids
+            assert int(new_id) > max(int(i) for i in ids)
+        finally:
+            subscriber.close()
+            publisher.transport.close()
+
+
+def test_newswire_emulator_passes_data_dir_on(monkeypatch, tmp_path):
+    import emulator.server
+    from pipeline.cli import main as cli_main
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(emulator.server, "main", lambda argv: seen.append(argv) or 0)
+    assert cli_main(["emulator", "--port", "0", "--data-dir", str(tmp_path)]) == 0
+    assert cli_main(["emulator", "--port", "0"]) == 0
+    assert seen == [
+        ["--host", "127.0.0.1", "--port", "0", "--data-dir", str(tmp_path)],
+        ["--host", "127.0.0.1", "--port", "0"],
+    ]
 
 
 # -- Beam --------------------------------------------------------------------------------
