@@ -70,6 +70,11 @@ class Progress:
         return t
 
 
+def queue_dir(warehouse: str) -> Path:
+    """Where the embedded Pub/Sub emulator keeps its topics, subscriptions and messages."""
+    return Path(f"{warehouse}.pubsub")
+
+
 def load_feeds_file(path: str, serve_base: str | None) -> list[FeedConfig]:
     text = Path(path).read_text(encoding="utf-8")
     if SERVE_PLACEHOLDER in text:
@@ -165,10 +170,12 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         if not os.environ.get("PUBSUB_EMULATOR_HOST") and not cfg.project:
             from emulator.server import start_emulator  # noqa: PLC0415
 
-            em = stack.enter_context(start_emulator())
+            # Beside the warehouse, like the pollers' state: a publish the pollers saw confirmed is on
+            # disk, so a kill of this process loses nothing that the next start does not deliver.
+            em = stack.enter_context(start_emulator(data_dir=queue_dir(cfg.warehouse)))
             os.environ["PUBSUB_EMULATOR_HOST"] = em.host_port
             stack.callback(os.environ.pop, "PUBSUB_EMULATOR_HOST", None)
-            console.print(f"Pub/Sub emulator on {em.host_port}")
+            console.print(f"Pub/Sub emulator on {em.host_port} (queue kept in {em.data_dir})")
         layout = PubSubLayout(project)
         ensure_layout(layout)
 
