@@ -167,6 +167,51 @@ def test_subscription_admin_round_trips_settings(publisher, subscriber, topic):
         subscriber.pull(subscription=SUB, max_messages=1)
 
 
+def test_subscription_expiration_policy_round_trips_and_is_validated(subscriber, topic):
+    # Without an expiration_policy Pub/Sub applies its default: 31 days of inactivity.
+    plain = subscriber.get_subscription(subscription=make_sub(subscriber))
+    assert plain.expiration_policy.ttl == datetime.timedelta(days=31)
+
+    # The non-default settings of Google's system test, read back alike by create, get and list.
+    custom = f"{PROJECT}/subscriptions/custom-sub"
+    created = subscriber.create_subscription(
+        request={
+            "name": custom,
+            "topic": topic,
+            "ack_deadline_seconds": 30,
+            "retain_acked_messages": True,
+            "message_retention_duration": {"seconds": 911},
+            "expiration_policy": {"ttl": {"seconds": 90210}},
+        }
+    )
+    assert created.expiration_policy.ttl == datetime.timedelta(days=1, seconds=3810)
+    assert subscriber.get_subscription(subscription=custom) == created
+    assert [s for s in subscriber.list_subscriptions(project=PROJECT) if s.name == custom] == [
+        created
+    ]
+
+    # A policy without a ttl means "never expires": it comes back present, with no ttl.
+    never = subscriber.get_subscription(
+        subscription=make_sub(subscriber, f"{PROJECT}/subscriptions/never-sub", expiration_policy={})
+    )
+    assert "expiration_policy" in never
+    assert "ttl" not in never.expiration_policy
+
+    with pytest.raises(exceptions.InvalidArgument, match="at least 1 day"):
+        make_sub(
+            subscriber,
+            f"{PROJECT}/subscriptions/short-sub",
+            expiration_policy={"ttl": {"seconds": 3600}},
+        )
+    # One day is allowed, but not below the (default, 7-day) message retention.
+    with pytest.raises(exceptions.InvalidArgument, match="shorter than message_retention"):
+        make_sub(
+            subscriber,
+            f"{PROJECT}/subscriptions/day-sub",
+            expiration_policy={"ttl": {"seconds": 86400}},
+        )
+
+
 def test_subscription_admin_errors(subscriber, topic):
     make_sub(subscriber)
     with pytest.raises(exceptions.AlreadyExists):
