@@ -1,7 +1,8 @@
 """The emulator, driven only through Google's client library (and Beam's Pub/Sub source).
 
 Every test gets its own emulator on a free port and points PUBSUB_EMULATOR_HOST at it, which is
-exactly how the client library finds Google's emulator too.
+exactly how the client library finds Google's emulator too. The Beam test runs on Google's
+emulator as well (``pubsub_backend``): the rest is about newswire's emulator itself.
 """
 
 import contextlib
@@ -713,27 +714,40 @@ def _append_json(element, path: str) -> None:
         f.write(json.dumps(element) + "\n")
 
 
-def test_beam_read_from_pubsub_direct_runner_streaming(publisher, subscriber, topic, tmp_path):
+@pytest.fixture
+def backend_clients(pubsub_backend):
+    """Publisher and subscriber on the test's backend, and names in the backend's own project."""
+    project = f"projects/{pubsub_backend.project}"
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    yield publisher, subscriber, f"{project}/topics/raw-items", f"{project}/subscriptions/raw-items-sub"
+    subscriber.close()
+    publisher.transport.close()
+
+
+def test_beam_read_from_pubsub_direct_runner_streaming(pubsub_backend, backend_clients, tmp_path):
     """Beam's own ReadFromPubSub, on the local Python DirectRunner in streaming mode, reads
-    messages (data and attributes) published to the emulator before and while it runs."""
+    messages (data and attributes) published before and while it runs; on newswire's emulator and
+    on Google's."""
     import apache_beam as beam
     from apache_beam.io.gcp.pubsub import ReadFromPubSub
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
-    make_sub(subscriber)
+    publisher, subscriber, topic, sub = backend_clients
+    publisher.create_topic(name=topic)
+    make_sub(subscriber, sub, topic)
     out = tmp_path / "out.jsonl"
     out.touch()
     publish_all(publisher, topic, [f"early {i}".encode() for i in range(5)], feed_id="f1")
 
-    options = PipelineOptions(project="newswire-test")
+    options = PipelineOptions(project=pubsub_backend.project)
     options.view_as(StandardOptions).streaming = True
     # BundleBasedDirectRunner: the local Python runner that implements Pub/Sub reads,
     # never the Prism download.
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
     (
         pipeline
-        | ReadFromPubSub(subscription=SUB, with_attributes=True)
+        | ReadFromPubSub(subscription=sub, with_attributes=True)
         | beam.Map(lambda m: {"data": m.data.decode(), "feed_id": m.attributes["feed_id"]})
         | beam.Map(_append_json, str(out))
     )
@@ -746,9 +760,11 @@ def test_beam_read_from_pubsub_direct_runner_streaming(publisher, subscriber, to
 
         wait_for(lambda: len(rows()) >= 10, timeout=60, what="Beam to read 10 messages")
     finally:
+        # On Google's emulator this waits out Beam's pending 30 s pull: it answers an empty pull
+        # only at the caller's deadline.
         result.cancel()
     assert sorted((r["data"], r["feed_id"]) for r in rows()) == sorted(
         [(f"early {i}", "f1") for i in range(5)] + [(f"late {i}", "f2") for i in range(5)]
     )
     # ReadFromPubSub acks what it read.
-    assert pull_now(subscriber, SUB) == []
+    assert pull_now(subscriber, sub) == []
