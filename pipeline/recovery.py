@@ -22,9 +22,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from google.cloud import pubsub_v1
+from google.pubsub_v1.types import PullResponse
 
 from transforms.identity import replay_key
 
@@ -32,6 +33,9 @@ _LOG = logging.getLogger(__name__)
 
 # Pull size for a reconciliation pass; large enough that a pass is a few RPCs.
 _PULL_BATCH = 1000
+# The keeper waits at least this many times as long as its last pass took (at most a quarter of
+# the time reconciling, however long the backlog).
+_PACE = 3.0
 
 
 @dataclass(frozen=True)
@@ -49,44 +53,117 @@ DurableFilter = Callable[[list[str]], set[str]]
 def reconcile(subscriber: pubsub_v1.SubscriberClient, ledger: str, durable: DurableFilter) -> Reconciliation:
     """Acknowledge on the ledger every message whose row is durable; report the rest.
 
-    Pending messages are released (deadline 0) at the end of the pass so the next pass sees them
-    again at once; within a pass a message seen twice ends the pass.
+    One pass that holds nothing afterwards: the pending messages are released (deadline 0) at its
+    end, so whoever reads the ledger next sees them at once.
     """
-    seen: set[str] = set()
-    pending: dict[str, tuple[str, datetime]] = {}  # message_id -> (ack_id, publish_time)
-    acked = 0
-    while True:
-        resp = subscriber.pull(
-            request={"subscription": ledger, "max_messages": _PULL_BATCH, "return_immediately": True},
-            timeout=30)
-        fresh = [rm for rm in resp.received_messages if rm.message.message_id not in seen]
-        if not fresh:
-            # Messages redelivered within this pass are already accounted for; release their leases.
-            repeat_ids = [rm.ack_id for rm in resp.received_messages]
-            if repeat_ids:
-                subscriber.modify_ack_deadline(
-                    request={"subscription": ledger, "ack_ids": repeat_ids, "ack_deadline_seconds": 0})
-            break
-        seen.update(rm.message.message_id for rm in fresh)
-        keys = {rm.message.message_id: replay_key(rm.message.attributes, rm.message.data) for rm in fresh}
-        done = durable(list(set(keys.values())))
-        ack_ids = [rm.ack_id for rm in fresh if keys[rm.message.message_id] in done]
-        if ack_ids:
-            subscriber.acknowledge(request={"subscription": ledger, "ack_ids": ack_ids})
-            acked += len(ack_ids)
-        for rm in fresh:
-            if keys[rm.message.message_id] not in done:
-                pending[rm.message.message_id] = (rm.ack_id, _publish_time(rm.message))
-    if pending:
-        subscriber.modify_ack_deadline(request={
-            "subscription": ledger, "ack_ids": [a for a, _ in pending.values()], "ack_deadline_seconds": 0})
-    oldest = min((t for _, t in pending.values()), default=None)
-    return Reconciliation(acked=acked, pending=len(pending), oldest_pending=oldest)
+    leases = LedgerLeases(subscriber, ledger, durable, deadline_s=None)
+    try:
+        return leases.reconcile()
+    finally:
+        leases.release()
 
 
-def _publish_time(message) -> datetime:
-    # proto-plus exposes publish_time as a DatetimeWithNanoseconds (an aware datetime).
-    return message.publish_time
+@dataclass
+class _Lease:
+    ack_id: str
+    key: str  # replay key
+    published: object  # protobuf Timestamp
+    renewed: float  # time.monotonic() when the lease was taken or last extended
+
+
+# Ack ids per acknowledge or modify_ack_deadline request (Pub/Sub caps a request's size).
+_ACK_BATCH = 1000
+
+
+class LedgerLeases:
+    """The ledger messages this process has read and found not yet durable, kept leased.
+
+    A pass pulls what is not leased (new messages, and any whose lease lapsed), checks every held
+    message against the warehouse, acknowledges the durable ones and extends the leases of the rest
+    before they lapse. So a pass costs the new messages plus one lookup of the held keys, not a
+    re-read of the whole backlog: re-reading it every pass made the ledger cost grow with the
+    backlog times the run's length. Held leases are released by :meth:`release` (a clean stop);
+    after a crash they lapse within the ledger's ack deadline, which :func:`recover` waits out.
+
+    Responses are read as raw protobuf: the client's wrappers cost more per field read than the
+    rest of a pass together.
+    """
+
+    def __init__(self, subscriber, ledger: str, durable: DurableFilter, *, deadline_s: float | None) -> None:
+        self.subscriber, self.ledger, self.durable = subscriber, ledger, durable
+        self.deadline_s = deadline_s  # the ledger's ack deadline; None: never extend (one pass only)
+        self._held: dict[str, _Lease] = {}  # message id -> lease
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def reconcile(self) -> Reconciliation:
+        self._pull_new()
+        acked = self._acknowledge_durable()
+        self._renew()
+        oldest = min((lease.published for lease in self._held.values()),
+                     key=lambda t: (t.seconds, t.nanos), default=None)
+        return Reconciliation(acked=acked, pending=len(self._held),
+                              oldest_pending=None if oldest is None else _publish_time(oldest))
+
+    def _pull_new(self) -> None:
+        # Within a pass a message seen twice ends it: its lease lapsed while the pass ran.
+        seen: set[str] = set()
+        while True:
+            resp = PullResponse.pb(self.subscriber.pull(
+                request={"subscription": self.ledger, "max_messages": _PULL_BATCH, "return_immediately": True},
+                timeout=30))
+            now = time.monotonic()
+            again = False
+            for rm in resp.received_messages:
+                message = rm.message
+                again = again or message.message_id in seen
+                seen.add(message.message_id)
+                lease = self._held.get(message.message_id)
+                if lease is not None:  # its lease lapsed and it came again: only the new ack id works
+                    lease.ack_id, lease.renewed = rm.ack_id, now
+                else:
+                    self._held[message.message_id] = _Lease(
+                        rm.ack_id, replay_key(message.attributes, message.data), message.publish_time, now)
+            if again or not resp.received_messages:
+                return
+
+    def _acknowledge_durable(self) -> int:
+        if not self._held:
+            return 0
+        done = self.durable(list({lease.key for lease in self._held.values()}))
+        gone = [mid for mid, lease in self._held.items() if lease.key in done]
+        ack_ids = [self._held.pop(mid).ack_id for mid in gone]
+        for i in range(0, len(ack_ids), _ACK_BATCH):
+            self.subscriber.acknowledge(request={"subscription": self.ledger, "ack_ids": ack_ids[i:i + _ACK_BATCH]})
+        return len(ack_ids)
+
+    def _renew(self) -> None:
+        if self.deadline_s is None or not self._held:
+            return
+        now = time.monotonic()
+        due = [lease for lease in self._held.values() if now - lease.renewed >= self.deadline_s / 2]
+        for i in range(0, len(due), _ACK_BATCH):
+            chunk = due[i:i + _ACK_BATCH]
+            self.subscriber.modify_ack_deadline(request={
+                "subscription": self.ledger, "ack_ids": [lease.ack_id for lease in chunk],
+                "ack_deadline_seconds": int(self.deadline_s)})
+            for lease in chunk:
+                lease.renewed = now
+
+    def release(self) -> None:
+        """Give the held messages back (deadline 0), so the next reader sees them at once."""
+        ack_ids = [lease.ack_id for lease in self._held.values()]
+        self._held.clear()
+        for i in range(0, len(ack_ids), _ACK_BATCH):
+            self.subscriber.modify_ack_deadline(request={
+                "subscription": self.ledger, "ack_ids": ack_ids[i:i + _ACK_BATCH], "ack_deadline_seconds": 0})
+
+
+def _publish_time(timestamp) -> datetime:
+    """A protobuf Timestamp as an aware datetime (to the microsecond, rounded down: a Seek there
+    still replays the message)."""
+    return timestamp.ToDatetime(tzinfo=timezone.utc)
 
 
 def recover(subscriber: pubsub_v1.SubscriberClient, *, pipeline_subscription: str, ledger: str,
@@ -114,26 +191,35 @@ class LedgerKeeper(threading.Thread):
     """Reconciles the ledger every ``interval`` seconds while the pipeline runs.
 
     Keeps the ledger short (so recovery and idleness checks are cheap) and publishes the latest
-    Reconciliation for progress displays and ``--until-idle``.
+    Reconciliation for progress displays and ``--until-idle``. The messages it finds not yet
+    durable stay leased to it between passes (:class:`LedgerLeases`) until :meth:`release`.
     """
 
     def __init__(self, subscriber, ledger: str, durable: DurableFilter, interval: float = 1.0) -> None:
         super().__init__(name="newswire-ledger", daemon=True)
         self.subscriber, self.ledger, self.durable, self.interval = subscriber, ledger, durable, interval
+        deadline = subscriber.get_subscription(request={"subscription": ledger}).ack_deadline_seconds
+        self.leases = LedgerLeases(subscriber, ledger, durable, deadline_s=deadline)
         self.latest: Reconciliation | None = None
         self.passes = 0
         self.acked_total = 0  # messages confirmed durable since start
         self._stop_event = threading.Event()
         self._changed = threading.Condition()
+        self._pass_lock = threading.Lock()  # the thread's passes and reconcile_now() share the leases
 
     def run(self) -> None:
         while not self._stop_event.is_set():
+            started = time.monotonic()
             self.reconcile_now()
-            self._stop_event.wait(self.interval)
+            # The keeper shares the process (and its interpreter lock) with the pipeline: waiting a
+            # multiple of a pass's length keeps it to a bounded share of the time.
+            took = time.monotonic() - started
+            self._stop_event.wait(max(self.interval, _PACE * took))
 
     def reconcile_now(self) -> Reconciliation | None:
         try:
-            result = reconcile(self.subscriber, self.ledger, self.durable)
+            with self._pass_lock:
+                result = self.leases.reconcile()
         except Exception:  # noqa: BLE001 - a failed pass is retried next interval; nothing is acked
             _LOG.warning("ledger reconciliation failed; will retry", exc_info=True)
             return None
@@ -152,6 +238,14 @@ class LedgerKeeper(threading.Thread):
 
     def stop(self) -> None:
         self._stop_event.set()
+
+    def release(self) -> None:
+        """Release the leases still held (after the last pass): the next start sees them at once."""
+        try:
+            with self._pass_lock:
+                self.leases.release()
+        except Exception:  # noqa: BLE001 - they lapse within the ledger's ack deadline anyway
+            _LOG.warning("could not release the ledger's leases; they lapse on their own", exc_info=True)
 
 
 def durable_in_duckdb(path: str) -> DurableFilter:

@@ -105,6 +105,7 @@ class StreamingJob:
             self.keeper.stop()
             self.keeper.join(timeout=10)
             self.keeper.reconcile_now()  # acknowledge what became durable at the very end
+            self.keeper.release()
         if self.result is not None:
             try:
                 self.result.cancel()
