@@ -26,5 +26,5 @@ setup(
     include_package_data=True,
     package_data={"transforms": ["rules/*.yaml"], "pipeline": ["data/*"]},
     install_requires=_requirements(),
-    entry_points={"console_scripts": ["newswire=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["newswire=pipeline.cli:entry"]},
 )
