@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 from .boilerplate import split_caption_credit, strip_boilerplate
 from .dates import parse_date, resolve_published
 from .errors import CleanError
-from .identity import guid_identifies
 from .language import detect_language
 from .metadata import clean_byline
 from .model import CleanArticle, Content, Entry, Image, RawItem
@@ -38,7 +37,7 @@ from .normalize import (
     split_standfirst,
 )
 from .rulepacks import RuleSet, default_rules
-from .urls import canonical_url
+from .urls import canonical_url, guid_identifies
 
 _LOG = logging.getLogger(__name__)
 

@@ -46,10 +46,10 @@ import orjson
 
 from schemas import SCHEMA_VERSION
 
-from .identity import guid_identifies
 from .learned import LearnConfig, SourceLines
 from .model import CleanArticle, Message, RawItem
 from .normalize import paragraph_key
+from .urls import guid_identifies
 
 __all__ = [
     "LEARNED",

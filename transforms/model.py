@@ -6,8 +6,21 @@ plain dicts keyed by schema field names (see ``transforms.identity.article_row``
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# The word count of a clean text (``CleanArticle.word_count``; the articles row carries it).
+# Han, Hiragana, Katakana and compatibility ideographs: no spaces between words, so each character
+# counts as one word (the usual convention for CJK word counts). Everything else: runs of letters
+# or digits, with inner apostrophes, hyphens and digit separators kept inside the word.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-.,:][^\W_{_CJK}]+)*")
+
+
+def word_count(text: str) -> int:
+    """Words in clean text: space-delimited scripts by word, CJK by character."""
+    return len(_WORD.findall(text)) if text else 0
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,7 @@ class CleanArticle:
 
     @property
     def word_count(self) -> int:
-        """Words of the body (CJK characters count one each); see ``transforms.metadata``."""
-        from .metadata import word_count
-
+        """Words of the body (CJK characters count one each): ``word_count``."""
         return word_count(self.body_text)
 
 
