@@ -127,6 +127,7 @@ def streaming_rate(count: int) -> None:
 
     from pipeline.runners import STREAMING_RUNNER
     from transforms.cluster_dofns import Cluster
+    from transforms.model import Unit
 
     rng = random.Random(3)
     bodies = articles_of(300, count // 2, seed=4)
@@ -135,8 +136,7 @@ def streaming_rate(count: int) -> None:
         text = bodies[n // 2] if n % 2 == 0 else bodies[n // 2] + " Related: another story."
         row = {"article_id": f"a{n}", "version": 1, "withdrawn": False, "body": text, "fetched_at": T0,
                "feed_id": f"feed-{rng.randrange(40)}", "agency": "ap", "title": f"Story {n}", "dateline": None}
-        units.append(TimestampedValue({"message_id": f"m{n}", "raw_items": {}, "articles": row,
-                                       "dead_letter": None}, T0.timestamp()))
+        units.append(TimestampedValue(Unit(f"m{n}", raw_item={}, article=row, dead_letter=None), T0.timestamp()))
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True
     stream = TestStream().advance_watermark_to(0).add_elements(units).advance_watermark_to_infinity()

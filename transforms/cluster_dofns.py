@@ -54,11 +54,10 @@ from apache_beam.transforms.userstate import (
 )
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from .dofns import ARTICLE
+from . import coders  # noqa: F401 - registers the unit's coder
 from .fingerprint import Fingerprint, FingerprintStack, band_keys, fingerprint_body, verify_many
+from .model import Unit
 from .stories import (
-    FEED_AGENCY,
-    STORY,
     Assignment,
     ClusterConfig,
     ClusterInput,
@@ -66,9 +65,10 @@ from .stories import (
     cluster_batch,
     cluster_input,
     story_article,
+    with_cluster,
 )
 
-__all__ = ["Cluster", "with_cluster"]
+__all__ = ["Cluster"]
 
 GRAPH_KEY = "stories"
 _REQUEST, _VERDICT, _VERSION, _ASSIGN = "request", "verdict", "version", "assign"
@@ -77,14 +77,6 @@ _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BAND_KEYED = beam.typehints.Tuple[bytes, beam.typehints.Any]
 _ID_KEYED = beam.typehints.Tuple[str, beam.typehints.Any]
-
-
-def with_cluster(unit: dict, assignment: Assignment) -> dict:
-    """The unit with its article's ``cluster_id`` set and the story rows to write with it."""
-    out = {**unit, STORY: list(assignment.story_rows)}
-    if unit[ARTICLE] is not None:
-        out[ARTICLE] = {**unit[ARTICLE], "cluster_id": assignment.cluster_id}
-    return out
 
 
 def _micros(value: datetime) -> int:
@@ -102,8 +94,8 @@ class _Route(beam.DoFn):
         self.config = config
         self.notices = Metrics.counter("clustering", "notices_not_clustered")
 
-    def process(self, unit: dict):
-        row = unit[ARTICLE]
+    def process(self, unit: Unit):
+        row = unit.article
         if row is None:
             yield unit
             return
@@ -116,7 +108,7 @@ class _Route(beam.DoFn):
             return
         fingerprint = fingerprint_body(row["body"])
         keys = band_keys(fingerprint, self.config.lsh)
-        article = story_article(row, unit.get(FEED_AGENCY))
+        article = story_article(row, unit.feed_agency)
         yield TaggedOutput(_COLLECT, (article.article_id, (_REQUEST, unit, article, len(keys))))
         entry = (article.article_id, _micros(article.first_seen), fingerprint.to_bytes())
         for band, key in enumerate(keys):
@@ -335,7 +327,7 @@ class _AssignClusters(beam.DoFn):
         held = self._load(snapshot, log, token)
         if message[0] == _VERSION:
             unit = message[1]
-            yield with_cluster(unit, Assignment(held.tracker.given(unit[ARTICLE]["article_id"])))
+            yield with_cluster(unit, Assignment(held.tracker.given(unit.article["article_id"])))
             return
         _, unit, article, matches, waiting = message
         assignment = held.tracker.assign(article, matches)
@@ -385,8 +377,8 @@ class _ClusterStreaming(beam.PTransform):
 
 # -- batch -----------------------------------------------------------------------------------------
 
-def _batch_input(unit: dict):
-    row = unit[ARTICLE]
+def _batch_input(unit: Unit):
+    row = unit.article
     if row is None:
         return
     # The single clustering step fingerprints every first version's body at once (a few array
@@ -426,13 +418,13 @@ class _Attach(beam.DoFn):
         self._blob: bytes | None = None
         self._assignments: dict = {}
 
-    def process(self, unit: dict, blob: bytes | None):
-        if unit[ARTICLE] is None:
+    def process(self, unit: Unit, blob: bytes | None):
+        if unit.article is None:
             yield unit
             return
         if blob is not self._blob:  # the runner hands the same object to every element
             self._blob, self._assignments = blob, pickle.loads(blob) if blob else {}
-        cluster_id, rows = self._assignments.get(unit["message_id"], (None, ()))
+        cluster_id, rows = self._assignments.get(unit.message_id, (None, ()))
         yield with_cluster(unit, Assignment(cluster_id, rows))
 
 
@@ -451,7 +443,7 @@ class _ClusterBatchJob(beam.PTransform):
 
 
 class Cluster(beam.PTransform):
-    """Units → units whose article carries its ``cluster_id`` and whose ``stories`` key holds the
+    """Units → units whose article carries its ``cluster_id`` and whose ``stories`` hold the
     story rows to write in the same transaction.
 
     Input: the de-duplicated units, or ``{"units": ..., "items": ...}`` with the units before

@@ -9,34 +9,21 @@ from datetime import datetime, timezone
 
 import apache_beam as beam
 import orjson
-from apache_beam import coders
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
+from . import coders  # noqa: F401 - registers the unit's coder
 from .clean import clean_item
 from .errors import ItemError, dead_letter_row
 from .identity import article_row, replay_key
-from .model import CleanArticle, Message, RawItem
+from .model import CleanArticle, Message, RawItem, Unit
 from .parse import parse_raw_item
-from .stories import FEED_AGENCY
 from .withdrawal import withdrawal_notice
 
-DEAD = "dead_letter"
-RAW = "raw_items"
-ARTICLE = "articles"
 _LOG = logging.getLogger(__name__)
-
-
-class Unit(dict):
-    """Type hint for units between steps. Units are plain dicts; this hint makes Beam encode them
-    with one pickle per unit, where its default coder pickles every datetime value on its own: a
-    tenth of the batch job's time (benchmarks/bench_process.py)."""
-
-
-coders.registry.register_coder(Unit, coders.PickleCoder)
 
 
 def _now() -> datetime:
@@ -63,7 +50,7 @@ class ItemSteps:
                 c = self._rule_counters[rule] = Metrics.counter("boilerplate", rule)
             c.inc()
 
-    def parse(self, msg: Message) -> tuple[RawItem | None, dict | None]:
+    def parse(self, msg: Message) -> tuple[RawItem | None, Unit | None]:
         self.read.inc()
         try:
             return parse_raw_item(msg.data, msg.attributes, msg.message_id), None
@@ -71,7 +58,7 @@ class ItemSteps:
             return None, self.failed(msg, None, "parse", exc)
 
     def clean(self, msg: Message, raw: RawItem,
-              learned: Collection[str] = ()) -> tuple[CleanArticle | None, dict | None]:
+              learned: Collection[str] = ()) -> tuple[CleanArticle | None, Unit | None]:
         try:
             clean = clean_item(raw, learned=learned)
             self._count_rules(clean.removed_rules)
@@ -83,14 +70,14 @@ class ItemSteps:
         except Exception as exc:  # noqa: BLE001
             return None, self.failed(msg, raw, "clean", exc)
 
-    def identify(self, msg: Message, raw: RawItem, clean: CleanArticle) -> dict:
+    def identify(self, msg: Message, raw: RawItem, clean: CleanArticle) -> Unit:
         try:
             article = article_row(raw, clean, processed_at=_now())
         except Exception as exc:  # noqa: BLE001
             return self.failed(msg, raw, "identify", exc)
         return make_unit(msg, raw, article=article)
 
-    def failed(self, msg: Message, raw: RawItem | None, step: str, exc: Exception) -> dict:
+    def failed(self, msg: Message, raw: RawItem | None, step: str, exc: Exception) -> Unit:
         if not isinstance(exc, ItemError):
             # A bug, not bad input: logged loudly, and the item is still kept with its class.
             _LOG.exception("unexpected error in step %s for message %s", step, msg.message_id)
@@ -101,13 +88,13 @@ class ItemSteps:
         return make_unit(msg, raw, dead=dead)
 
 
-def make_unit(msg: Message, raw: RawItem | None, *, article: dict | None = None, dead: dict | None = None) -> dict:
+def make_unit(msg: Message, raw: RawItem | None, *, article: dict | None = None, dead: dict | None = None) -> Unit:
     """Everything one message produces, travelling together to the sink."""
-    return {"message_id": msg.message_id, RAW: raw_item_row(msg, raw), ARTICLE: article, DEAD: dead,
-            FEED_AGENCY: raw.agency_hint if raw is not None else None}
+    return Unit(msg.message_id, raw_item_row(msg, raw), article, dead,
+                raw.agency_hint if raw is not None else None)
 
 
-def stamped(unit: dict, raw: RawItem | None):
+def stamped(unit: Unit, raw: RawItem | None):
     """The unit with its item's fetch time as event time (files carry no event time of their own)."""
     return beam.window.TimestampedValue(unit, raw.fetched_at.timestamp()) if raw is not None else unit
 
@@ -136,10 +123,10 @@ class ParseCleanIdentify(beam.DoFn):
         yield stamped(unit, raw) if self.stamp_event_time else unit
 
 
-def unit_key(unit: dict) -> str:
+def unit_key(unit: Unit) -> str:
     """Dedup key: the article's id, or the message id for a unit without an article."""
-    article = unit[ARTICLE]
-    return article["article_id"] if article else "message:" + unit["message_id"]
+    article = unit.article
+    return article["article_id"] if article else "message:" + unit.message_id
 
 
 def raw_item_row(msg: Message, raw: RawItem | None) -> dict:
@@ -171,19 +158,19 @@ class VersionState:
     hashes: list[str] = field(default_factory=list)
 
 
-def next_version(state: VersionState, unit: dict) -> dict | None:
+def next_version(state: VersionState, unit: Unit) -> Unit | None:
     """Apply one unit to an article's state (mutated). Returns the unit to emit, with its version,
     or the unit without its article when the content is a repeat (None only if there was no article).
     """
-    row = unit[ARTICLE]
+    row = unit.article
     if row is None:
         return None
     if row["content_hash"] in state.hashes:
         # The raw row still goes on: the message itself must be recorded as received.
-        return {**unit, ARTICLE: None}
+        return unit._replace(article=None)
     state.version += 1
     state.hashes = (state.hashes + [row["content_hash"]])[-_MAX_HASHES:]
-    return {**unit, ARTICLE: {**row, "version": state.version}}
+    return unit._replace(article={**row, "version": state.version})
 
 
 class _VersionCounters:
@@ -191,10 +178,10 @@ class _VersionCounters:
         self.duplicates = Metrics.counter("newswire", "duplicates")
         self.versions = Metrics.counter("newswire", "new_versions")
 
-    def count(self, out: dict) -> None:
-        if out[ARTICLE] is None:
+    def count(self, out: Unit) -> None:
+        if out.article is None:
             self.duplicates.inc()
-        elif out[ARTICLE]["version"] > 1:
+        elif out.article["version"] > 1:
             self.versions.inc()
 
 
@@ -222,7 +209,7 @@ class DedupVersionsStateful(beam.DoFn):
             yield unit
             return
         self.counters.count(out)
-        if out[ARTICLE] is not None:
+        if out.article is not None:
             seen.write(state)
             expiry.set(ts + self.ttl)
         yield out
@@ -241,8 +228,7 @@ class _DedupGroup(beam.DoFn):
     def process(self, element):
         _, units = element
         state = VersionState()
-        order = sorted(units, key=lambda u: (u[ARTICLE]["fetched_at"] if u[ARTICLE] else _EPOCH,
-                                             u["message_id"]))
+        order = sorted(units, key=lambda u: (u.article["fetched_at"] if u.article else _EPOCH, u.message_id))
         for unit in order:
             out = next_version(state, unit)
             if out is None:

@@ -52,16 +52,12 @@ from .normalize import paragraph_key
 from .urls import guid_identifies
 
 __all__ = [
-    "LEARNED",
     "FeedLearner",
     "feed_key",
     "fetch_order",
     "observation_time",
     "story_key",
 ]
-
-# The unit key under which a unit carries the learned_boilerplate rows it changed (= table name).
-LEARNED = "learned_boilerplate"
 
 # A learned line's row is written again once its item count has grown by this factor: a handful of
 # rows over a line's life instead of one per item.

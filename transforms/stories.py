@@ -9,7 +9,9 @@ Pure logic shared by the streaming and the batch wiring (``transforms.cluster_do
   its first version was given) and turns every change into ``stories`` rows;
 - :func:`cluster_batch` makes the same decisions for a whole batch at once: the matches
   :class:`~transforms.clustering.StoryClusterer` would find in time order
-  (:func:`batch_matches`), then the story graph.
+  (:func:`batch_matches`), then the story graph;
+- :func:`with_cluster` gives a unit its decision: the article's ``cluster_id`` and the ``stories``
+  rows to write with it.
 
 How a story shows in the tables
 -------------------------------
@@ -56,11 +58,10 @@ from .fingerprint import (
     fingerprint_body,
     verify_rows,
 )
+from .model import Unit
 
 __all__ = [
     "DEFAULT_TICK",
-    "FEED_AGENCY",
-    "STORY",
     "Assignment",
     "ClusterConfig",
     "ClusterInput",
@@ -70,13 +71,8 @@ __all__ = [
     "cluster_input",
     "story_article",
     "story_row",
+    "with_cluster",
 ]
-
-# Unit keys: the story rows a unit carries to the sink (written in the unit's transaction), and
-# the agency of the feed the item came from (the poller's hint), which says whether a copy is the
-# agency's own.
-STORY = "stories"
-FEED_AGENCY = "feed_agency"
 
 # Evictions are batched to this granularity of event time: a timer per article would rewrite the
 # story state once per article, an hourly one once per hour, for at most an hour of extra state.
@@ -169,24 +165,33 @@ def story_article(row: dict, feed_agency: str | None = None) -> StoryArticle:
     )
 
 
-def cluster_input(unit: dict, content: str = "fingerprint") -> ClusterInput | None:
+def cluster_input(unit: Unit, content: str = "fingerprint") -> ClusterInput | None:
     """What clustering needs of a unit; None for a unit without an article.
 
     ``content``: ``"fingerprint"`` computes it, ``"body"`` carries the body for a batch to
     fingerprint, ``"none"`` carries neither (an article that is only looked up). A withdrawal
     notice never carries any.
     """
-    row = unit.get("articles")
+    row = unit.article
     if row is None:
         return None
-    article = story_article(row, unit.get(FEED_AGENCY))
+    article = story_article(row, unit.feed_agency)
     if row.get("withdrawn") or content == "none":
-        return ClusterInput(unit["message_id"], article)
+        return ClusterInput(unit.message_id, article)
     if content == "body":
-        return ClusterInput(unit["message_id"], article, body=row["body"])
+        return ClusterInput(unit.message_id, article, body=row["body"])
     if content != "fingerprint":
         raise ValueError(f"content must be 'fingerprint', 'body' or 'none', got {content!r}")
-    return ClusterInput(unit["message_id"], article, fingerprint=fingerprint_body(row["body"]))
+    return ClusterInput(unit.message_id, article, fingerprint=fingerprint_body(row["body"]))
+
+
+def with_cluster(unit: Unit, assignment: Assignment) -> Unit:
+    """The unit with its article's ``cluster_id`` set and the story rows to write with it
+    (``Unit.stories``, written in the unit's transaction)."""
+    article = unit.article
+    if article is not None:
+        article = {**article, "cluster_id": assignment.cluster_id}
+    return unit._replace(article=article, stories=tuple(assignment.story_rows))
 
 
 def story_row(story: Story, updated_at: datetime, *, cluster_id: str | None = None,

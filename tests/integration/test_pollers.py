@@ -397,8 +397,8 @@ def _article_ids(messages) -> list[str]:
         clean, dead = steps.clean(msg, raw)
         assert dead is None
         unit = steps.identify(msg, raw, clean)
-        assert unit["dead_letter"] is None
-        ids.append(unit["articles"]["article_id"])
+        assert unit.dead_letter is None
+        ids.append(unit.article["article_id"])
     return ids
 
 

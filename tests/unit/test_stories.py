@@ -14,8 +14,8 @@ from schemas import STORIES
 from tests.quality.syndication_corpus import load_corpus
 from transforms.clustering import StoryArticle, StoryClusterer
 from transforms.fingerprint import FingerprintStack, fingerprint_body
+from transforms.model import Unit
 from transforms.stories import (
-    FEED_AGENCY,
     ClusterConfig,
     ClusterInput,
     StoryTracker,
@@ -42,9 +42,8 @@ def row(article_id: str, *, hours: float = 0, feed: str = "feed", agency: str | 
             "version": version, "withdrawn": withdrawn}
 
 
-def unit(message_id: str, article: dict | None, feed_agency: str | None = None) -> dict:
-    return {"message_id": message_id, "articles": article, "raw_items": {}, "dead_letter": None,
-            FEED_AGENCY: feed_agency}
+def unit(message_id: str, article: dict | None, feed_agency: str | None = None) -> Unit:
+    return Unit(message_id, raw_item={}, article=article, dead_letter=None, feed_agency=feed_agency)
 
 
 def clock_from(start: datetime):
