@@ -8,11 +8,12 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
-from transforms.cluster_dofns import Cluster
-from transforms.dofns import DedupVersions, ParseCleanIdentify, unit_key
-from transforms.learned import LearnConfig
-from transforms.learned_dofns import CleanWithLearnedLines
+from transforms.cleaning.dofns import ParseCleanIdentify
+from transforms.identity.dofns import DedupVersions, unit_key
+from transforms.learning import LearnConfig
+from transforms.learning.dofns import CleanWithLearnedLines
 from transforms.model import Unit
+from transforms.syndication.dofns import Cluster
 
 from .options import NewswireOptions, cluster_config, learn_config
 from .runners import is_dataflow
@@ -33,7 +34,7 @@ class CleanArticles(beam.PTransform):
     de-duplication can take their cluster ids in the same fused step that numbers their versions.
 
     With ``learn`` (a LearnConfig), each item is cleaned with the boilerplate learned from its
-    source's earlier items (``transforms.learned_dofns``); without, in one stateless step.
+    source's earlier items (``transforms.learning.dofns``); without, in one stateless step.
     """
 
     def __init__(self, *, streaming: bool, dedup_ttl_seconds: int, with_items: bool = False,

@@ -94,7 +94,7 @@ class CleanArticle:
     updated_at: datetime | None
     withdrawn: bool = False
     removed_rules: list[str] = field(default_factory=list)
-    # Keys of paragraphs removed as the source's learned boilerplate (for transforms.learned).
+    # Keys of paragraphs removed as the source's learned boilerplate (for transforms.learning).
     learned_lines: list[str] = field(default_factory=list)
     # Where the body came from: 'page' (the fetched article page), 'content' or 'summary' (the feed
     # entry), or 'none' (a headline-only item).

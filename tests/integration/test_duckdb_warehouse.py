@@ -7,11 +7,10 @@ import pytest
 from pipeline.sinks.duckdb import DuckDBWarehouse, query_file
 from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
 from tests.factories import raw_item, to_bytes
-from transforms.clean import clean_item
+from transforms.cleaning import clean_item, parse_raw_item
 from transforms.errors import ParseError, dead_letter_row
 from transforms.identity import article_row
 from transforms.model import Unit
-from transforms.parse import parse_raw_item
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
 

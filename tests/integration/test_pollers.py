@@ -21,8 +21,8 @@ from pollers import (
     StateStore,
 )
 from tests.factories import message
-from transforms.dofns import ItemSteps
-from transforms.parse import parse_raw_item
+from transforms.cleaning import parse_raw_item
+from transforms.cleaning.dofns import ItemSteps
 
 from .feedserver import FeedServer, Reply, fixture
 from .support import wait_for

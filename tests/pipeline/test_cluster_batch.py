@@ -11,7 +11,7 @@ from pipeline.build import CleanArticles
 from pipeline.runners import BATCH_RUNNER
 from tests.factories import message
 from tests.quality.syndication_corpus import feed_item, load_corpus
-from transforms.cluster_dofns import Cluster
+from transforms.syndication.dofns import Cluster
 
 CORPUS = {i.article_id: i for i in load_corpus()}
 

@@ -19,9 +19,9 @@ from pipeline.build import CleanArticles
 from pipeline.runners import STREAMING_RUNNER
 from tests.factories import message
 from tests.quality.syndication_corpus import CorpusItem, feed_item, load_corpus
-from transforms.cluster_dofns import Cluster
 from transforms.model import Unit
-from transforms.stories import ClusterConfig
+from transforms.syndication import ClusterConfig
+from transforms.syndication.dofns import Cluster
 
 CORPUS = {item.article_id: item for item in load_corpus()}
 HOUR = 3600
@@ -219,7 +219,7 @@ def test_a_copy_later_than_the_ttl_starts_a_story_of_its_own(tmp_path):
 def test_a_graph_rebuilt_from_its_state_for_every_element_decides_the_same(tmp_path, monkeypatch):
     # The live graph is only a cache of snapshot + log: with no cache and a snapshot every second
     # decision, every element rebuilds it from state, and nothing may change.
-    from transforms import cluster_dofns
+    from transforms.syndication import dofns as cluster_dofns
 
     stories = {"ferry-strike", "port-expansion", "quake-estmere"}
     items = sorted((i for i in CORPUS.values() if i.story in stories), key=lambda i: i.first_seen, reverse=True)

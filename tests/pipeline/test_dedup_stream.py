@@ -8,7 +8,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from pipeline.runners import STREAMING_RUNNER
-from transforms.dofns import DedupVersions, unit_key
+from transforms.identity.dofns import DedupVersions, unit_key
 from transforms.model import Unit
 
 HOUR = 3600

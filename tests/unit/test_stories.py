@@ -1,5 +1,5 @@
-"""Pure tests of transforms.stories: cluster inputs from units, story rows, the streaming tracker
-and the batch decisions (which must be the incremental clusterer's)."""
+"""Pure tests of transforms.syndication.stories: cluster inputs from units, story rows, the streaming
+tracker and the batch decisions (which must be the incremental clusterer's)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,18 @@ import pytest
 
 from schemas import STORIES
 from tests.quality.syndication_corpus import load_corpus
-from transforms.clustering import StoryArticle, StoryClusterer
-from transforms.fingerprint import FingerprintStack, fingerprint_body
 from transforms.model import Unit
-from transforms.stories import (
+from transforms.syndication import (
     ClusterConfig,
     ClusterInput,
+    FingerprintStack,
+    StoryArticle,
+    StoryClusterer,
     StoryTracker,
     batch_matches,
     cluster_batch,
     cluster_input,
+    fingerprint_body,
     story_article,
     story_row,
 )

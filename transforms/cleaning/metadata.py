@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .model import word_count  # noqa: F401  (re-exported: the count is CleanArticle's)
+from transforms.model import word_count  # noqa: F401  (re-exported: the count is CleanArticle's)
+
 from .normalize import inline_text
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

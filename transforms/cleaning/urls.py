@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from .model import RawItem
+from transforms.model import RawItem
 
 # Exact parameter names (compared lowercased). Each is a click/campaign identifier that never
 # selects content: ad-click ids, mail-campaign ids, social share ids, referrer tags.

@@ -10,25 +10,26 @@ Streaming (stateful steps, all with event-time TTLs)::
 - ``Route`` fingerprints the first version of an article and fans it out to its LSH band keys;
   the unit itself goes to ``CollectVerdicts`` keyed by article id.
 - ``BandBuckets`` (keyed by band) holds the fingerprints of the latest articles sharing that band,
-  verifies the newcomer against those within the TTL (:func:`~transforms.fingerprint.verify_many`)
+  verifies the newcomer against those within the TTL (:func:`~transforms.syndication.verify_many`)
   and answers every entry with one verdict: the held articles it matched, maybe none.
 - ``CollectVerdicts`` (keyed by article) waits for the unit and one verdict per band, then sends
   the unit with all its verified matches on. A later version of the article waits there behind a
   pending first version, so the graph always sees the first version first.
-- ``AssignClusters`` (a single key) holds the story graph (:class:`~transforms.stories.StoryTracker`)
-  and sets ``cluster_id`` and the unit's story rows. One key, because a merge joins two clusters
-  that no partitioning of articles could keep on one shard; the work per article there is a dict
-  update and a few story rows (tens of microseconds), and the steps before it, keyed by band and by
-  article, carry the fan-out (42 elements per article) so the single key sees one element per
-  article. Its state is written as a log of decisions plus periodic snapshots, and the live graph
-  is cached in the worker's memory (see ``_AssignClusters``), so a decision costs a small state
-  append instead of re-serialising the whole graph.
+- ``AssignClusters`` (a single key) holds the story graph
+  (:class:`~transforms.syndication.StoryTracker`) and sets ``cluster_id`` and the unit's story rows.
+  One key, because a merge joins two clusters that no partitioning of articles could keep on one
+  shard; the work per article there is a dict update and a few story rows (tens of microseconds),
+  and the steps before it, keyed by band and by article, carry the fan-out (42 elements per
+  article) so the single key sees one element per article. Its state is written as a log of
+  decisions plus periodic snapshots, and the live graph is cached in the worker's memory (see
+  ``_AssignClusters``), so a decision costs a small state append instead of re-serialising the
+  whole graph.
 
-Batch: the same decisions through grouping. Every article's :class:`~transforms.stories.ClusterInput`
-(with its body) goes to one key; :func:`~transforms.stories.cluster_batch` fingerprints them
-together, finds the matches the streaming steps would find and builds the stories; the units pick
-their assignment up from a side input: per-element state would cost a state write per element on
-the batch engine.
+Batch: the same decisions through grouping. Every article's
+:class:`~transforms.syndication.ClusterInput` (with its body) goes to one key;
+:func:`~transforms.syndication.cluster_batch` fingerprints them together, finds the matches the
+streaming steps would find and builds the stories; the units pick their assignment up from a side
+input: per-element state would cost a state write per element on the batch engine.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ from apache_beam.transforms.userstate import (
 )
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from . import coders  # noqa: F401 - registers the unit's coder
+from transforms import coders  # noqa: F401 - registers the unit's coder
+from transforms.model import Unit
+
 from .fingerprint import Fingerprint, FingerprintStack, band_keys, fingerprint_body, verify_many
-from .model import Unit
 from .stories import (
     Assignment,
     ClusterConfig,
@@ -120,7 +122,7 @@ class _BandBuckets(beam.DoFn):
 
     Holds (article id, first seen, fingerprint) of the latest ``max_bucket`` articles until the
     watermark passes first seen plus the TTL; a newcomer is verified against those within the TTL
-    of it, which is :class:`~transforms.clustering.StoryClusterer`'s rule. Every entry gets exactly
+    of it, which is :class:`~transforms.syndication.StoryClusterer`'s rule. Every entry gets exactly
     one verdict back, so the collector knows when it has heard from all bands of an article.
     """
 

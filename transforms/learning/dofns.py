@@ -1,15 +1,16 @@
 """Clean each item with the boilerplate learned from its source's earlier items (keyed by feed).
 
-The learned lines of a source (:class:`~transforms.learner.FeedLearner`) must be known when its
+The learned lines of a source (:class:`~transforms.learning.FeedLearner`) must be known when its
 next item is cleaned, so the chain runs keyed by ``feed_id``::
 
     messages ─ KeyByFeed ─ (feed_id, message) ─ parse → clean with learned lines → count → identify ─ units
 
 Every failure still becomes the unit's dead-letter row, with the step that failed (parse, clean or
-identify: :class:`~transforms.dofns.ItemSteps`); a message whose feed cannot be read goes under the
-empty key and fails to parse there. A unit whose item changed what the source has learned carries
-the changed rows (``Unit.learned``, for ``learned_boilerplate``), written in the unit's transaction. Messages travel
-to the keyed step as they came (bytes): cheaper to move than a parsed item, and parsed once there.
+identify: :class:`~transforms.cleaning.dofns.ItemSteps`); a message whose feed cannot be read goes
+under the empty key and fails to parse there. A unit whose item changed what the source has
+learned carries the changed ``learned_boilerplate`` rows (``Unit.learned``), written in the unit's
+transaction. Messages travel to the keyed step as they came (bytes): cheaper to move than a parsed
+item, and parsed once there.
 
 Streaming: a stateful DoFn per feed (:class:`_CleanLearnedStateful`). Its state is the learner's
 snapshot plus a log of the observations since, and the live learner is cached in the worker's
@@ -39,11 +40,12 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
-from . import coders  # noqa: F401 - registers the unit's coder
-from .dofns import ItemSteps, stamped
+from transforms import coders  # noqa: F401 - registers the unit's coder
+from transforms.cleaning.dofns import ItemSteps, stamped
+from transforms.model import Message, RawItem, Unit
+
 from .learned import LearnConfig
 from .learner import FeedLearner, feed_key, fetch_order
-from .model import Message, RawItem, Unit
 
 __all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines"]
 

@@ -1,14 +1,14 @@
 """What clustering decides for each article unit, and the ``stories`` rows each decision changes.
 
-Pure logic shared by the streaming and the batch wiring (``transforms.cluster_dofns``):
+Pure logic shared by the streaming and the batch wiring (``transforms.syndication.dofns``):
 
 - :func:`cluster_input` turns a unit's article row into what clustering needs (a
-  :class:`~transforms.clustering.StoryArticle` and a fingerprint, none for a withdrawal notice);
+  :class:`~transforms.syndication.StoryArticle` and a fingerprint, none for a withdrawal notice);
 - :class:`StoryTracker` holds the story graph of a streaming job: it assigns an article given its
   verified matches, remembers the id given to every held article (so a new version carries the id
   its first version was given) and turns every change into ``stories`` rows;
 - :func:`cluster_batch` makes the same decisions for a whole batch at once: the matches
-  :class:`~transforms.clustering.StoryClusterer` would find in time order
+  :class:`~transforms.syndication.StoryClusterer` would find in time order
   (:func:`batch_matches`), then the story graph;
 - :func:`with_cluster` gives a unit its decision: the article's ``cluster_id`` and the ``stories``
   rows to write with it.
@@ -38,6 +38,8 @@ from schemas import SCHEMA_VERSION
 
 import numpy as np
 
+from transforms.model import Unit
+
 from .clustering import (
     DEFAULT_MAX_BUCKET,
     DEFAULT_TTL,
@@ -58,7 +60,6 @@ from .fingerprint import (
     fingerprint_body,
     verify_rows,
 )
-from .model import Unit
 
 __all__ = [
     "DEFAULT_TICK",
@@ -303,7 +304,7 @@ def cluster_batch(inputs: Iterable[ClusterInput], config: ClusterConfig = Cluste
 
     Inputs are taken in fetch order (ties by message id, as the dedup step orders versions); the
     first input of an article id is its first version, later ones are versions or repeats and join
-    the same story. The matches are :class:`~transforms.clustering.StoryClusterer`'s, found for the
+    the same story. The matches are :class:`~transforms.syndication.StoryClusterer`'s, found for the
     whole batch at once (:func:`batch_matches`). A batch writes after it has seen everything, so
     every article gets its story's final id (a streaming job writes the id a story had when the
     article arrived, and records merges in ``merged_into``), and only the final row of each story
@@ -371,7 +372,7 @@ _BAND_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.ui
 def batch_matches(stack: FingerprintStack, times: np.ndarray, config: ClusterConfig = ClusterConfig()
                   ) -> list[np.ndarray]:
     """For articles in arrival order (``times`` ascending, microseconds), the earlier articles each
-    one is verified to match, as :class:`~transforms.clustering.StoryClusterer` would find them.
+    one is verified to match, as :class:`~transforms.syndication.StoryClusterer` would find them.
 
     The incremental clusterer looks a newcomer up in its LSH buckets, each holding the latest
     ``max_bucket`` articles with that band, keeps those within the TTL and verifies them. Here one

@@ -2,7 +2,7 @@
 
 ``article_id`` names one outlet's article across polls and feeds. It comes from the first stable key
 among: the guid, the canonical URL, and a hash of the normalized title and body (DESIGN.md). A guid
-that does not identify the entry (see ``transforms.urls.guid_identifies``) is skipped.
+that does not identify the entry (see ``transforms.cleaning.guid_identifies``) is skipped.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from schemas import SCHEMA_VERSION
 
-from .model import CleanArticle, RawItem
-from .urls import canonical_url, guid_identifies
+from transforms.cleaning import canonical_url, guid_identifies
+from transforms.model import CleanArticle, RawItem
 
 # A guid that is only digits/date-like is stable only within one feed system, so it is scoped to the
 # outlet's host; one shorter than this carries too little to identify anything.
