@@ -131,7 +131,7 @@ class Unit(NamedTuple):
 
     message_id: str
     raw_item: dict  # the raw_items row: the message as received, whether or not it parsed
-    article: dict | None = None  # the articles row; None for a dead letter or a repeated content
+    article: dict | None = None  # the articles row; None for a dead letter or a repeat of seen content
     dead_letter: dict | None = None  # the dead_letter row of the step that failed
     feed_agency: str | None = None  # the feed's agency (the poller's hint): is a copy the agency's own?
     stories: tuple[dict, ...] = ()  # stories rows the article changed (syndication)
