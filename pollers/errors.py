@@ -48,6 +48,8 @@ class FailureKind(enum.Enum):
                           "the XML declares entities that could expand without bound (billion laughs, "
                           "quadratic blowup); refused before parsing")
     NOT_A_FEED = ("not-a-feed", False, "the body is not recognisably a feed (HTML page, garbage, wrong URL)")
+    UNPARSABLE = ("unparsable", False, "the feed parser fails on the document and no entry of it could be "
+                  "read on its own either (the parser's error is recorded)")
     PARSE_LIMIT = ("parse-limit", False, "parsing the feed took longer or more memory than allowed (deeply "
                    "nested or enormous documents); the same body would again")
     INTERNAL = ("internal", False, "an unexpected error in the poller itself (logged with its traceback); "

@@ -15,10 +15,10 @@ import tenacity
 from .config import FeedConfig
 from .errors import FailureKind, PollError
 from .fetch import FetchResult, HttpSettings, Validators, fetch_once, headers_for_parser
-from .items import OutgoingItem, build_feed_items, with_page_html
+from .items import MAX_MESSAGE_BYTES, OutgoingItem, build_feed_items, with_page_html_within
 from .netpolicy import AddressPolicy, url_endpoint
-from .pages import PageFetcher, PageReport, PageSettings
-from .parsing import parse_feed
+from .pages import PageFetcher, PageOutcome, PageReport, PageSettings
+from .parsing import ParseLimits, ParserPool
 from .publish import PublishError, Publisher
 from .retry import BackoffPolicy, RetryPolicy, call_with_retries, next_interval
 from .schedule import HostScheduler
@@ -36,9 +36,20 @@ class PollerSettings:
     # Polite to each origin (and its rate limiter) while many hosts proceed in parallel; also the
     # most workers one host can hold (see pollers.schedule).
     per_host: int = 4
-    # Parsing is CPU-bound and holds the GIL: more parsers at once than cores only add thread
-    # switching, while fetches (network waits) still overlap freely.
+    # Parsers run in their own processes (pollers.parsing.ParserPool): more at once than cores
+    # only add switching, while fetches (network waits) still overlap freely.
     max_parsers: int = 2
+    # One parse may take this long and this much address space; beyond, only that feed fails.
+    parse_budget: float = 20.0
+    parse_memory_mb: int = 1024
+    # A message over this is sent as a broken entry for dead_letter (an article page over it is
+    # left out instead): well under Pub/Sub's 10 MB.
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    # New entries published per poll of one feed, newest first; the rest go at the next poll, which
+    # comes after at most backlog_interval seconds (a first poll of a 20,000-entry archive feed is
+    # then 40 polls of 500, not one burst).
+    max_entries_per_poll: int = 500
+    backlog_interval: float = 30.0
     interval_jitter: float = 0.1
     publish_attempts: int = 3
     publish_initial_wait: float = 0.5
@@ -69,6 +80,8 @@ class FeedResult:
     seconds: float = 0.0
     pages: PageReport | None = None  # for feeds with fetch_full_text that had items to publish
     guid_problem: str | None = None  # guids that did not identify entries (see build_feed_items)
+    deferred: int = 0  # new entries left for the next poll (over max_entries_per_poll)
+    broken: int = 0  # entries published as broken messages, for dead_letter (see pollers.items)
 
     @property
     def ok(self) -> bool:
@@ -167,7 +180,9 @@ class Poller:
         self._on_result = on_result
         self._client = self.settings.http.client()
         self._scheduler: HostScheduler[FeedResult] = HostScheduler(self.settings.max_workers, self.settings.per_host)
-        self._parsers = threading.BoundedSemaphore(self.settings.max_parsers)
+        self._parser = ParserPool(ParseLimits(budget=self.settings.parse_budget,
+                                              memory_mb=self.settings.parse_memory_mb,
+                                              processes=self.settings.max_parsers))
         self._stopping = threading.Event()
         base = self.settings.addresses
         # A feed's allow_private is the operator's word for its own host:port, for its requests only.
@@ -240,6 +255,7 @@ class Poller:
         self._stopping.set()
         self._scheduler.close()
         self._client.close()
+        self._parser.close()
         if self._pages is not None:
             self._pages.close()
 
@@ -309,14 +325,18 @@ class Poller:
             return FeedResult(feed.id, "not_modified", status=304, next_poll_at=nxt)
         assert fetched.body is not None
         try:
-            with self._parsers:
-                parsed = parse_feed(fetched.body, headers_for_parser(fetched.headers, fetched.url))
-                built = build_feed_items(feed, parsed.entries, fetched_at=fetched_at,
-                                         http={"etag": fetched.validators.etag,
-                                               "last_modified": fetched.validators.last_modified,
-                                               "status": fetched.status},
-                                         channel_link=parsed.link)
+            parsed = self._parser.parse(fetched.body, headers_for_parser(fetched.headers, fetched.url),
+                                        stop=self._stopping)
+            built = build_feed_items(feed, parsed.entries, fetched_at=fetched_at,
+                                     http={"etag": fetched.validators.etag,
+                                           "last_modified": fetched.validators.last_modified,
+                                           "status": fetched.status},
+                                     channel_link=parsed.link, broken_entries=parsed.broken,
+                                     max_message_bytes=self.settings.max_message_bytes)
         except PollError as exc:
+            if exc.kind is FailureKind.STOPPED:
+                return FeedResult(feed.id, "failed", error_kind=exc.kind, error=str(exc),
+                                  next_poll_at=st.next_poll_at)
             return self._failed(feed, exc, st.consecutive_failures)
         items, guid_problem = built.items, built.guid_problem
         if parsed.bozo_reason:
@@ -324,7 +344,11 @@ class Poller:
         if guid_problem:
             log.info("feed %s: %s", feed.id, guid_problem)
         todo = self.state.unseen(feed.id, [(i.item_key, i.content_hash) for i in items])
-        pending = [i for i in items if i.item_key in todo]
+        unseen = [i for i in items if i.item_key in todo]
+        pending = newest_first(unseen, self.settings.max_entries_per_poll)
+        deferred = len(unseen) - len(pending)
+        for b in (i for i in pending if i.broken):
+            log.warning("feed %s: an entry goes out as a broken message for dead_letter: %s", feed.id, b.broken)
         pages = None
         if feed.fetch_full_text and pending and self._pages is not None:
             pending, pages = self._attach_pages(feed, pending)
@@ -335,37 +359,50 @@ class Poller:
             nxt = time.time() + self.settings.backoff.delay(min(feed.interval, 60.0), failures - 1)
             error = (FailureKind.PUBLISH_FAILED.slug,
                      f"{len(pending) - len(delivered)} of {len(pending)} items not confirmed: {publish_error}")
+        elif deferred:
+            # The rest of a long feed: soon, and fetched in full (the validators are not kept).
+            nxt = time.time() + next_interval(min(feed.interval, self.settings.backlog_interval),
+                                              self.settings.interval_jitter)
+            log.info("feed %s: %d more new entries than the %d taken per poll; the next poll takes them",
+                     feed.id, deferred, self.settings.max_entries_per_poll)
         else:
             nxt = time.time() + next_interval(feed.interval, self.settings.interval_jitter)
         self.state.record_success(
             feed.id, feed.url,
             delivered=[(i.item_key, i.content_hash) for i in delivered],
             present=[i.item_key for i in items],
-            # Keeping the old validators after a failed publish makes the next poll fetch in full.
-            validators=fetched.validators if error is None else None,
+            # Keeping the old validators after a failed publish, or with entries left for the next
+            # poll, makes the next poll fetch in full.
+            validators=fetched.validators if error is None and not deferred else None,
             status=fetched.status, bozo_reason=parsed.bozo_reason, next_poll_at=nxt, error=error,
             guid_problem=guid_problem)
+        common = dict(status=fetched.status, entries=len(items), published=len(delivered),
+                      already_seen=len(items) - len(unseen), bozo_reason=parsed.bozo_reason, next_poll_at=nxt,
+                      pages=pages, guid_problem=guid_problem, deferred=deferred,
+                      broken=sum(1 for i in delivered if i.broken))
         if error is not None:
-            return FeedResult(feed.id, "failed", status=fetched.status, entries=len(items),
-                              published=len(delivered), already_seen=len(items) - len(pending),
-                              error_kind=FailureKind.PUBLISH_FAILED, error=f"{error[0]}: {error[1]}",
-                              bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages,
-                              guid_problem=guid_problem)
-        return FeedResult(feed.id, "published", status=fetched.status, entries=len(items),
-                          published=len(delivered), already_seen=len(items) - len(pending),
-                          bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages,
-                          guid_problem=guid_problem)
+            return FeedResult(feed.id, "failed", error_kind=FailureKind.PUBLISH_FAILED,
+                              error=f"{error[0]}: {error[1]}", **common)
+        return FeedResult(feed.id, "published", **common)
 
     def _attach_pages(self, feed: FeedConfig, items: list[OutgoingItem]) -> tuple[list[OutgoingItem], PageReport]:
         """The items with their article pages; an item whose page failed goes out without it."""
         assert self._pages is not None
         outcomes = self._pages.fetch_many([i.link for i in items], stop=self._stopping,
                                           policy=self._policies[feed.id])
+        out: list[OutgoingItem] = []
+        for n, (item, outcome) in enumerate(zip(items, outcomes)):
+            with_page = (with_page_html_within(item, outcome.html, self.settings.max_message_bytes)
+                         if outcome.html is not None else None)
+            if outcome.html is not None and with_page is None:
+                outcomes[n] = PageOutcome(None, FailureKind.TOO_LARGE.slug,
+                                          f"with the page the message is over {self.settings.max_message_bytes} bytes")
+            out.append(with_page or item)
         report = PageReport.of(outcomes)
         if report.failed:
             log.info("feed %s: %d of %d pages not fetched (%s); those items go out without page_html",
                      feed.id, report.failed, len(items), ", ".join(f"{r} ×{n}" for r, n in report.failures))
-        return [with_page_html(i, o.html) if o.html is not None else i for i, o in zip(items, outcomes)], report
+        return out, report
 
     def _failed(self, feed: FeedConfig, exc: PollError, previous_failures: int | None = None) -> FeedResult:
         failures = (self.state.failures(feed.id) if previous_failures is None else previous_failures) + 1
@@ -412,6 +449,16 @@ class Poller:
         except PublishError as exc:
             return delivered, str(exc)
         return delivered, None
+
+
+def newest_first(items: list[OutgoingItem], limit: int) -> list[OutgoingItem]:
+    """At most ``limit`` of the items, the newest ones (undated ones after the dated, in feed
+    order), in their original order."""
+    if len(items) <= limit:
+        return items
+    ranked = sorted(range(len(items)), key=lambda n: (items[n].at is None, -(items[n].at or 0.0), n))
+    keep = set(ranked[:limit])
+    return [item for n, item in enumerate(items) if n in keep]
 
 
 def _with_seconds(r: FeedResult, seconds: float) -> FeedResult:

@@ -204,7 +204,7 @@ def test_a_malformed_feed_does_not_stop_the_others(server, pubsub, state_path):
         health = {h.feed_id: h for h in poller.health()}
         for bad in ("html", "garbage"):
             assert not health[bad].healthy and health[bad].last_error_kind == "not-a-feed"
-            assert "no feed entries" in health[bad].last_error
+            assert "no feed could be read" in health[bad].last_error
         assert health["bozo"].healthy and "not well-formed" in health["bozo"].bozo_reason
         assert report.result("bozo").bozo_reason == health["bozo"].bozo_reason
         assert health["wire"].healthy and health["wire"].bozo_reason is None
