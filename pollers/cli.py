@@ -132,9 +132,11 @@ def _report_table(report: PollReport) -> Table:
                 *(("pages",) if with_pages else ()), "error / bozo / guids"):
         t.add_column(col)
     for r in report.results:
+        extra = [*([f"{r.deferred} left for the next poll"] if r.deferred else []),
+                 *([f"{r.broken} broken, for dead_letter"] if r.broken else [])]
+        note = "; ".join([*extra, *([n] if (n := _note(r.error, r.bozo_reason, r.guid_problem)) else [])])
         t.add_row(r.feed_id, r.outcome, str(r.status or "-"), str(r.entries), str(r.published),
-                  str(r.already_seen), *((_pages_cell(r.pages),) if with_pages else ()),
-                  _note(r.error, r.bozo_reason, r.guid_problem)[:160])
+                  str(r.already_seen), *((_pages_cell(r.pages),) if with_pages else ()), note[:160])
     return t
 
 
