@@ -23,8 +23,15 @@ from importlib import metadata
 import httpx
 
 from .errors import FailureKind, PollError, classify_status, parse_retry_after
-from .netpolicy import AddressPolicy, AddressRefused, DeadlineExceeded, Interrupted, guarded, guarded_transport
-from .netpolicy import PageSkip
+from .netpolicy import (
+    AddressPolicy,
+    AddressRefused,
+    DeadlineExceeded,
+    Interrupted,
+    PageSkip,
+    guarded,
+    guarded_transport,
+)
 
 def _version() -> str:
     try:
