@@ -10,7 +10,7 @@ import orjson
 
 from schemas import RAW_ITEM, SCHEMA_VERSION, Field
 
-from transforms.errors import ParseError
+from transforms.errors import BrokenEntryError, ParseError
 from transforms.model import Content, Entry, Image, RawItem
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -71,6 +71,8 @@ def parse_raw_item(data: bytes, attributes: Mapping[str, str] | None = None, mes
             "upgrade the pipeline before the pollers"
         )
     e = obj["entry"]
+    if e.get("broken"):
+        raise BrokenEntryError(f"the poller could not send this entry of feed {obj['feed_id']}: {e['broken']}")
     entry = Entry(
         id=e.get("id"),
         link=e.get("link"),
