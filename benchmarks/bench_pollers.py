@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             (tmp / "www" / "full" / f"{i}.xml").write_bytes(body)
 
         with file_server(tmp / "www") as base, emulator() as host_port:
+            settings = settings.allowing_server(base)  # the local server, as --serve allows it
             os.environ["PUBSUB_EMULATOR_HOST"] = host_port
             publisher = PubSubPublisher(TOPIC)
             publisher.ensure_topic()

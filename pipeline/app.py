@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -46,6 +46,7 @@ class RunConfig:
     serve_dir: str | None = None  # serve this directory over local HTTP for {serve} feed URLs
     idle_timeout: float = 300.0
     refresh: float = 0.5
+    fetch_deadline: float | None = None  # seconds one feed request may take in all (pollers' default)
 
 
 @dataclass
@@ -157,12 +158,17 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         stopper.install(stack)
         serve_base = None
         poller_settings = PollerSettings()
+        if cfg.fetch_deadline is not None:
+            if cfg.fetch_deadline <= 0:
+                raise OptionError(f"--fetch-deadline {cfg.fetch_deadline:g} must be a number of seconds > 0")
+            poller_settings = replace(poller_settings,
+                                      http=replace(poller_settings.http, deadline=cfg.fetch_deadline))
         if cfg.serve_dir:
             from pollers.devserver import serve_directory  # noqa: PLC0415
 
             server = stack.enter_context(serve_directory(cfg.serve_dir))
             serve_base = server.url.rstrip("/")
-            poller_settings = poller_settings.allowing_pages_from(server.url)
+            poller_settings = poller_settings.allowing_server(server.url)
             console.print(f"serving {cfg.serve_dir} at {serve_base}")
         feeds = load_feeds_file(cfg.feeds_path, serve_base)
 
@@ -204,6 +210,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         if cfg.until_idle:
             report = _interruptible(poller.poll_once, stop)
             if report is None:
+                poller.stop()  # fetches in progress give up now, not at their deadline
                 return _stopped(console, job, stop, refresh, cfg)
             progress.unhealthy = report.errors
             progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}

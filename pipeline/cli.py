@@ -152,7 +152,7 @@ def _cmd_run(args, extra) -> int:
     try:
         run(RunConfig(feeds_path=args.feeds, warehouse=args.warehouse, until_idle=args.until_idle,
                       project=args.project, state_path=args.state, serve_dir=args.serve,
-                      idle_timeout=args.idle_timeout), console)
+                      idle_timeout=args.idle_timeout, fetch_deadline=args.fetch_deadline), console)
     except TimeoutError as exc:
         errors.print(f"[red]error:[/red] {exc}")
         return 1
@@ -198,6 +198,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="serve DIR over local HTTP and substitute its address for {serve} in feed URLs")
     r.add_argument("--idle-timeout", type=float, default=300.0,
                    help="with --until-idle: how long to wait for the warehouse to catch up (s)")
+    r.add_argument("--fetch-deadline", type=float, default=None, metavar="SECONDS",
+                   help="most seconds one feed request may take in all, however slowly a server sends "
+                        "(default 60)")
     r.set_defaults(func=_cmd_run)
 
     e = sub.add_parser("emulator", help="run the Pub/Sub emulator on its own")

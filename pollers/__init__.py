@@ -24,18 +24,29 @@ from .items import (
     rfc3339,
     with_page_html,
 )
-from .netpolicy import AddressPolicy, PageRefused, PageSkip, is_public_address
+from .netpolicy import (
+    AddressPolicy,
+    AddressRefused,
+    PageRefused,
+    PageSkip,
+    guarded,
+    guarded_transport,
+    is_public_address,
+    url_endpoint,
+)
 from .pages import HostPacer, PageFetcher, PageOutcome, PageReport, PageSettings, decode_html
 from .parsing import ParsedFeed, parse_feed
 from .poller import FeedResult, PollCounters, Poller, PollerSettings, PollReport
 from .publish import Publisher, PublishError, PubSubPublisher, batches
 from .retry import BackoffPolicy, RetryPolicy, call_with_retries
+from .schedule import HostScheduler
 from .robots import RobotsCache, RobotsRules
 from .state import FeedHealth, FeedState, StateError, StateStore
 from .xmlguard import check_entities
 
 __all__ = [
-    "DEFAULT_INTERVAL", "DEFAULT_USER_AGENT", "AddressPolicy", "BackoffPolicy", "HostPacer", "PageFetcher",
+    "DEFAULT_INTERVAL", "DEFAULT_USER_AGENT", "AddressPolicy", "AddressRefused", "BackoffPolicy", "HostScheduler",
+    "guarded", "guarded_transport", "url_endpoint", "HostPacer", "PageFetcher",
     "PageOutcome", "PageRefused", "PageReport", "PageSettings", "PageSkip", "RobotsCache", "RobotsRules",
     "decode_html", "is_public_address", "with_page_html", "FailureKind", "FeedConfig", "FeedHealth",
     "FeedResult", "FeedState", "FeedsFileError", "FetchResult", "HttpSettings", "OutgoingItem",

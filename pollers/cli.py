@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--page-budget", type=float, default=60.0, metavar="SECONDS",
                    help="article pages: most seconds one poll spends on them (default 60)")
     p.add_argument("--allow-private-addresses", action="store_true",
-                   help="article pages: also fetch from private/loopback addresses (local test servers only)")
+                   help="let every request (feeds, pages, redirects) reach private/loopback addresses (local "
+                        "test servers only; for one internal feed use allow_private: true in the feeds file)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every poll failure as it happens")
     return p
 
@@ -78,10 +79,10 @@ def _settings(args: argparse.Namespace) -> PollerSettings:
         raise UsageError("--max-workers and --per-host must be >= 1 and --max-body-mb > 0")
     if args.page_interval < 0 or args.page_budget <= 0:
         raise UsageError("--page-interval must be >= 0 and --page-budget > 0")
-    pages = PageSettings(min_interval=args.page_interval, poll_budget=args.page_budget,
-                         addresses=AddressPolicy(allow_private=args.allow_private_addresses))
+    pages = PageSettings(min_interval=args.page_interval, poll_budget=args.page_budget)
     return PollerSettings(http=HttpSettings(max_body_bytes=int(args.max_body_mb * 1024 * 1024)),
-                          max_workers=args.max_workers, per_host=args.per_host, pages=pages)
+                          max_workers=args.max_workers, per_host=args.per_host, pages=pages,
+                          addresses=AddressPolicy(allow_private=args.allow_private_addresses))
 
 
 def _when(ts: float | None) -> str:
@@ -131,9 +132,11 @@ def _report_table(report: PollReport) -> Table:
                 *(("pages",) if with_pages else ()), "error / bozo / guids"):
         t.add_column(col)
     for r in report.results:
+        extra = [*([f"{r.deferred} left for the next poll"] if r.deferred else []),
+                 *([f"{r.broken} broken, for dead_letter"] if r.broken else [])]
+        note = "; ".join([*extra, *([n] if (n := _note(r.error, r.bozo_reason, r.guid_problem)) else [])])
         t.add_row(r.feed_id, r.outcome, str(r.status or "-"), str(r.entries), str(r.published),
-                  str(r.already_seen), *((_pages_cell(r.pages),) if with_pages else ()),
-                  _note(r.error, r.bozo_reason, r.guid_problem)[:160])
+                  str(r.already_seen), *((_pages_cell(r.pages),) if with_pages else ()), note[:160])
     return t
 
 
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
             server = stack.enter_context(serve_directory(args.serve))
             serve_base = server.url
-            settings = settings.allowing_pages_from(server.url)
+            settings = settings.allowing_server(server.url)
             console.print(f"serving {args.serve} at {server.url}")
         feeds = load_feeds(args.feeds, serve_base=serve_base)
         if args.emulator:

@@ -7,12 +7,18 @@ feeds:
     agency: xinhua               # optional hint for the pipeline
     interval: 120                # seconds between polls, optional
     fetch_full_text: false       # also fetch each new entry's article page (summary-only feeds)
+    allow_private: false         # the url is on an internal network: allow its host:port
 ```
 
 With ``fetch_full_text: true`` the poller fetches the link of every entry it is about to publish and
 sends the page's HTML in ``page_html``; the pipeline then takes the article text from the page. The
 fetches are polite and bounded (robots.txt, a per-host rate limit, size and time limits, public
 addresses only): see ``pollers.pages``.
+
+Every request goes to public addresses only (``pollers.netpolicy``). A feed on an internal server
+(10.x, 192.168.x, loopback, a name that resolves to one) needs ``allow_private: true``: that lets its
+requests reach its own URL's host:port, and nothing else private; a redirect from it to another
+internal address is still refused, and no redirect of a public feed ever reaches one.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from .netpolicy import url_endpoint
+
 DEFAULT_INTERVAL = 300.0
 # Anything faster is a mistake in a feeds file (it would hammer the publisher's server);
 # tests build FeedConfig directly when they need shorter intervals.
@@ -33,7 +41,7 @@ MIN_INTERVAL = 1.0
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _AGENCY = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-_KEYS = {"id", "url", "agency", "interval", "fetch_full_text"}
+_KEYS = {"id", "url", "agency", "interval", "fetch_full_text", "allow_private"}
 
 
 class FeedsFileError(ValueError):
@@ -53,11 +61,18 @@ class FeedConfig:
     agency: str | None = None
     interval: float = DEFAULT_INTERVAL
     fetch_full_text: bool = False
+    # The operator's choice to poll a feed on a private/loopback address: its own host:port only.
+    allow_private: bool = False
 
     @property
     def host(self) -> str:
         """host[:port], the unit of the per-host concurrency limit."""
         return urlsplit(self.url).netloc.lower()
+
+    @property
+    def endpoint(self) -> str:
+        """host:port the feed's URL connects to (what ``allow_private`` allows)."""
+        return url_endpoint(self.url)
 
 
 def _check_url(url: Any) -> str | None:
@@ -96,10 +111,13 @@ def _feed(raw: Any, where: str, problems: list[str]) -> FeedConfig | None:
     full = raw.get("fetch_full_text", False)
     if not isinstance(full, bool):
         problems.append(f"{where}: fetch_full_text {full!r} must be true or false")
+    private = raw.get("allow_private", False)
+    if not isinstance(private, bool):
+        problems.append(f"{where}: allow_private {private!r} must be true or false")
     if len(problems) > before:
         return None
     return FeedConfig(id=feed_id, url=raw["url"].strip(), agency=agency,
-                      interval=float(interval), fetch_full_text=full)
+                      interval=float(interval), fetch_full_text=full, allow_private=private)
 
 
 def parse_feeds(doc: Any, source: str = "<feeds>") -> list[FeedConfig]:

@@ -22,18 +22,24 @@ class FailureKind(enum.Enum):
         self.reason = reason
 
     # Transient: the same request may well succeed in a few seconds.
-    TIMEOUT = ("timeout", True, "connect or read timed out; servers stall under load and recover")
+    TIMEOUT = ("timeout", True, "connect or read timed out, or the whole request outlasted its deadline (a "
+               "server sending slowly); servers stall under load and recover")
     CONNECTION = ("connection", True, "connection refused/reset or DNS failure; usually a restart or blip")
     SERVER_ERROR = ("server-error", True, "HTTP 5xx: the origin or its CDN is failing, not our request")
     RATE_LIMITED = ("rate-limited", True, "HTTP 429: the server asks us to slow down (Retry-After says when)")
     PUBLISH_FAILED = ("publish-failed", True,
                       "Pub/Sub did not confirm the publish; items stay unseen so the next poll resends them")
+    STOPPED = ("stopped", True, "the poller was shutting down in the middle of the request; nothing is "
+               "recorded for the feed, which is polled again on the next start")
 
     # Permanent: repeating the request unchanged gets the same answer.
     NOT_FOUND = ("not-found", False, "HTTP 404: the feed URL is wrong or the feed moved")
     GONE = ("gone", False, "HTTP 410: the publisher removed the feed for good")
     CLIENT_ERROR = ("client-error", False, "HTTP 4xx other than 404/410/429: the request itself is refused")
     TOO_MANY_REDIRECTS = ("too-many-redirects", False, "redirect chain longer than the limit, or a loop")
+    ADDRESS_REFUSED = ("address-refused", False,
+                       "the feed, or a redirect, leads to a private, loopback, link-local or metadata address; "
+                       "only a feed with allow_private: true may be on one, and only on its own host:port")
     TOO_LARGE = ("too-large", False, "body over the size limit; a feed that big is an error or an attack")
     UNSUPPORTED_ENCODING = ("unsupported-encoding", False,
                             "Content-Encoding we did not ask for and cannot decode safely")
@@ -41,7 +47,11 @@ class FailureKind(enum.Enum):
     ENTITY_DECLARATION = ("entity-declaration", False,
                           "the XML declares entities that could expand without bound (billion laughs, "
                           "quadratic blowup); refused before parsing")
-    NOT_A_FEED = ("not-a-feed", False, "the body parses to no feed entries (HTML page, garbage, wrong URL)")
+    NOT_A_FEED = ("not-a-feed", False, "the body is not recognisably a feed (HTML page, garbage, wrong URL)")
+    UNPARSABLE = ("unparsable", False, "the feed parser fails on the document and no entry of it could be "
+                  "read on its own either (the parser's error is recorded)")
+    PARSE_LIMIT = ("parse-limit", False, "parsing the feed took longer or more memory than allowed (deeply "
+                   "nested or enormous documents); the same body would again")
     INTERNAL = ("internal", False, "an unexpected error in the poller itself (logged with its traceback); "
                 "only this feed backs off, the service keeps running")
 

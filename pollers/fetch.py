@@ -1,13 +1,19 @@
-"""One HTTP attempt at a feed: conditional GET, bounded body, manual redirects.
+"""One HTTP attempt at a feed: conditional GET, bounded body, manual redirects, one deadline.
 
 httpx does the transport, but redirects and content decoding are handled here, because httpx reads
 and decodes the whole body of every intermediate redirect and decompresses a chunk without an
 output bound: either lets a hostile server make us allocate far more than the size limit.
+
+httpx's timeouts are per socket operation: a server that sends one byte a second never trips them.
+Every attempt therefore has an overall deadline (``HttpSettings.deadline``) covering connection,
+headers, redirects and body, enforced by the connection layer of ``pollers.netpolicy``, which also
+applies the address policy to every hop and gives up at once when the poller stops.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -17,6 +23,15 @@ from importlib import metadata
 import httpx
 
 from .errors import FailureKind, PollError, classify_status, parse_retry_after
+from .netpolicy import (
+    AddressPolicy,
+    AddressRefused,
+    DeadlineExceeded,
+    Interrupted,
+    PageSkip,
+    guarded,
+    guarded_transport,
+)
 
 def _version() -> str:
     try:
@@ -44,6 +59,9 @@ class HttpSettings:
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
     max_connections: int = 64
+    # Seconds one attempt may take in all (connect, headers, redirects, body). 10 MB at a slow
+    # 2 Mbit/s takes 40 s; a feed slower than this is failing, or trickling on purpose.
+    deadline: float = 60.0
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect_timeout, read=self.read_timeout,
@@ -56,6 +74,7 @@ class HttpSettings:
                               max_keepalive_connections=self.max_connections)
         return httpx.Client(
             timeout=timeout, limits=limits, follow_redirects=False, trust_env=True,
+            transport=guarded_transport(limits),
             headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate",
                      "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
                                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
@@ -154,6 +173,21 @@ def read_bounded(response: httpx.Response, limit: int, *, deadline: float | None
     return b"".join(parts)
 
 
+def guard_error(exc: Exception, url: str, deadline_s: float) -> PollError:
+    """The PollError for what the connection layer refused or cut short."""
+    if isinstance(exc, DeadlineExceeded):
+        return PollError(FailureKind.TIMEOUT, f"{url} did not answer in full within {deadline_s:g} s "
+                                              "(the deadline of one attempt)")
+    if isinstance(exc, Interrupted):
+        return PollError(FailureKind.STOPPED, f"stopped while fetching {url}")
+    assert isinstance(exc, AddressRefused)
+    if exc.skip is PageSkip.UNRESOLVABLE:
+        return PollError(FailureKind.CONNECTION, f"cannot resolve the host of {url}: {exc.detail}")
+    return PollError(FailureKind.ADDRESS_REFUSED, f"refused to connect for {url}: {exc.detail} (a feed on "
+                                                  "an internal server needs allow_private: true; its redirects "
+                                                  "elsewhere into a private network are always refused)")
+
+
 def transport_error(exc: httpx.HTTPError, url: str) -> PollError:
     if isinstance(exc, httpx.TimeoutException):
         return PollError(FailureKind.TIMEOUT, f"{type(exc).__name__} fetching {url}")
@@ -168,15 +202,30 @@ def _headers(response: httpx.Response) -> dict[str, str]:
     return {k.lower(): v for k, v in response.headers.items()}
 
 
-def fetch_once(client: httpx.Client, url: str, validators: Validators, settings: HttpSettings) -> FetchResult:
-    """One conditional GET, following at most ``settings.max_redirects`` redirects.
+def fetch_once(client: httpx.Client, url: str, validators: Validators, settings: HttpSettings, *,
+               policy: AddressPolicy | None = None, stop: threading.Event | None = None) -> FetchResult:
+    """One conditional GET, following at most ``settings.max_redirects`` redirects, within
+    ``settings.deadline`` seconds, connecting only where ``policy`` allows (default: public
+    addresses only) and giving up as soon as ``stop`` is set.
 
     Returns a 2xx or 304 result; raises PollError (classified) for everything else.
     """
+    deadline = time.monotonic() + settings.deadline
+    at = [url]  # the hop in progress, for the message when the deadline or the policy cuts it short
+    try:
+        with guarded(policy or AddressPolicy(), deadline=deadline, stop=stop):
+            return _follow(client, url, validators, settings, deadline, at)
+    except (DeadlineExceeded, Interrupted, AddressRefused) as exc:
+        raise guard_error(exc, at[0], settings.deadline) from exc
+
+
+def _follow(client: httpx.Client, url: str, validators: Validators, settings: HttpSettings,
+            deadline: float, at: list[str]) -> FetchResult:
     request = client.build_request("GET", url, headers=validators.request_headers(),
                                    timeout=settings.timeout())
     current = url
     for _hop in range(settings.max_redirects + 1):
+        at[0] = current
         try:
             response = client.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
@@ -199,7 +248,7 @@ def fetch_once(client: httpx.Client, url: str, validators: Validators, settings:
                                   last_modified=new.last_modified or validators.last_modified)
                 return FetchResult(status=304, url=current, body=None, headers=headers, validators=keep)
             try:
-                body = read_bounded(response, settings.max_body_bytes)
+                body = read_bounded(response, settings.max_body_bytes, deadline=deadline)
             except httpx.HTTPError as exc:
                 raise transport_error(exc, current) from exc
             return FetchResult(status=status, url=current, body=body, headers=headers, validators=new)

@@ -1,4 +1,11 @@
-"""feedparser entry → the raw-item message of DESIGN.md (data + attributes)."""
+"""feedparser entry → the raw-item message of DESIGN.md (data + attributes).
+
+An entry that cannot be made into a message (the parser failed on it, its fields do not encode, or
+the message would be over ``max_message_bytes``) is not dropped and does not hold the others back:
+it goes out as a *broken* message, small, with ``entry.broken`` saying why and ``raw_entry``
+holding the start of what the poller had. The pipeline sends such a message to ``dead_letter``,
+where users look for what failed. It is keyed like any entry, so it is sent once, not at every poll.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,16 @@ from urllib.parse import urlsplit
 import orjson
 
 from schemas import SCHEMA_VERSION
-from transforms.dates import parse_date
-from transforms.urls import canonical_url, is_home_page_url
+from transforms.cleaning import canonical_url, is_home_page_url, parse_date
 
 from .config import FeedConfig
+from .parsing import BrokenEntry
+
+# Well under Pub/Sub's 10 MB: a wire entry is a few kB, one with its article page some hundred kB.
+MAX_MESSAGE_BYTES = 1024 * 1024
+# How much of a broken entry travels with it, for whoever looks at the dead letter.
+RAW_EXCERPT_CHARS = 16 * 1024
+
 
 _IMAGE_EXT = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif")
 _NOT_IMAGE_MEDIUM = {"video", "audio", "document", "executable"}
@@ -30,6 +43,8 @@ class OutgoingItem:
     data: bytes
     attributes: dict[str, str]
     link: str | None = None  # the entry's link: the article page, for feeds that fetch full text
+    at: float | None = None  # the entry's updated (else published) time, for taking the newest first
+    broken: str | None = None  # why the entry went out as a broken message (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,10 @@ class FeedItems:
     # For the feed's health: guids that did not identify their entries (keyed otherwise), and
     # entries listed twice in different versions (the latest kept). None when there was neither.
     guid_problem: str | None = None
+
+    @property
+    def broken(self) -> list[OutgoingItem]:
+        return [i for i in self.items if i.broken is not None]
 
 
 def rfc3339(dt: datetime) -> str:
@@ -240,6 +259,8 @@ def build_feed_items(
     fetched_at: datetime,
     http: Mapping[str, Any],
     channel_link: str | None = None,
+    broken_entries: Iterable[BrokenEntry] = (),
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> FeedItems:
     """Raw-item messages for a feed's entries, one per distinct item key.
 
@@ -258,7 +279,22 @@ def build_feed_items(
     stamp = rfc3339(fetched_at)
     http_obj = {"etag": http.get("etag"), "last_modified": http.get("last_modified"),
                 "status": http.get("status")}
-    all_fields = [entry_fields(entry) for entry in entries]
+    envelope = {"schema_version": SCHEMA_VERSION, "feed_id": feed.id, "feed_url": feed.url,
+                "agency_hint": feed.agency, "fetched_at": stamp, "http": http_obj}
+    all_fields: list[dict[str, Any]] = []
+    out: list[OutgoingItem] = []
+    for damaged in broken_entries:
+        out.append(_broken_item(feed, envelope, {}, f"the feed parser failed on this entry: {damaged.error}",
+                                damaged.raw))
+    for entry in entries:
+        try:
+            fields = entry_fields(entry)
+            orjson.dumps(fields)  # every field encodes (a lone surrogate would not)
+        except Exception as exc:  # noqa: BLE001 - this entry is the damage; the others go on
+            out.append(_broken_item(feed, envelope, {}, f"the entry cannot be encoded: {type(exc).__name__}: {exc}",
+                                    _raw_repr(entry)))
+            continue
+        all_fields.append(fields)
     bad = guids_not_identifying(all_fields, feed_url=feed.url, channel_link=channel_link)
     for fields in all_fields:
         if fields["id"] and fields["id"].strip() in bad:
@@ -279,28 +315,63 @@ def build_feed_items(
             chosen[key] = (fields, digest)
     versions = {k: len(d) for k, d in digests.items() if len(d) > 1}  # keys listed in several versions
 
-    out: list[OutgoingItem] = []
     for key, (fields, digest) in chosen.items():
-        payload = {
-            "schema_version": SCHEMA_VERSION,
-            "feed_id": feed.id,
-            "feed_url": feed.url,
-            "agency_hint": feed.agency,
-            "fetched_at": stamp,
-            "http": http_obj,
-            "entry": fields,
-            "page_html": None,
-        }
+        data = orjson.dumps({**envelope, "entry": fields, "page_html": None})
+        at = _entry_time(fields)
+        if len(data) > max_message_bytes:
+            out.append(_broken_item(
+                feed, envelope, fields, f"the entry is {len(data)} bytes as a message, over the limit of "
+                f"{max_message_bytes} (Pub/Sub refuses messages over 10 MB)", data.decode("utf-8"),
+                key=key, digest=digest, at=at))
+            continue
         out.append(OutgoingItem(
             item_key=key,
             content_hash=digest,
-            data=orjson.dumps(payload),
-            attributes={"feed_id": feed.id, "item_key": message_item_key(key, digest), "fetched_at": stamp,
-                        "schema_version": str(SCHEMA_VERSION)},
+            data=data,
+            attributes=_attributes(feed, key, digest, stamp),
             link=fields["link"],
+            at=at,
         ))
     problems = [p for p in (_describe_guids(bad, all_fields), _describe_versions(versions, chosen)) if p]
     return FeedItems(out, ". ".join(problems)[:1000] if problems else None)
+
+
+def _attributes(feed: FeedConfig, key: str, digest: str, stamp: str) -> dict[str, str]:
+    return {"feed_id": feed.id, "item_key": message_item_key(key, digest), "fetched_at": stamp,
+            "schema_version": str(SCHEMA_VERSION)}
+
+
+def _raw_repr(entry: Mapping[str, Any]) -> str:
+    try:
+        text = repr(dict(entry))
+    except Exception as exc:  # noqa: BLE001 - a record of the damage, whatever it is
+        text = f"<entry that cannot be shown: {type(exc).__name__}>"
+    return text[:RAW_EXCERPT_CHARS]
+
+
+def _clean_text(value: Any, limit: int) -> str | None:
+    """A short string that always encodes (lone surrogates escaped), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value[:limit].encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+def _broken_item(feed: FeedConfig, envelope: Mapping[str, Any], fields: Mapping[str, Any], reason: str,
+                 raw: str, *, key: str | None = None, digest: str | None = None,
+                 at: float | None = None) -> OutgoingItem:
+    """The small message that stands for an entry that cannot go out as it is."""
+    raw = _clean_text(raw, RAW_EXCERPT_CHARS) or ""
+    digest = digest or _sha(raw.encode())
+    key = key or _sha(f"{feed.id}\x00broken:{digest}".encode())
+    entry = {"id": _clean_text(fields.get("id"), 2000), "link": _clean_text(fields.get("link"), 2000),
+             "title": _clean_text(fields.get("title"), 500), "summary": None, "content": [],
+             "published": _clean_text(fields.get("published"), 200),
+             "updated": _clean_text(fields.get("updated"), 200), "author": None, "tags": [], "media": [],
+             "broken": reason[:1000]}
+    data = orjson.dumps({**envelope, "entry": entry, "page_html": None, "raw_entry": raw})
+    return OutgoingItem(item_key=key, content_hash=digest, data=data,
+                        attributes=_attributes(feed, key, digest, envelope["fetched_at"]),
+                        link=None, at=at, broken=reason)
 
 
 def _describe_versions(versions: Mapping[str, int],
@@ -325,9 +396,11 @@ def build_items(
     fetched_at: datetime,
     http: Mapping[str, Any],
     channel_link: str | None = None,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> list[OutgoingItem]:
     """The messages of ``build_feed_items``, without the report."""
-    return build_feed_items(feed, entries, fetched_at=fetched_at, http=http, channel_link=channel_link).items
+    return build_feed_items(feed, entries, fetched_at=fetched_at, http=http, channel_link=channel_link,
+                            max_message_bytes=max_message_bytes).items
 
 
 def with_page_html(item: OutgoingItem, page_html: str) -> OutgoingItem:
@@ -339,3 +412,9 @@ def with_page_html(item: OutgoingItem, page_html: str) -> OutgoingItem:
     payload = orjson.loads(item.data)
     payload["page_html"] = page_html
     return replace(item, data=orjson.dumps(payload))
+
+
+def with_page_html_within(item: OutgoingItem, page_html: str, max_message_bytes: int) -> OutgoingItem | None:
+    """``with_page_html``, or None when the page would make the message over the limit."""
+    out = with_page_html(item, page_html)
+    return out if len(out.data) <= max_message_bytes else None

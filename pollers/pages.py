@@ -7,17 +7,18 @@ the reason is counted in the poll's result and logged.
 
 Politeness and safety, per request:
 
-- only http/https URLs, and only to public addresses, checked at every redirect hop and pinned for
-  the connection (``pollers.netpolicy``);
+- only http/https URLs, and only to addresses the poller's policy allows (public ones, plus what
+  the feeds file allows for the feed), checked at every redirect hop and pinned for the connection
+  (``pollers.netpolicy``);
 - robots.txt of the link's site, read once per site and TTL (``pollers.robots``); its Crawl-delay,
   when longer than ours, is honoured up to ``max_crawl_delay``;
 - at most one request at a time to a host, and ``min_interval`` seconds from the end of one to the
   start of the next (``HostPacer``); a 429/503 with Retry-After pushes the host's next request back;
 - a size limit (``max_page_bytes``, also after decompression) and HTML content types only;
-- a time budget per poll (``poll_budget``): pages not fetched in time go out without their page.
+- a deadline per page (``page_deadline``, connection to last byte, however slowly the server sends)
+  and a time budget per poll (``poll_budget``): pages not fetched in time go out without their page.
 
-Connections are not kept alive: a pinned connection is keyed by address, and reusing one for
-another site on the same address would send that site's requests under the first site's TLS name.
+Connections are not kept alive: a page is one request to a site we may not see again for a while.
 """
 
 from __future__ import annotations
@@ -39,7 +40,17 @@ import httpx
 
 from .errors import FailureKind, PollError, classify_status, parse_retry_after
 from .fetch import DEFAULT_USER_AGENT, read_bounded, transport_error
-from .netpolicy import AddressPolicy, PageRefused, PageSkip, Resolver, system_resolver
+from .netpolicy import (
+    AddressPolicy,
+    DeadlineExceeded,
+    Interrupted,
+    PageRefused,
+    PageSkip,
+    Resolver,
+    guarded,
+    guarded_transport,
+    system_resolver,
+)
 from .robots import RobotsCache
 
 log = logging.getLogger(__name__)
@@ -65,17 +76,21 @@ class PageSettings:
     robots_error_ttl: float = 300.0
     # Wall time one poll may spend on pages (on top of the feed fetch); the rest go without.
     poll_budget: float = 60.0
+    # Wall time of one page, first connection to last byte: a page trickling in cannot take the
+    # whole poll's budget from the others.
+    page_deadline: float = 20.0
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     max_redirects: int = 5
     # Hosts of one poll fetched at once (a feed's pages usually share one host; an aggregator's do not).
     parallel_hosts: int = 4
-    addresses: AddressPolicy = AddressPolicy()
     user_agent: str = DEFAULT_USER_AGENT
 
     def __post_init__(self) -> None:
-        if self.min_interval < 0 or self.poll_budget <= 0 or self.max_page_bytes <= 0 or self.parallel_hosts < 1:
-            raise ValueError("min_interval must be >= 0, poll_budget and max_page_bytes > 0, parallel_hosts >= 1")
+        if (self.min_interval < 0 or self.poll_budget <= 0 or self.page_deadline <= 0 or self.max_page_bytes <= 0
+                or self.parallel_hosts < 1):
+            raise ValueError("min_interval must be >= 0, poll_budget, page_deadline and max_page_bytes > 0, "
+                             "parallel_hosts >= 1")
 
 
 @dataclass(frozen=True)
@@ -223,18 +238,24 @@ class _Response:
 
 
 class PageFetcher:
-    """Fetches article pages; thread-safe, one per poller."""
+    """Fetches article pages; thread-safe, one per poller.
 
-    def __init__(self, settings: PageSettings | None = None, *, resolver: Resolver = system_resolver,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    ``addresses`` is the policy for pages when a call names none (``fetch_many(policy=...)``: the
+    poller passes each feed's own).
+    """
+
+    def __init__(self, settings: PageSettings | None = None, *, addresses: AddressPolicy | None = None,
+                 resolver: Resolver = system_resolver, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = s = settings or PageSettings()
+        self.addresses = addresses or AddressPolicy()
         self._resolver = resolver
         self._clock = clock
         # No cookies: every page request is a first visit, and nothing grows per site.
         jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
         self._client = httpx.Client(
-            follow_redirects=False, trust_env=True, cookies=jar,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=0),
+            follow_redirects=False, trust_env=True, cookies=jar, limits=limits,
+            transport=guarded_transport(limits, resolver=resolver),
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
         self.pacer = HostPacer(s.min_interval, clock=clock)
@@ -248,12 +269,13 @@ class PageFetcher:
     # -- public ---------------------------------------------------------------------------------
 
     def fetch_many(self, urls: Sequence[str | None], *, stop: threading.Event | None = None,
-                   budget: float | None = None) -> list[PageOutcome]:
+                   budget: float | None = None, policy: AddressPolicy | None = None) -> list[PageOutcome]:
         """One outcome per URL, in order, within ``budget`` seconds (default: settings.poll_budget).
 
         Pages of one host are fetched one after another (paced); different hosts in parallel.
         """
         stop = stop or threading.Event()
+        policy = policy or self.addresses
         deadline = self._clock() + (self.settings.poll_budget if budget is None else budget)
         by_host: dict[str, list[int]] = defaultdict(list)
         for i, url in enumerate(urls):
@@ -262,7 +284,7 @@ class PageFetcher:
 
         def run(indexes: list[int]) -> None:
             for i in indexes:
-                out[i] = self.fetch(urls[i], deadline=deadline, stop=stop)
+                out[i] = self.fetch(urls[i], deadline=deadline, stop=stop, policy=policy)
 
         groups = list(by_host.values())
         if len(groups) == 1:
@@ -272,10 +294,21 @@ class PageFetcher:
                 fut.result()
         return [o for o in out if o is not None]
 
-    def fetch(self, url: str | None, *, deadline: float, stop: threading.Event) -> PageOutcome:
+    def fetch(self, url: str | None, *, deadline: float, stop: threading.Event,
+              policy: AddressPolicy | None = None) -> PageOutcome:
         """One page, never raising for anything the page or its server does."""
+        policy = policy or self.addresses
+        page_deadline = min(deadline, self._clock() + self.settings.page_deadline)
         try:
-            return PageOutcome(html=self._fetch_page(url, deadline, stop))
+            with guarded(policy, deadline=page_deadline, stop=stop, clock=self._clock):
+                return PageOutcome(html=self._fetch_page(url, deadline, stop, policy))
+        except DeadlineExceeded:
+            outcome = (PageOutcome(None, PageSkip.BUDGET.slug, f"{url}: the poll's page budget ran out")
+                       if page_deadline >= deadline else
+                       PageOutcome(None, FailureKind.TIMEOUT.slug,
+                                   f"{url} not in full within {self.settings.page_deadline:g} s"))
+        except Interrupted:
+            outcome = PageOutcome(None, PageSkip.STOPPING.slug, "poller stopping")
         except PageRefused as exc:
             outcome = PageOutcome(None, exc.skip.slug, exc.detail)
         except PollError as exc:
@@ -288,7 +321,7 @@ class PageFetcher:
 
     # -- one page -------------------------------------------------------------------------------
 
-    def _fetch_page(self, url: str | None, deadline: float, stop: threading.Event) -> str:
+    def _fetch_page(self, url: str | None, deadline: float, stop: threading.Event, policy: AddressPolicy) -> str:
         s = self.settings
         if not url or not url.strip():
             raise PageRefused(PageSkip.NO_LINK, "entry has no link")
@@ -299,7 +332,7 @@ class PageFetcher:
             raise PageRefused(PageSkip.BUDGET, "the poll's page budget is used up")
         host = _host_key(url)
         # Addresses first: a private host must be refused as such, not as "robots.txt unreachable".
-        addrs = self._addresses(target)
+        self._addresses(target, policy)
         rules = self.robots.rules(str(target), deadline)
         if not rules.can_fetch(s.user_agent, str(target)):
             raise PageRefused(PageSkip.ROBOTS, f"{url} (rules from {rules.source})")
@@ -307,7 +340,7 @@ class PageFetcher:
         if delay:
             self.pacer.set_interval(host, min(delay, s.max_crawl_delay))
         with self.pacer.slot(host, deadline, stop):
-            resp = self._get(target, deadline, s.max_page_bytes, _ACCEPT_HTML, addrs)
+            resp = self._get(target, deadline, s.max_page_bytes, _ACCEPT_HTML)
         if not 200 <= resp.status < 300:
             kind = classify_status(resp.status) or FailureKind.CLIENT_ERROR
             retry_after = parse_retry_after(resp.headers.get("retry-after"))
@@ -324,21 +357,23 @@ class PageFetcher:
     def _fetch_robots(self, url: str, deadline: float) -> tuple[int, bytes | None]:
         target = _http_url(url)
         with self.pacer.slot(_host_key(url), deadline, threading.Event()):
-            resp = self._get(target, deadline, self.settings.max_robots_bytes, "text/plain, */*;q=0.5")
+            try:
+                resp = self._get(target, deadline, self.settings.max_robots_bytes, "text/plain, */*;q=0.5")
+            except DeadlineExceeded as exc:  # cached as unreachable, not asked again for every page
+                raise PollError(FailureKind.TIMEOUT, f"{url} not in full before the page's deadline") from exc
         return resp.status, resp.body
 
-    def _addresses(self, target: httpx.URL) -> list[str]:
+    def _addresses(self, target: httpx.URL, policy: AddressPolicy) -> list[str]:
         host = target.raw_host.decode("ascii")
         port = target.port or (443 if target.scheme == "https" else 80)
-        return self.settings.addresses.addresses(host, port, self._resolver)
+        return policy.addresses(host, port, self._resolver)
 
-    def _get(self, url: httpx.URL, deadline: float, max_bytes: int, accept: str,
-             addrs: list[str] | None = None) -> _Response:
-        """GET with manual redirects; every hop's addresses are checked and the connection pinned."""
+    def _get(self, url: httpx.URL, deadline: float, max_bytes: int, accept: str) -> _Response:
+        """GET with manual redirects; the connection layer checks every hop's addresses and pins
+        the connection to them (under the ``guarded`` context of ``fetch``)."""
         target = url
         for _hop in range(self.settings.max_redirects + 1):
-            hop_addrs = addrs if addrs is not None and target is url else self._addresses(target)
-            response = self._send(target, hop_addrs, deadline, accept)
+            response = self._send(target, deadline, accept)
             try:
                 location = response.headers.get("location")
                 if response.status_code in _REDIRECTS and location:
@@ -359,28 +394,18 @@ class PageFetcher:
                 response.close()
         raise PollError(FailureKind.TOO_MANY_REDIRECTS, f"more than {self.settings.max_redirects} redirects from {url}")
 
-    def _send(self, target: httpx.URL, addrs: list[str], deadline: float, accept: str) -> httpx.Response:
+    def _send(self, target: httpx.URL, deadline: float, accept: str) -> httpx.Response:
         s = self.settings
-        host = target.raw_host.decode("ascii")
-        error: httpx.HTTPError | None = None
-        for addr in addrs:  # the next address only when one refuses the connection
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise PageRefused(PageSkip.BUDGET, f"the poll's page budget ran out fetching {target}")
-            timeout = httpx.Timeout(connect=min(s.connect_timeout, remaining), read=min(s.read_timeout, remaining),
-                                    write=min(s.read_timeout, remaining), pool=min(s.connect_timeout, remaining))
-            request = self._client.build_request(
-                "GET", target.copy_with(host=addr), timeout=timeout,
-                headers={"Host": target.netloc.decode("ascii"), "Accept": accept},
-                extensions={"sni_hostname": host} if target.scheme == "https" else None)
-            try:
-                return self._client.send(request, stream=True, follow_redirects=False)
-            except httpx.ConnectError as exc:
-                error = exc
-            except httpx.HTTPError as exc:
-                raise transport_error(exc, str(target)) from exc
-        assert error is not None
-        raise transport_error(error, str(target))
+        remaining = deadline - self._clock()
+        if remaining <= 0:
+            raise PageRefused(PageSkip.BUDGET, f"the poll's page budget ran out fetching {target}")
+        timeout = httpx.Timeout(connect=min(s.connect_timeout, remaining), read=min(s.read_timeout, remaining),
+                                write=min(s.read_timeout, remaining), pool=min(s.connect_timeout, remaining))
+        request = self._client.build_request("GET", target, timeout=timeout, headers={"Accept": accept})
+        try:
+            return self._client.send(request, stream=True, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, str(target)) from exc
 
 
 def _http_url(url: str) -> httpx.URL:

@@ -5,24 +5,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import tenacity
 
 from .config import FeedConfig
 from .errors import FailureKind, PollError
 from .fetch import FetchResult, HttpSettings, Validators, fetch_once, headers_for_parser
-from .items import OutgoingItem, build_feed_items, with_page_html
-from .pages import PageFetcher, PageReport, PageSettings
-from .parsing import parse_feed
+from .items import MAX_MESSAGE_BYTES, OutgoingItem, build_feed_items, with_page_html_within
+from .netpolicy import AddressPolicy, url_endpoint
+from .pages import PageFetcher, PageOutcome, PageReport, PageSettings
+from .parsing import ParseLimits, ParserPool
 from .publish import PublishError, Publisher
 from .retry import BackoffPolicy, RetryPolicy, call_with_retries, next_interval
+from .schedule import HostScheduler
 from .state import FeedHealth, StateStore
 
 log = logging.getLogger(__name__)
@@ -34,22 +33,36 @@ class PollerSettings:
     retry: RetryPolicy = RetryPolicy()
     backoff: BackoffPolicy = BackoffPolicy()
     max_workers: int = 16
-    # Polite to each origin (and its rate limiter) while many hosts proceed in parallel.
+    # Polite to each origin (and its rate limiter) while many hosts proceed in parallel; also the
+    # most workers one host can hold (see pollers.schedule).
     per_host: int = 4
-    # Parsing is CPU-bound and holds the GIL: more parsers at once than cores only add thread
-    # switching, while fetches (network waits) still overlap freely.
+    # Parsers run in their own processes (pollers.parsing.ParserPool): more at once than cores
+    # only add switching, while fetches (network waits) still overlap freely.
     max_parsers: int = 2
+    # One parse may take this long and this much address space; beyond, only that feed fails.
+    parse_budget: float = 20.0
+    parse_memory_mb: int = 1024
+    # A message over this is sent as a broken entry for dead_letter (an article page over it is
+    # left out instead): well under Pub/Sub's 10 MB.
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    # New entries published per poll of one feed, newest first; the rest go at the next poll, which
+    # comes after at most backlog_interval seconds (a first poll of a 20,000-entry archive feed is
+    # then 40 polls of 500, not one burst).
+    max_entries_per_poll: int = 500
+    backlog_interval: float = 30.0
     interval_jitter: float = 0.1
     publish_attempts: int = 3
     publish_initial_wait: float = 0.5
     # Article pages of feeds with fetch_full_text (rate limit, robots.txt, size and time limits).
     pages: PageSettings = PageSettings()
+    # Where every request may connect (feeds, pages, redirects): public addresses, plus what is
+    # allowed here and, per feed, by allow_private in the feeds file (pollers.netpolicy).
+    addresses: AddressPolicy = AddressPolicy()
 
-    def allowing_pages_from(self, url: str) -> PollerSettings:
-        """These settings, with article pages also allowed from url's host (an IP address): the
-        local server of feed and page files that ``--serve`` starts on 127.0.0.1."""
-        host = urlsplit(url).hostname or ""
-        return replace(self, pages=replace(self.pages, addresses=self.pages.addresses.also_allowing(host)))
+    def allowing_server(self, url: str) -> PollerSettings:
+        """These settings, with requests also allowed to url's host:port, and only it: the local
+        server of feed and page files that ``--serve`` starts on 127.0.0.1."""
+        return replace(self, addresses=self.addresses.allowing_endpoint(url_endpoint(url)))
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class FeedResult:
     seconds: float = 0.0
     pages: PageReport | None = None  # for feeds with fetch_full_text that had items to publish
     guid_problem: str | None = None  # guids that did not identify entries (see build_feed_items)
+    deferred: int = 0  # new entries left for the next poll (over max_entries_per_poll)
+    broken: int = 0  # entries published as broken messages, for dead_letter (see pollers.items)
 
     @property
     def ok(self) -> bool:
@@ -123,6 +138,10 @@ class PollCounters:
         with self._lock:
             self.in_flight += 1
 
+    def cancelled(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
     def finished(self, r: FeedResult) -> None:
         with self._lock:
             self.in_flight -= 1
@@ -160,13 +179,17 @@ class Poller:
         self.counters = PollCounters()
         self._on_result = on_result
         self._client = self.settings.http.client()
-        self._executor = ThreadPoolExecutor(max_workers=self.settings.max_workers, thread_name_prefix="poll")
-        self._hosts: dict[str, threading.BoundedSemaphore] = defaultdict(
-            lambda: threading.BoundedSemaphore(self.settings.per_host))
-        self._hosts_lock = threading.Lock()
-        self._parsers = threading.BoundedSemaphore(self.settings.max_parsers)
+        self._scheduler: HostScheduler[FeedResult] = HostScheduler(self.settings.max_workers, self.settings.per_host)
+        self._parser = ParserPool(ParseLimits(budget=self.settings.parse_budget,
+                                              memory_mb=self.settings.parse_memory_mb,
+                                              processes=self.settings.max_parsers))
         self._stopping = threading.Event()
-        self._pages = PageFetcher(self.settings.pages) if any(f.fetch_full_text for f in feeds) else None
+        base = self.settings.addresses
+        # A feed's allow_private is the operator's word for its own host:port, for its requests only.
+        self._policies = {f.id: base.allowing_endpoint(f.endpoint) if f.allow_private else base
+                          for f in feeds}
+        self._pages = (PageFetcher(self.settings.pages, addresses=base)
+                       if any(f.fetch_full_text for f in feeds) else None)
 
     # -- public -------------------------------------------------------------------------------
 
@@ -176,8 +199,15 @@ class Poller:
         unknown = [i for i in ids if i not in self.feeds]
         if unknown:
             raise ValueError(f"unknown feed id(s) {unknown}; known: {sorted(self.feeds)}")
-        futures = [self._submit(self.feeds[i]) for i in ids]
-        return PollReport(tuple(f.result() for f in futures))
+        futures = self._submit_many([self.feeds[i] for i in ids])
+        return PollReport(tuple(self._outcome(feed_id, f) for feed_id, f in zip(ids, futures)))
+
+    def _outcome(self, feed_id: str, fut: Future[FeedResult]) -> FeedResult:
+        try:
+            return fut.result()
+        except CancelledError:  # closed before its turn came
+            return FeedResult(feed_id, "failed", error_kind=FailureKind.STOPPED,
+                              error=f"{FailureKind.STOPPED.slug}: the poller stopped before polling it")
 
     def run_forever(self, stop_event: threading.Event) -> None:
         """Poll every feed on its schedule until ``stop_event`` is set; then let in-flight polls
@@ -189,19 +219,20 @@ class Poller:
                 for feed_id, fut in list(in_flight.items()):
                     if fut.done():
                         del in_flight[feed_id]
-                        due[feed_id] = fut.result().next_poll_at
+                        due[feed_id] = self._outcome(feed_id, fut).next_poll_at
                 now = time.time()
-                for feed_id, when in due.items():
-                    if feed_id not in in_flight and when <= now:
-                        in_flight[feed_id] = self._submit(self.feeds[feed_id])
+                ready = [fid for fid, when in due.items() if fid not in in_flight and when <= now]
+                for feed_id, fut in zip(ready, self._submit_many([self.feeds[fid] for fid in ready])):
+                    in_flight[feed_id] = fut
                 idle = [when for fid, when in due.items() if fid not in in_flight]
                 # Wake at the next due time, and at least every 0.2 s to collect finished polls.
                 wait = min([0.2] + [max(0.0, w - time.time()) for w in idle])
                 stop_event.wait(wait)
         finally:
+            # Fetches in progress give up at once; what was fetched is still published.
             self._stopping.set()
-            for fut in in_flight.values():
-                fut.result()
+            for feed_id, fut in in_flight.items():
+                self._outcome(feed_id, fut)
             self._stopping.clear()
 
     def _resume_at(self, feed: FeedConfig) -> float:
@@ -215,10 +246,16 @@ class Poller:
     def health(self) -> list[FeedHealth]:
         return self.state.health(self.feeds)
 
+    def stop(self) -> None:
+        """Interrupt the fetches in progress (each gives up within a fraction of a second, recording
+        nothing for its feed) and retry nothing more; polls that have their feed still publish it."""
+        self._stopping.set()
+
     def close(self) -> None:
         self._stopping.set()
-        self._executor.shutdown(wait=True)
+        self._scheduler.close()
         self._client.close()
+        self._parser.close()
         if self._pages is not None:
             self._pages.close()
 
@@ -230,9 +267,18 @@ class Poller:
 
     # -- one feed -----------------------------------------------------------------------------
 
-    def _submit(self, feed: FeedConfig) -> Future[FeedResult]:
-        self.counters.started()
-        return self._executor.submit(self._poll_feed_safely, feed)
+    def _submit_many(self, feeds: Sequence[FeedConfig]) -> list[Future[FeedResult]]:
+        for _ in feeds:
+            self.counters.started()
+        futures = self._scheduler.submit_many(
+            [(f.host, lambda f=f: self._poll_feed_safely(f)) for f in feeds])
+        for fut in futures:
+            fut.add_done_callback(self._dropped)
+        return futures
+
+    def _dropped(self, fut: Future[FeedResult]) -> None:
+        if fut.cancelled():
+            self.counters.cancelled()
 
     def _poll_feed_safely(self, feed: FeedConfig) -> FeedResult:
         started = time.monotonic()
@@ -256,17 +302,11 @@ class Poller:
                 log.exception("progress callback failed")
         return result
 
-    @contextmanager
-    def _host_slot(self, host: str) -> Iterator[None]:
-        with self._hosts_lock:
-            sem = self._hosts[host]
-        with sem:
-            yield
-
     def _fetch(self, feed: FeedConfig, validators: Validators) -> FetchResult:
+        # The scheduler runs this poll only while its host has a slot: no waiting here.
         def attempt() -> FetchResult:
-            with self._host_slot(feed.host):
-                return fetch_once(self._client, feed.url, validators, self.settings.http)
+            return fetch_once(self._client, feed.url, validators, self.settings.http,
+                              policy=self._policies[feed.id], stop=self._stopping)
         return call_with_retries(attempt, self.settings.retry, self._stopping)
 
     def _poll_feed(self, feed: FeedConfig) -> FeedResult:
@@ -274,6 +314,9 @@ class Poller:
         try:
             fetched = self._fetch(feed, st.validators)
         except PollError as exc:
+            if exc.kind is FailureKind.STOPPED:  # not the feed's failure: record nothing
+                return FeedResult(feed.id, "failed", error_kind=exc.kind, error=str(exc),
+                                  next_poll_at=st.next_poll_at)
             return self._failed(feed, exc, st.consecutive_failures)
         fetched_at = datetime.now(timezone.utc)
         if fetched.not_modified:
@@ -282,14 +325,18 @@ class Poller:
             return FeedResult(feed.id, "not_modified", status=304, next_poll_at=nxt)
         assert fetched.body is not None
         try:
-            with self._parsers:
-                parsed = parse_feed(fetched.body, headers_for_parser(fetched.headers, fetched.url))
-                built = build_feed_items(feed, parsed.entries, fetched_at=fetched_at,
-                                         http={"etag": fetched.validators.etag,
-                                               "last_modified": fetched.validators.last_modified,
-                                               "status": fetched.status},
-                                         channel_link=parsed.link)
+            # Not interrupted by a stop: what was fetched is parsed and published (within the budget).
+            parsed = self._parser.parse(fetched.body, headers_for_parser(fetched.headers, fetched.url))
+            built = build_feed_items(feed, parsed.entries, fetched_at=fetched_at,
+                                     http={"etag": fetched.validators.etag,
+                                           "last_modified": fetched.validators.last_modified,
+                                           "status": fetched.status},
+                                     channel_link=parsed.link, broken_entries=parsed.broken,
+                                     max_message_bytes=self.settings.max_message_bytes)
         except PollError as exc:
+            if exc.kind is FailureKind.STOPPED:
+                return FeedResult(feed.id, "failed", error_kind=exc.kind, error=str(exc),
+                                  next_poll_at=st.next_poll_at)
             return self._failed(feed, exc, st.consecutive_failures)
         items, guid_problem = built.items, built.guid_problem
         if parsed.bozo_reason:
@@ -297,7 +344,11 @@ class Poller:
         if guid_problem:
             log.info("feed %s: %s", feed.id, guid_problem)
         todo = self.state.unseen(feed.id, [(i.item_key, i.content_hash) for i in items])
-        pending = [i for i in items if i.item_key in todo]
+        unseen = [i for i in items if i.item_key in todo]
+        pending = newest_first(unseen, self.settings.max_entries_per_poll)
+        deferred = len(unseen) - len(pending)
+        for b in (i for i in pending if i.broken):
+            log.warning("feed %s: an entry goes out as a broken message for dead_letter: %s", feed.id, b.broken)
         pages = None
         if feed.fetch_full_text and pending and self._pages is not None:
             pending, pages = self._attach_pages(feed, pending)
@@ -308,36 +359,50 @@ class Poller:
             nxt = time.time() + self.settings.backoff.delay(min(feed.interval, 60.0), failures - 1)
             error = (FailureKind.PUBLISH_FAILED.slug,
                      f"{len(pending) - len(delivered)} of {len(pending)} items not confirmed: {publish_error}")
+        elif deferred:
+            # The rest of a long feed: soon, and fetched in full (the validators are not kept).
+            nxt = time.time() + next_interval(min(feed.interval, self.settings.backlog_interval),
+                                              self.settings.interval_jitter)
+            log.info("feed %s: %d more new entries than the %d taken per poll; the next poll takes them",
+                     feed.id, deferred, self.settings.max_entries_per_poll)
         else:
             nxt = time.time() + next_interval(feed.interval, self.settings.interval_jitter)
         self.state.record_success(
             feed.id, feed.url,
             delivered=[(i.item_key, i.content_hash) for i in delivered],
             present=[i.item_key for i in items],
-            # Keeping the old validators after a failed publish makes the next poll fetch in full.
-            validators=fetched.validators if error is None else None,
+            # Keeping the old validators after a failed publish, or with entries left for the next
+            # poll, makes the next poll fetch in full.
+            validators=fetched.validators if error is None and not deferred else None,
             status=fetched.status, bozo_reason=parsed.bozo_reason, next_poll_at=nxt, error=error,
             guid_problem=guid_problem)
+        common = dict(status=fetched.status, entries=len(items), published=len(delivered),
+                      already_seen=len(items) - len(unseen), bozo_reason=parsed.bozo_reason, next_poll_at=nxt,
+                      pages=pages, guid_problem=guid_problem, deferred=deferred,
+                      broken=sum(1 for i in delivered if i.broken))
         if error is not None:
-            return FeedResult(feed.id, "failed", status=fetched.status, entries=len(items),
-                              published=len(delivered), already_seen=len(items) - len(pending),
-                              error_kind=FailureKind.PUBLISH_FAILED, error=f"{error[0]}: {error[1]}",
-                              bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages,
-                              guid_problem=guid_problem)
-        return FeedResult(feed.id, "published", status=fetched.status, entries=len(items),
-                          published=len(delivered), already_seen=len(items) - len(pending),
-                          bozo_reason=parsed.bozo_reason, next_poll_at=nxt, pages=pages,
-                          guid_problem=guid_problem)
+            return FeedResult(feed.id, "failed", error_kind=FailureKind.PUBLISH_FAILED,
+                              error=f"{error[0]}: {error[1]}", **common)
+        return FeedResult(feed.id, "published", **common)
 
     def _attach_pages(self, feed: FeedConfig, items: list[OutgoingItem]) -> tuple[list[OutgoingItem], PageReport]:
         """The items with their article pages; an item whose page failed goes out without it."""
         assert self._pages is not None
-        outcomes = self._pages.fetch_many([i.link for i in items], stop=self._stopping)
+        outcomes = self._pages.fetch_many([i.link for i in items], stop=self._stopping,
+                                          policy=self._policies[feed.id])
+        out: list[OutgoingItem] = []
+        for n, (item, outcome) in enumerate(zip(items, outcomes)):
+            with_page = (with_page_html_within(item, outcome.html, self.settings.max_message_bytes)
+                         if outcome.html is not None else None)
+            if outcome.html is not None and with_page is None:
+                outcomes[n] = PageOutcome(None, FailureKind.TOO_LARGE.slug,
+                                          f"with the page the message is over {self.settings.max_message_bytes} bytes")
+            out.append(with_page or item)
         report = PageReport.of(outcomes)
         if report.failed:
             log.info("feed %s: %d of %d pages not fetched (%s); those items go out without page_html",
                      feed.id, report.failed, len(items), ", ".join(f"{r} ×{n}" for r, n in report.failures))
-        return [with_page_html(i, o.html) if o.html is not None else i for i, o in zip(items, outcomes)], report
+        return out, report
 
     def _failed(self, feed: FeedConfig, exc: PollError, previous_failures: int | None = None) -> FeedResult:
         failures = (self.state.failures(feed.id) if previous_failures is None else previous_failures) + 1
@@ -384,6 +449,16 @@ class Poller:
         except PublishError as exc:
             return delivered, str(exc)
         return delivered, None
+
+
+def newest_first(items: list[OutgoingItem], limit: int) -> list[OutgoingItem]:
+    """At most ``limit`` of the items, the newest ones (undated ones after the dated, in feed
+    order), in their original order."""
+    if len(items) <= limit:
+        return items
+    ranked = sorted(range(len(items)), key=lambda n: (items[n].at is None, -(items[n].at or 0.0), n))
+    keep = set(ranked[:limit])
+    return [item for n, item in enumerate(items) if n in keep]
 
 
 def _with_seconds(r: FeedResult, seconds: float) -> FeedResult:

@@ -23,6 +23,9 @@ class RetryPolicy:
     # A longer Retry-After ends the poll instead of holding a worker; the feed's next poll is
     # then scheduled no earlier than the server asked.
     max_retry_after: float = 120.0
+    # No new attempt once the poll has spent this long: a server that trickles every answer until
+    # the fetch deadline would otherwise hold its worker for attempts x deadline.
+    max_elapsed: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def call_with_retries(attempt: Callable[[], T], policy: RetryPolicy,
     (the last error is re-raised). Sleeping is interruptible by ``stopping``."""
     stopping = stopping or threading.Event()
     stop = tenacity.stop_any(tenacity.stop_after_attempt(policy.attempts),
+                             tenacity.stop_after_delay(policy.max_elapsed),
                              _retry_after_too_long(policy),
                              lambda _state: stopping.is_set())
     retrying = tenacity.Retrying(

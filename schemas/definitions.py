@@ -60,8 +60,16 @@ RAW_ITEM = Table(
                               "page. The entry is then identified by its link (else title and "
                               "date, else content). Absent or null means true; pollers write it "
                               "only when false."),
+            Field("broken", "STRING",
+                  description="set when the poller could not send the entry as it is (the feed parser "
+                              "failed on it, it did not encode, or it was over the message size "
+                              "limit): why. The pipeline dead-letters such a message; raw_entry holds "
+                              "the start of the entry. Absent on every good entry."),
         )),
         Field("page_html", "STRING"),
+        Field("raw_entry", "STRING",
+              description="with entry.broken: the start of the entry as the poller had it (markup, "
+                          "or the message it would have been), for whoever fixes it."),
     ),
 )
 
@@ -187,7 +195,7 @@ STORIES = Table(
 
 LEARNED_BOILERPLATE = Table(
     name="learned_boilerplate",
-    description="Lines learned as one source's boilerplate (transforms.learned), with their counts.",
+    description="Lines learned as one source's boilerplate (transforms.learning), with their counts.",
     schema_version=SCHEMA_VERSION,
     primary_key=("feed_id", "line_key"),
     partition_field=None,  # ingestion time: a small table of snapshots

@@ -19,6 +19,10 @@ class ParseError(ItemError):
     """The message is not a valid raw item (bad JSON, wrong shape, missing required field)."""
 
 
+class BrokenEntryError(ParseError):
+    """The poller could not send the entry as it is (``entry.broken`` says why)."""
+
+
 class CleanError(ItemError):
     """The item parsed but yields no usable article (e.g. no title and no text)."""
 

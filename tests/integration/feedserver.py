@@ -37,6 +37,8 @@ class Reply:
     gzip: bool = False
     chunked: bool = False  # no Content-Length: the client cannot know the size up front
     location: str | None = None
+    trickle: float = 0.0  # seconds between single bytes of the body (a server sending very slowly)
+    trickle_headers: bool = False  # trickle the status line and headers too
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,9 @@ class FeedServer:
         body = b"" if status == 304 else reply.body
         if body and reply.gzip:
             body = gzip.compress(body)
+        if reply.trickle:
+            self._trickle(h, status, reply, body)
+            return
         try:
             h.send_response(status)
             h.send_header("Content-Type", reply.content_type)
@@ -149,6 +154,28 @@ class FeedServer:
                 h.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             h.close_connection = True  # the client gave up (size limit, timeout): expected
+
+    def _trickle(self, h: BaseHTTPRequestHandler, status: int, reply: Reply, body: bytes) -> None:
+        """The whole response by hand, one byte per ``reply.trickle`` seconds (headers too, if asked)."""
+        head = [f"HTTP/1.1 {status} OK", f"Content-Type: {reply.content_type}", f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in reply.headers.items()]
+        if reply.location:
+            head.append(f"Location: {reply.location}")
+        head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode()
+        h.close_connection = True
+        try:
+            if not reply.trickle_headers:
+                h.wfile.write(head_bytes)
+                h.wfile.flush()
+                head_bytes = b""
+            data = head_bytes + body
+            for i in range(len(data)):
+                if self._closing.wait(reply.trickle):
+                    return
+                h.wfile.write(data[i:i + 1])
+                h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def __enter__(self) -> FeedServer:
         self._thread.start()

@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from pollers import AddressPolicy, FeedConfig, PageSettings, PollerSettings, decode_html
-from transforms.clean import clean_item
-from transforms.parse import parse_raw_item
+from transforms.cleaning import clean_item, parse_raw_item
 
 from .feedserver import FeedServer, Reply
 from .test_pollers import FAST, make_poller, pubsub, server  # noqa: F401 - shared fixtures
@@ -32,8 +31,9 @@ def _item(title: str, link: str, summary: str, published: str) -> str:
             f"<pubDate>{published}</pubDate><description>{html.escape(summary)}</description></item>")
 
 
-def serve_site(server: FeedServer) -> dict[str, str]:
-    """The feed, robots.txt and four article pages; returns the article URLs by name."""
+def serve_site(server: FeedServer, page_host: str | None = None) -> dict[str, str]:
+    """The feed, robots.txt and four article pages; returns the article URLs by name. With
+    ``page_host`` the feed links the pages under that name for the server's address."""
     urls = {}
     items = []
     for name, path in (("blog_xinhua.html", "/2024/03/05/kelderport-tidal-ferry-terminal/"),
@@ -53,6 +53,9 @@ def serve_site(server: FeedServer) -> dict[str, str]:
     items.append(_item("Harbour festival in pictures", urls["huge"],
                        "Scenes from the first day of the harbour festival.", "Wed, 06 Mar 2024 06:00:00 GMT"))
     server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /members/\n", content_type="text/plain"))
+    if page_host:
+        urls = {k: u.replace("127.0.0.1", page_host) for k, u in urls.items()}
+        items = [i.replace("127.0.0.1", page_host) for i in items]
     feed = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Harbour Lights</title>'
             f"<link>{server.base}</link><description>Summaries only</description>{''.join(items)}</channel></rss>")
     server.route("/feed.xml", Reply(body=feed.encode(), etag='"f1"', content_type="application/rss+xml"))
@@ -61,8 +64,8 @@ def serve_site(server: FeedServer) -> dict[str, str]:
 
 def settings(addresses: AddressPolicy) -> PollerSettings:
     return PollerSettings(http=FAST.http, retry=FAST.retry, publish_attempts=FAST.publish_attempts,
-                          publish_initial_wait=FAST.publish_initial_wait,
-                          pages=PageSettings(min_interval=0.05, max_page_bytes=MAX_PAGE, addresses=addresses,
+                          publish_initial_wait=FAST.publish_initial_wait, addresses=addresses,
+                          pages=PageSettings(min_interval=0.05, max_page_bytes=MAX_PAGE,
                                              connect_timeout=2.0, read_timeout=2.0))
 
 
@@ -109,8 +112,10 @@ def test_summary_only_feed_is_published_with_pages_and_cleans_to_full_articles(s
 
 
 def test_pages_on_private_addresses_are_refused_without_the_flag(server, pubsub, tmp_path):
-    serve_site(server)
-    feed = FeedConfig("harbour-lights", server.url("/feed.xml"), fetch_full_text=True)
+    # The feed is on an internal server the feeds file allows (allow_private: its host:port only); its
+    # pages are linked under another name of a loopback address, which nothing allows.
+    serve_site(server, page_host="localhost")
+    feed = FeedConfig("harbour-lights", server.url("/feed.xml"), fetch_full_text=True, allow_private=True)
     with make_poller([feed], tmp_path / "state.sqlite", pubsub.publisher, settings(AddressPolicy())) as poller:
         result = poller.poll_once().result("harbour-lights")
     assert result.ok and result.published == 4

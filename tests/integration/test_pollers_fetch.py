@@ -7,20 +7,28 @@ import pytest
 
 from pollers import (
     DEFAULT_USER_AGENT,
+    AddressPolicy,
     FailureKind,
     HttpSettings,
     PollError,
     RetryPolicy,
     Validators,
     call_with_retries,
-    fetch_once,
 )
+from pollers import fetch_once as _fetch_once
 
 from .feedserver import FeedServer, Reply, fixture
 
 pytestmark = pytest.mark.integration
 
 SETTINGS = HttpSettings(connect_timeout=2.0, read_timeout=2.0, max_body_bytes=256 * 1024, max_redirects=3)
+LOCAL = AddressPolicy(allow_private=True)  # the test server is on loopback
+
+
+def fetch_once(client, url, validators, settings, **kw):
+    """pollers.fetch_once, allowed to reach the loopback test server unless told otherwise."""
+    kw.setdefault("policy", LOCAL)
+    return _fetch_once(client, url, validators, settings, **kw)
 
 
 @pytest.fixture

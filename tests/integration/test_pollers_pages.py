@@ -38,12 +38,11 @@ def other_server():
 def make_fetcher():
     made = []
 
-    def make(**kw) -> PageFetcher:
-        kw.setdefault("addresses", LOCAL)
+    def make(addresses=LOCAL, **kw) -> PageFetcher:
         kw.setdefault("min_interval", 0.0)
         kw.setdefault("connect_timeout", 2.0)
         kw.setdefault("read_timeout", 2.0)
-        f = PageFetcher(PageSettings(**kw))
+        f = PageFetcher(PageSettings(**kw), addresses=addresses)
         made.append(f)
         return f
 

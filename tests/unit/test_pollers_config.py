@@ -90,3 +90,15 @@ def test_repository_example_files_are_valid():
     assert len(samples) >= 3
     for f in samples:  # every sample URL names a bundled file
         assert (ROOT / "examples" / "feeds" / f.url.rsplit("/", 1)[1]).is_file()
+
+
+def test_allow_private_is_a_per_feed_boolean():
+    feeds = parse_feeds({"feeds": [
+        {"id": "intranet", "url": "http://news.intranet.test:8080/rss", "allow_private": True},
+        {"id": "public", "url": "https://wire.example.test/rss"},
+    ]})
+    assert [f.allow_private for f in feeds] == [True, False]
+    assert feeds[0].endpoint == "news.intranet.test:8080" and feeds[1].endpoint == "wire.example.test:443"
+    with pytest.raises(FeedsFileError) as err:
+        parse_feeds({"feeds": [{"id": "x", "url": "http://10.0.0.5/rss", "allow_private": "yes"}]})
+    assert "allow_private 'yes' must be true or false" in str(err.value)

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from pollers import AddressPolicy, PageRefused, PageSkip, PollerSettings, is_public_address
+from pollers import AddressPolicy, PageRefused, PageSkip, PollerSettings, is_public_address, url_endpoint
 from pollers.netpolicy import system_resolver
 
 
@@ -85,11 +85,34 @@ def test_system_resolver_returns_each_address_once():
     assert all(not is_public_address(ipaddress.ip_address(a)) for a in found)
 
 
-def test_serving_locally_allows_that_one_address_for_pages():
-    settings = PollerSettings().allowing_pages_from("http://127.0.0.1:8123/")
-    policy = settings.pages.addresses
+def test_serving_locally_allows_exactly_that_host_and_port():
+    settings = PollerSettings().allowing_server("http://127.0.0.1:8123/")
+    policy = settings.addresses
     assert policy.addresses("127.0.0.1", 8123) == ["127.0.0.1"]
-    for other in ("127.0.0.2", "10.0.0.1", "::1"):
-        with pytest.raises(PageRefused):
-            policy.addresses(other, 80)
-    assert not PollerSettings().pages.addresses.allow_private  # the default stays closed
+    # Another port of the same address, another spelling of it, other private addresses: refused.
+    for host, port in (("127.0.0.1", 8124), ("127.0.0.1", 80), ("localhost", 8123), ("2130706433", 8123),
+                       ("127.0.0.2", 8123), ("10.0.0.1", 8123), ("::1", 8123)):
+        with pytest.raises(PageRefused) as err:
+            policy.addresses(host, port)
+        assert err.value.skip is PageSkip.PRIVATE_ADDRESS, (host, port)
+    assert not PollerSettings().addresses.allow_private  # the default stays closed
+    assert PollerSettings().addresses.allowed_endpoints == ()
+
+
+def test_endpoints_are_matched_in_one_spelling():
+    policy = AddressPolicy(allowed_endpoints=("[::1]:80", "Intranet.Example:8080"))
+    assert policy.allows_endpoint("::1", 80) and policy.allows_endpoint("[0:0::1]", 80)
+    assert policy.allows_endpoint("intranet.example", 8080) and not policy.allows_endpoint("intranet.example", 80)
+    assert policy.allowing_endpoint(url_endpoint("http://intranet.example:8080/feed")) == policy
+    assert url_endpoint("https://news.example/rss") == "news.example:443"
+    assert url_endpoint("http://[::1]/rss") == "[::1]:80"
+    with pytest.raises(ValueError):
+        AddressPolicy(allowed_endpoints=("no-port",))
+
+
+def test_an_allowed_endpoint_permits_its_connections_and_no_other():
+    policy = AddressPolicy(allowed_endpoints=("127.0.0.1:8123",))
+    assert policy.permits("127.0.0.1", 8123, "127.0.0.1")
+    assert not policy.permits("127.0.0.1", 8124, "127.0.0.1")
+    assert not policy.permits("localhost", 8123, "127.0.0.1")
+    assert policy.permits("news.example", 443, "93.184.216.34")

@@ -10,8 +10,8 @@ import orjson
 
 from schemas import RAW_ITEM, SCHEMA_VERSION, Field
 
-from .errors import ParseError
-from .model import Content, Entry, Image, RawItem
+from transforms.errors import BrokenEntryError, ParseError
+from transforms.model import Content, Entry, Image, RawItem
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "STRING": (str,), "INT64": (int,), "FLOAT64": (int, float), "BOOL": (bool,),
@@ -71,6 +71,8 @@ def parse_raw_item(data: bytes, attributes: Mapping[str, str] | None = None, mes
             "upgrade the pipeline before the pollers"
         )
     e = obj["entry"]
+    if e.get("broken"):
+        raise BrokenEntryError(f"the poller could not send this entry of feed {obj['feed_id']}: {e['broken']}")
     entry = Entry(
         id=e.get("id"),
         link=e.get("link"),
