@@ -33,9 +33,9 @@ _LOG = logging.getLogger(__name__)
 
 # Pull size for a reconciliation pass; large enough that a pass is a few RPCs.
 _PULL_BATCH = 1000
-# The keeper waits at least this many times as long as its last pass took (at most a quarter of
+# The keeper waits at least this many times as long as its last pass took (at most half of
 # the time reconciling, however long the backlog).
-_PACE = 3.0
+_PACE = 1.0
 
 
 @dataclass(frozen=True)
