@@ -96,8 +96,10 @@ def _add(items, first_id=0):
     return add
 
 
-@pytest.mark.parametrize("learn_kw", [{}, {"snapshot_every": 3, "live_learners": 0}],
-                         ids=["live learner", "rebuilt from snapshot and log every item"])
+@pytest.mark.parametrize("learn_kw", [{}, {"snapshot_every": 3, "live_learners": 0}, {"shards": 2},
+                                      {"shards": 2, "snapshot_every": 3, "live_learners": 0}],
+                         ids=["live learner", "rebuilt from snapshot and log every item", "sharded",
+                              "sharded, rebuilt from snapshot and log every item"])
 def test_streaming_learns_item_by_item_and_drops_a_silent_feeds_state(learn_kw):
     items = site_items()
     # After a silence longer than the window the feed's state has been dropped: its footer has to
@@ -119,10 +121,11 @@ def test_streaming_learns_item_by_item_and_drops_a_silent_feeds_state(learn_kw):
     p.run().wait_until_finish()
 
 
-def test_streaming_quote_of_one_days_story_stays_in_every_update():
+@pytest.mark.parametrize("shards", [None, 2], ids=["keyed by feed", "sharded"])
+def test_streaming_quote_of_one_days_story_stays_in_every_update(shards):
     items = site_items(days=2, per_day=3, storm_day=1, storm_updates=12)
     broken = lambda s: s.add_elements([TimestampedValue(message(b"{broken", "bad", feed_id=FEED), _fetched(items[0]))])  # noqa: E731
-    p, tables = _run_stream(_stream([_add(items), broken]))
+    p, tables = _run_stream(_stream([_add(items), broken]), shards=shards)
     assert_that(tables["dead_letter"] | "DL" >> beam.Map(lambda r: (r["message_id"], r["step"], r["feed_id"])),
                 equal_to([("bad", "parse", FEED)]), label="dead letter")
     quoted = tables["articles"] | beam.Filter(lambda r: r["title"].startswith("Storm update")) \
@@ -133,6 +136,56 @@ def test_streaming_quote_of_one_days_story_stays_in_every_update():
     p.run().wait_until_finish()
 
 
+def _east(item: dict, n: int) -> dict:
+    """The item as another feed of the same site carries it (its own guid, link and headline)."""
+    entry = {**item["entry"], "id": f"east-{n:03d}", "link": f"https://east.harbourlights.example.org/{n}",
+             "title": "East: " + item["entry"]["title"]}
+    return {**item, "feed_id": "harbour-lights-east", "entry": entry}
+
+
+@pytest.mark.parametrize("shards", [None, 1], ids=["keyed by feed", "both feeds in one shard"])
+def test_streaming_a_silent_feed_is_forgotten_while_a_feed_beside_it_keeps_learning(shards):
+    items = site_items()
+    east = [_east(it, n) for n, it in enumerate(items)]
+    last = _fetched(items[-1])
+
+    def day(d: int) -> str:
+        return datetime.utcfromtimestamp(last + d * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # East keeps publishing, a day apart, while the first feed is silent for 12 days.
+    east_later = [raw_item(feed_id="harbour-lights-east", guid=f"east-late-{d}", title=f"East: Tarn Ferry tide gauge day {d}",
+                           link=f"https://east.harbourlights.example.org/late/{d}", fetched_at=day(d), published=None,
+                           paragraphs=(f"The tide gauge at Tarn Ferry read a new high on day {d} of the month.", FOOTER))
+                  for d in range(1, 13)]
+    late = raw_item(feed_id=FEED, guid="hl-late", title="Velmora orchard reopens after the winter",
+                    paragraphs=("The orchard in Velmora reopened to visitors on a mild morning.", FOOTER),
+                    fetched_at=day(12), published=None)
+    def together(groups, first_id):
+        def add(stream):
+            for n, group in enumerate(groups):
+                ts = _fetched(group[0])
+                stream = stream.advance_watermark_to(ts - 1).add_elements(
+                    [TimestampedValue(message(it, f"m{first_id + n:03d}-{k}"), ts) for k, it in enumerate(group)])
+            return stream
+        return add
+
+    stream = _stream([together(list(zip(items, east)), 0), _add(east_later[:-1], 500),
+                      together([(late, east_later[-1])], 900)])
+    p, tables = _run_stream(stream, shards=shards)
+    expected = (_titles_with_footer(items, 6) + _titles_with_footer(east, 6)
+                + [(it["entry"]["title"], False) for it in east_later] + [(late["entry"]["title"], True)])
+    assert_that(_footer_kept(tables), equal_to(expected), label="each feed learns and forgets on its own")
+    # As above: had the first feed's state outlived its silence, its late item would have written
+    # the footer as unlearned. (Had the east feed's state gone with it, its next items would have
+    # kept the footer: the titles above.)
+    rows = tables["learned_boilerplate"] | "Lines" >> beam.Map(lambda r: (r["feed_id"], r["line_key"], r["learned"]))
+    assert_that(rows, _distinct_equal({(FEED, FOOTER_KEY, True), ("harbour-lights-east", FOOTER_KEY, True)}),
+                label="rows")
+    p.run().wait_until_finish()
+
+
 def test_bad_state_tuning_is_refused():
     with pytest.raises(ValueError, match="snapshot_every"):
         CleanWithLearnedLines(CONFIG, streaming=True, snapshot_every=0)
+    with pytest.raises(ValueError, match="shards"):
+        CleanWithLearnedLines(CONFIG, streaming=True, shards=0)

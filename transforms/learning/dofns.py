@@ -17,7 +17,9 @@ snapshot plus a log of the observations since, and the live learner is cached in
 memory between elements: writing the whole learner per element (up to ``max_lines`` lines, 1.3 MB
 pickled at the default bound) would cost far more than cleaning the item. A feed silent for
 ``window_days`` of event time has forgotten every line anyway, so its state is then dropped by a
-timer.
+timer. That is what Dataflow runs. The local graph keys the same chain by shard instead
+(:class:`_CleanLearnedSharded`, ``shards``): the learners of one shard's feeds in one value, one
+timer per shard, because the local engine walks every key it has seen on every bundle.
 
 Batch: the same learner over each feed's items at once (group by feed, sort by fetch time, one
 sequential pass), without per-element state, which the batch engine makes expensive; the final
@@ -38,9 +40,10 @@ from apache_beam.coders import BytesCoder, PickleCoder, StrUtf8Coder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.utils.timestamp import Duration
+from apache_beam.utils.timestamp import Duration, Timestamp
 
 from transforms import coders  # noqa: F401 - registers the unit's coder
+from transforms import sharding
 from transforms.cleaning.dofns import ItemSteps, stamped
 from transforms.model import Message, RawItem, Unit
 
@@ -169,7 +172,7 @@ class _CleanLearnedStateful(beam.DoFn):
                 snapshot.write(pickle.dumps(held.learner.to_dict(), protocol=pickle.HIGHEST_PROTOCOL))
                 log.clear()
                 held.log_length = 0
-            held.token = uuid.uuid4().hex
+            held.token = sharding.new_token()
             token.write(held.token)
             expiry.set(ts + self.ttl)
             return rows
@@ -183,6 +186,150 @@ class _CleanLearnedStateful(beam.DoFn):
         for state in (snapshot, log, token):
             state.clear()
         _LIVE.pop((self._live_id, key), None)
+
+
+# -- streaming, sharded (the local graph) ----------------------------------------------------------
+
+# A sharded learner step drops the feeds silent for the window once per this much event time.
+EXPIRY_TICK = timedelta(hours=1)
+_MICROS = 1_000_000
+# Live shards of every sharded learner step in the process (a few pipelines' worth).
+_LIVE_SHARDS = sharding.LiveShards(capacity=4 * sharding.LOCAL_SHARDS)
+
+
+class _Feeds:
+    """One shard's feeds: each feed's learner, and when its state expires (event time, micros)."""
+
+    def __init__(self) -> None:
+        self.learners: dict[str, FeedLearner] = {}
+        self.expiry: dict[str, int] = {}
+
+    def lines(self) -> int:
+        return sum(len(learner.lines.lines) for learner in self.learners.values())
+
+
+class _FeedsJournal(sharding.Journal):
+    """A shard's feeds as a snapshot (every learner as plain values) plus logged changes:
+    ``("observe", feed, lines, at, story, now, expiry)``, the observation ``_CleanLearnedStateful``
+    logs with its feed and expiry, and ``("forget", feeds)``."""
+
+    def __init__(self, config: LearnConfig, min_log: int) -> None:
+        self.config = config
+        super().__init__(_Feeds, self._apply, self._size, min_log=min_log, dumps=self._dumps, loads=self._loads)
+
+    def _apply(self, feeds: _Feeds, change) -> None:
+        if change[0] == "observe":
+            _, feed_id, lines, at, story, now, due = change
+            learner = feeds.learners.get(feed_id)
+            if learner is None:
+                learner = feeds.learners[feed_id] = FeedLearner.new(feed_id, self.config)
+            learner.observe_lines(lines, at=at, story=story, now=now)
+            feeds.expiry[feed_id] = due
+        else:
+            for feed_id in change[1]:
+                feeds.learners.pop(feed_id, None)
+                feeds.expiry.pop(feed_id, None)
+
+    @staticmethod
+    def _size(feeds: _Feeds) -> int:
+        # A snapshot writes every tracked line; a logged observation carries a handful of lines.
+        # Folding once the log holds a tenth as many observations as the shard tracks lines keeps
+        # the snapshots' cost per observation constant.
+        return feeds.lines() // 10
+
+    def _dumps(self, feeds: _Feeds) -> bytes:
+        return pickle.dumps({"learners": {f: learner.to_dict() for f, learner in feeds.learners.items()},
+                             "expiry": feeds.expiry}, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _loads(self, blob: bytes) -> _Feeds:
+        data = pickle.loads(blob)
+        feeds = _Feeds()
+        feeds.learners = {f: FeedLearner.from_dict(d, self.config) for f, d in data["learners"].items()}
+        feeds.expiry = dict(data["expiry"])
+        return feeds
+
+
+class _CleanLearnedSharded(beam.DoFn):
+    """Keyed by shard (``shard_of(feed_key)``): each item cleaned with its feed's learned lines,
+    then counted; the chain, the learner and its log of :class:`_CleanLearnedStateful`, with the
+    feeds of one shard in one value.
+
+    Keys: the shards (``transforms.sharding.LOCAL_SHARDS``), whatever the number of feeds. State:
+    each feed's learner (up to ``max_lines`` lines) as a snapshot plus a log of observations
+    (``transforms.sharding.Journal``); a feed silent for ``window_days`` of event time has
+    forgotten every line, so its learner is dropped then, by one timer per shard at the earliest
+    such time rounded up to ``EXPIRY_TICK``. Every learner of the live shards is in memory.
+    """
+
+    SNAPSHOT = sharding.snapshot_spec()
+    LOG = sharding.log_spec()
+    TOKEN = sharding.token_spec()
+    EXPIRE_AT = sharding.expire_at_spec()
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, config: LearnConfig, snapshot_every: int, live_learners: int) -> None:
+        self.config = config
+        self.live = live_learners > 0  # 0: rebuild the shard from state for every item (tests)
+        self.journal = _FeedsJournal(config, snapshot_every)
+        self.ttl_micros = int(timedelta(days=config.window_days).total_seconds()) * _MICROS
+        self.tick_micros = int(EXPIRY_TICK.total_seconds()) * _MICROS
+        self._owner = uuid.uuid4().hex  # pickled with the DoFn: the same on every copy of it
+        self.chain = _Chain()
+        self.rebuilds = Metrics.counter("learned", "state_rebuilds")
+        self.expired = Metrics.counter("learned", "feeds_expired")
+
+    def _load(self, shard: str, snapshot, log, token) -> sharding.Held[_Feeds]:
+        return _LIVE_SHARDS.load(self._owner, shard, self.journal, snapshot=snapshot, log=log, token=token,
+                                 on_rebuild=self.rebuilds.inc, keep=self.live)
+
+    def process(self, element, ts=beam.DoFn.TimestampParam, snapshot=beam.DoFn.StateParam(SNAPSHOT),
+                log=beam.DoFn.StateParam(LOG), token=beam.DoFn.StateParam(TOKEN),
+                expire_at=beam.DoFn.StateParam(EXPIRE_AT), expiry=beam.DoFn.TimerParam(EXPIRY)):
+        shard, msg = element
+        raw, unit = self.chain.steps.parse(msg)
+        if unit is not None:
+            yield unit
+            return
+        feed_id = feed_key(msg)
+        held = self._load(shard, snapshot, log, token)
+        learner = held.value.learners.get(feed_id) or FeedLearner.new(feed_id, self.config)
+
+        def observe(raw, clean):
+            lines, at, story = learner.observation(raw, clean)
+            now = _now()
+            held.value.learners[feed_id] = learner
+            rows = learner.observe_lines(lines, at=at, story=story, now=now)
+            due = ts.micros + self.ttl_micros
+            held.value.expiry[feed_id] = due
+            self.journal.record(held, ("observe", feed_id, lines, at, story, now, due),
+                                snapshot=snapshot, log=log, token=token)
+            wanted = sharding.round_up(due, self.tick_micros)
+            current = expire_at.read()
+            if current is None or wanted < current:
+                expiry.set(Timestamp(micros=wanted))
+                expire_at.write(wanted)
+            return rows
+
+        yield self.chain.unit(learner, msg, raw, observe)
+
+    @on_timer(EXPIRY)
+    def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam,
+               snapshot=beam.DoFn.StateParam(SNAPSHOT), log=beam.DoFn.StateParam(LOG),
+               token=beam.DoFn.StateParam(TOKEN), expire_at=beam.DoFn.StateParam(EXPIRE_AT),
+               expiry=beam.DoFn.TimerParam(EXPIRY)):
+        held = self._load(key, snapshot, log, token)
+        gone = tuple(sorted(f for f, due in held.value.expiry.items() if due <= fired.micros))
+        self.expired.inc(len(gone))
+        self.journal.apply(held.value, ("forget", gone))
+        if not held.value.expiry:
+            self.journal.clear(held, snapshot=snapshot, log=log, token=token)
+            expire_at.clear()
+            return
+        if gone:
+            self.journal.record(held, ("forget", gone), snapshot=snapshot, log=log, token=token)
+        wanted = sharding.round_up(min(held.value.expiry.values()), self.tick_micros)
+        expiry.set(Timestamp(micros=wanted))
+        expire_at.write(wanted)
 
 
 # -- batch -----------------------------------------------------------------------------------------
@@ -232,22 +379,34 @@ class CleanWithLearnedLines(beam.PTransform):
     """Messages → units, each item cleaned with the learned boilerplate of its source.
 
     ``snapshot_every`` and ``live_learners`` tune the streaming state (see ``SNAPSHOT_EVERY`` and
-    ``LIVE_LEARNERS``); ``live_learners=0`` rebuilds the learner from state for every item.
+    ``LIVE_LEARNERS``); ``live_learners=0`` rebuilds the learner from state for every item. With
+    ``shards``, streaming keys the feeds by that many shards (the local graph): ``snapshot_every``
+    is then the fewest observations between two snapshots of a shard, and any ``live_learners``
+    above 0 keeps every shard live.
     """
 
     def __init__(self, config: LearnConfig, *, streaming: bool, snapshot_every: int = SNAPSHOT_EVERY,
-                 live_learners: int = LIVE_LEARNERS) -> None:
+                 live_learners: int = LIVE_LEARNERS, shards: int | None = None) -> None:
         super().__init__()
         if snapshot_every < 1 or live_learners < 0:
             raise ValueError("snapshot_every must be positive and live_learners not negative")
+        if shards is not None and shards < 1:
+            raise ValueError(f"shards must be positive, got {shards}")
         self.config = config
         self.streaming = streaming
         self.snapshot_every = snapshot_every
         self.live_learners = live_learners
+        self.shards = shards if streaming else None
 
     def expand(self, messages):
         # Stateful steps and grouping take their key coder from the input's type.
-        keyed = messages | "KeyByFeed" >> beam.Map(lambda msg: (feed_key(msg), msg)).with_output_types(_FEED_KEYED)
+        shards = self.shards
+        keyed = messages | "KeyByFeed" >> beam.Map(
+            lambda msg: (feed_key(msg) if shards is None else sharding.shard_of(feed_key(msg), shards), msg)
+        ).with_output_types(_FEED_KEYED)
+        if shards is not None:
+            return keyed | "CleanLearned" >> beam.ParDo(
+                _CleanLearnedSharded(self.config, self.snapshot_every, self.live_learners))
         if self.streaming:
             return keyed | "CleanLearned" >> beam.ParDo(
                 _CleanLearnedStateful(self.config, self.snapshot_every, self.live_learners))
