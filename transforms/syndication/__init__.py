@@ -2,12 +2,14 @@
 
 ``fingerprint_body`` turns a clean body into a MinHash fingerprint whose ``band_keys`` find
 candidates and whose pairs are verified (``verify_pair``, ``verify_many``) by ``MatchThresholds``;
-``StoryClusterer``/``ClusterGraph`` group verified matches into stories; ``StoryTracker`` (a
-streaming job's story graph) and ``cluster_batch`` (a whole batch) decide each article's cluster
-and the ``stories`` rows it changes; ``with_cluster`` puts a decision on its unit.
+``StoryClusterer`` finds the verified matches (its ``MatchIndex``) and groups them into stories
+(its ``ClusterGraph``); ``StoryTracker`` (a streaming job's story graph) and ``cluster_batch`` (a
+whole batch) decide each article's cluster and the ``stories`` rows it changes; ``with_cluster``
+puts a decision on its unit.
 
-The Beam wrapper is in ``transforms.syndication.dofns``: ``Cluster`` (streaming: steps keyed by
-band, by article and one key for the story graph; batch: all articles at once).
+The Beam wrapper is in ``transforms.syndication.dofns``: ``Cluster`` (streaming on Dataflow: steps
+keyed by band, by article and one key for the story graph; the local graph: one key for the match
+index and one for the story graph; batch: all articles at once).
 """
 
 from .clustering import (
@@ -15,6 +17,7 @@ from .clustering import (
     DEFAULT_TTL,
     ClusterGraph,
     ClusterUpdate,
+    MatchIndex,
     Merge,
     Story,
     StoryArticle,
@@ -67,6 +70,7 @@ __all__ = [
     "ClusterGraph",
     "ClusterInput",
     "ClusterUpdate",
+    "MatchIndex",
     "Fingerprint",
     "FingerprintStack",
     "LSHParams",

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -80,6 +80,7 @@ __all__ = [
     "DEFAULT_TTL",
     "ClusterGraph",
     "ClusterUpdate",
+    "MatchIndex",
     "Merge",
     "Story",
     "StoryArticle",
@@ -465,12 +466,88 @@ class _BandIndex:
         return len(self._buckets)
 
 
+class MatchIndex:
+    """The matching half of :class:`StoryClusterer`: the held articles' fingerprints in LSH buckets
+    (at most ``max_bucket`` per bucket, the latest), and the held articles a newcomer copies.
+
+    A candidate shares a bucket with the newcomer and was first seen within the TTL of it, whether
+    or not :meth:`remove` has run since; it matches if :func:`verify_pair` says so. An article
+    already held is matched to nothing again (a redelivery, or a later version). Times are
+    microseconds since the epoch, as Beam state keeps them. The local streaming graph holds one on
+    a single key (``transforms.syndication.dofns``); it pickles as a whole.
+    """
+
+    def __init__(self, thresholds: MatchThresholds = DEFAULT_THRESHOLDS, lsh: LSHParams = DEFAULT_LSH,
+                 ttl: timedelta = DEFAULT_TTL, max_bucket: int = DEFAULT_MAX_BUCKET) -> None:
+        if ttl <= timedelta(0):
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        self.thresholds = thresholds
+        self.lsh = lsh
+        self.ttl_micros = ttl // timedelta(microseconds=1)
+        self._index = _BandIndex(lsh, max_bucket)
+        self._seen: dict[str, int] = {}  # held article -> first seen, microseconds since the epoch
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._seen
+
+    def matches(self, article_id: str, seen: int, fingerprint: Fingerprint,
+                keys: tuple[bytes, ...] | None = None) -> tuple[str, ...]:
+        """The held articles ``article_id`` (first seen at ``seen``) copies, sorted; none if held."""
+        if article_id in self._seen:
+            return ()
+        keys = band_keys(fingerprint, self.lsh) if keys is None else keys
+        candidates = [c for c in self._index.candidates(keys) if abs(self._seen[c] - seen) < self.ttl_micros]
+        if len(candidates) < _VECTOR_MIN:
+            found = [c for c in candidates if verify_pair(fingerprint, self._index.fingerprint(c), self.thresholds)]
+        else:
+            verdicts = verify_many(fingerprint, self._index.stack(candidates), self.thresholds)
+            found = [candidates[i] for i in np.flatnonzero(verdicts)]
+        return tuple(sorted(found))
+
+    def insert(self, article_id: str, seen: int, fingerprint: Fingerprint,
+               keys: tuple[bytes, ...] | None = None) -> bool:
+        """Hold an article (nothing changes if it is held already); True if it was new."""
+        if article_id in self._seen:
+            return False
+        self._index.insert(article_id, fingerprint, band_keys(fingerprint, self.lsh) if keys is None else keys)
+        self._seen[article_id] = seen
+        return True
+
+    def remove(self, article_ids: Iterable[str]) -> None:
+        for article_id in article_ids:
+            if self._seen.pop(article_id, None) is not None:
+                self._index.remove(article_id)
+
+    def expired(self, watermark: int) -> list[str]:
+        """Held articles whose ``first seen + ttl`` is at or before ``watermark`` (microseconds)."""
+        return [a for a, seen in self._seen.items() if seen + self.ttl_micros <= watermark]
+
+    def next_expiry(self) -> int | None:
+        """When the oldest held article's TTL runs out (microseconds), None if nothing is held."""
+        return min(self._seen.values()) + self.ttl_micros if self._seen else None
+
+    def bucket_count(self) -> int:
+        return self._index.bucket_count()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _epoch_micros(value: datetime) -> int:
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
 class StoryClusterer:
     """Assigns every arriving article to a story: LSH candidates, pair verification, merging.
 
     ``add`` is idempotent per ``article_id``: a redelivered item or a new version (a correction)
     keeps its cluster and is not matched again; the fingerprint of its first version stays held,
-    which is what later copies of a lightly corrected text still match.
+    which is what later copies of a lightly corrected text still match. The matching is a
+    :class:`MatchIndex`'s and the stories a :class:`ClusterGraph`'s: the local streaming graph
+    holds the same two, each on a single-key step.
     """
 
     def __init__(
@@ -486,7 +563,7 @@ class StoryClusterer:
         self.lsh = lsh
         self.ttl = ttl
         self.graph = ClusterGraph()
-        self._index = _BandIndex(lsh, max_bucket)
+        self._matches = MatchIndex(thresholds, lsh, ttl, max_bucket)
 
     def __len__(self) -> int:
         return len(self.graph)
@@ -497,27 +574,16 @@ class StoryClusterer:
     def add(self, article: StoryArticle, fingerprint: Fingerprint) -> ClusterUpdate:
         if article.article_id in self.graph:
             return self.graph.assign(article, ())
+        seen = _epoch_micros(article.first_seen)
         keys = band_keys(fingerprint, self.lsh)
-        # Within the TTL of each other, whether or not an eviction has run since: the same rule
-        # in whatever order articles arrive and however often expire() is called.
-        candidates = {c for c in self._index.candidates(keys)
-                      if abs(self.graph.article(c).first_seen - article.first_seen) < self.ttl}
-        matches = self._verified(fingerprint, candidates)
-        self._index.insert(article.article_id, fingerprint, keys)
+        matches = self._matches.matches(article.article_id, seen, fingerprint, keys)
+        self._matches.insert(article.article_id, seen, fingerprint, keys)
         return self.graph.assign(article, matches)
-
-    def _verified(self, fingerprint: Fingerprint, candidates: set[str]) -> list[str]:
-        if len(candidates) < _VECTOR_MIN:
-            return [c for c in candidates if verify_pair(fingerprint, self._index.fingerprint(c), self.thresholds)]
-        ordered = list(candidates)
-        verdicts = verify_many(fingerprint, self._index.stack(ordered), self.thresholds)
-        return [ordered[i] for i in np.flatnonzero(verdicts)]
 
     def expire(self, watermark: datetime) -> tuple[str, ...]:
         """Drop articles whose TTL ran out by ``watermark``; returns their ids (sorted)."""
         gone = sorted(self.graph.expired(watermark, self.ttl))
-        for article_id in gone:
-            self._index.remove(article_id)
+        self._matches.remove(gone)
         self.graph.evict(gone)
         return tuple(gone)
 
@@ -532,4 +598,4 @@ class StoryClusterer:
 
     def bucket_count(self) -> int:
         """Number of non-empty LSH buckets held (for state-size accounting)."""
-        return self._index.bucket_count()
+        return self._matches.bucket_count()
