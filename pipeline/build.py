@@ -9,10 +9,11 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
 from transforms.cleaning.dofns import ParseCleanIdentify
-from transforms.identity.dofns import DedupVersions, unit_key
+from transforms.identity.dofns import DedupVersions, dedup_key
 from transforms.learning import LearnConfig
 from transforms.learning.dofns import CleanWithLearnedLines
 from transforms.model import Unit
+from transforms.sharding import LOCAL_SHARDS
 from transforms.syndication.dofns import Cluster
 
 from .options import NewswireOptions, cluster_config, learn_config
@@ -35,26 +36,34 @@ class CleanArticles(beam.PTransform):
 
     With ``learn`` (a LearnConfig), each item is cleaned with the boilerplate learned from its
     source's earlier items (``transforms.learning.dofns``); without, in one stateless step.
+
+    With ``shards``, streaming keys the stateful steps (learned boilerplate by feed, dedup by
+    article) by that many shards instead (``transforms.sharding``): the same rows, with a number of
+    keys that does not grow with the articles and feeds seen.
     """
 
     def __init__(self, *, streaming: bool, dedup_ttl_seconds: int, with_items: bool = False,
-                 learn: LearnConfig | None = None) -> None:
+                 learn: LearnConfig | None = None, shards: int | None = None) -> None:
         super().__init__()
         self.streaming = streaming
         self.dedup_ttl_seconds = dedup_ttl_seconds
         self.with_items = with_items
         self.learn = learn
+        self.shards = shards if streaming else None
 
     def expand(self, messages):
         if self.learn is not None:
-            items = messages | "ParseCleanIdentify" >> CleanWithLearnedLines(self.learn, streaming=self.streaming)
+            items = messages | "ParseCleanIdentify" >> CleanWithLearnedLines(
+                self.learn, streaming=self.streaming, shards=self.shards)
         else:
             items = messages | "ParseCleanIdentify" >> beam.ParDo(ParseCleanIdentify(
                 stamp_event_time=not self.streaming))
+        shards = self.shards
         units = (items
-                 | "KeyByArticle" >> beam.Map(lambda unit: (unit_key(unit), unit)).with_output_types(
+                 | "KeyByArticle" >> beam.Map(lambda unit: (dedup_key(unit, shards), unit)).with_output_types(
                      tuple[str, Unit])
-                 | "DedupVersions" >> DedupVersions(self.dedup_ttl_seconds, streaming=self.streaming))
+                 | "DedupVersions" >> DedupVersions(self.dedup_ttl_seconds, streaming=self.streaming,
+                                                    shards=shards))
         return {"units": units, "items": items} if self.with_items else units
 
 
@@ -107,7 +116,12 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     p = beam.Pipeline(options=options)
     # Dataflow de-duplicates redelivered messages by this attribute before the pipeline sees them;
     # the DirectRunner rejects id_label, and the pipeline's own dedup covers it there.
-    id_label = PUBSUB_ID_LABEL if is_dataflow(options.view_as(StandardOptions).runner) else None
+    dataflow = is_dataflow(options.view_as(StandardOptions).runner)
+    id_label = PUBSUB_ID_LABEL if dataflow else None
+    # Dataflow keys state by article, band and feed (it spreads keys over workers, and --update
+    # maps state by them); every other runner gets the sharded graph, whose keys do not grow with
+    # what the job has seen. Both write the same rows.
+    shards = None if dataflow else LOCAL_SHARDS
     try:
         clustering = cluster_config(opts)
         learning = learn_config(opts)
@@ -118,7 +132,9 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
         streaming=input_spec.streaming,
         dedup_ttl_seconds=int(opts.dedup_ttl_hours * 3600),
         with_items=not input_spec.streaming,
-        learn=learning)
-    clustered = cleaned | "Cluster" >> Cluster(clustering, streaming=input_spec.streaming)
+        learn=learning,
+        shards=shards)
+    clustered = cleaned | "Cluster" >> Cluster(clustering, streaming=input_spec.streaming,
+                                               sharded=shards is not None)
     write_warehouse(clustered, warehouse)
     return p

@@ -1,15 +1,19 @@
 """The Cluster stage under streaming (BundleBasedDirectRunner, TestStream): out-of-order arrival,
 a late copy behind the watermark, a bridging article, redelivered duplicates, versions, withdrawal
-notices and the TTL. Texts come from the fictional syndication corpus."""
+notices and the TTL. Texts come from the fictional syndication corpus. Every test runs on both
+streaming graphs: Dataflow's (keyed by band and by article) and the local one (sharded dedup, one
+match index), which must decide the same."""
 
 from __future__ import annotations
 
 import pickle
+import sys
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import apache_beam as beam
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.test_stream import TestStream
@@ -20,11 +24,19 @@ from pipeline.runners import STREAMING_RUNNER
 from tests.factories import message
 from tests.quality.syndication_corpus import CorpusItem, feed_item, load_corpus
 from transforms.model import Unit
+from transforms.sharding import LOCAL_SHARDS
 from transforms.syndication import ClusterConfig
 from transforms.syndication.dofns import Cluster
 
 CORPUS = {item.article_id: item for item in load_corpus()}
 HOUR = 3600
+SHARDED = False  # which streaming graph run_stream builds: set by the graph fixture
+
+
+@pytest.fixture(autouse=True, params=[False, True], ids=["dataflow graph", "local graph"])
+def graph(request, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "SHARDED", request.param)
+    return request.param
 
 
 class _Keep(beam.DoFn):
@@ -59,8 +71,9 @@ def run_stream(tmp_path: Path, events: list, config: ClusterConfig = ClusterConf
     options.view_as(StandardOptions).streaming = True
     with TestPipeline(runner=STREAMING_RUNNER, options=options) as p:
         _ = (p | stream
-             | CleanArticles(streaming=True, dedup_ttl_seconds=7 * 24 * HOUR)
-             | Cluster(config, streaming=True)
+             | CleanArticles(streaming=True, dedup_ttl_seconds=7 * 24 * HOUR,
+                             shards=LOCAL_SHARDS if SHARDED else None)
+             | Cluster(config, streaming=True, sharded=SHARDED)
              | beam.ParDo(_Keep(str(out))))
     return [u for f in sorted(out.iterdir()) for u in pickle.loads(f.read_bytes())]
 
@@ -219,6 +232,8 @@ def test_a_copy_later_than_the_ttl_starts_a_story_of_its_own(tmp_path):
 def test_a_graph_rebuilt_from_its_state_for_every_element_decides_the_same(tmp_path, monkeypatch):
     # The live graph is only a cache of snapshot + log: with no cache and a snapshot every second
     # decision, every element rebuilds it from state, and nothing may change.
+    from transforms import sharding
+    from transforms.identity import dofns as identity_dofns
     from transforms.syndication import dofns as cluster_dofns
 
     stories = {"ferry-strike", "port-expansion", "quake-estmere"}
@@ -227,6 +242,10 @@ def test_a_graph_rebuilt_from_its_state_for_every_element_decides_the_same(tmp_p
     cached = Result(run_stream(tmp_path, events))
     monkeypatch.setattr(cluster_dofns, "_LIVE_MAX", 0)
     monkeypatch.setattr(cluster_dofns, "_SNAPSHOT_EVERY", 2)
+    # The local graph's match index and dedup shards too: no live value, a snapshot every few changes.
+    monkeypatch.setattr(cluster_dofns._LIVE_INDEXES, "capacity", 0)
+    monkeypatch.setattr(identity_dofns._LIVE, "capacity", 0)
+    monkeypatch.setattr(sharding, "MIN_LOG", 2)
     rebuilt = Result(run_stream(tmp_path, events))
     assert cluster_dofns._LIVE == {}
     for item in items:

@@ -25,6 +25,27 @@ Streaming (stateful steps, all with event-time TTLs)::
   ``_AssignClusters``), so a decision costs a small state append instead of re-serialising the
   whole graph.
 
+Local streaming (``Cluster(sharded=True)``: what newswire runs on the DirectRunner, which walks
+every key a stateful step has ever seen on every bundle, so keys per band and per article made it
+slow down with every article)::
+
+    units ─ Route ─┬─ no article / withdrawal notice ─────────────────────────────────┐
+                   └─ request (unit, fingerprint, band keys) / later version          │
+                          ─ MatchIndex (one key) ─ AssignClusters (one key) ─ units ──┴─ Flatten
+
+- ``Route`` fingerprints a bundle's first versions together (a fifth of the cost of one at a time,
+  the same values) and sends each, with its band keys, to ``MatchIndex``; a later version follows
+  on the same key, so it reaches the graph behind its first version, which is what
+  ``CollectVerdicts`` ensures on Dataflow.
+- ``MatchIndex`` holds a :class:`~transforms.syndication.MatchIndex`: the held fingerprints in
+  their band buckets (the latest ``max_bucket`` each) and the verified matches of a newcomer, the
+  rule ``BandBuckets`` and ``CollectVerdicts`` apply band by band. One element per article instead
+  of 42, and nothing waits: the unit leaves with its matches.
+- ``AssignClusters`` is the same step as on Dataflow.
+
+Both graphs make :class:`~transforms.syndication.StoryClusterer`'s decisions, so they write the
+same rows; they differ in keying only, and Dataflow keeps its step names and state for ``--update``.
+
 Batch: the same decisions through grouping. Every article's
 :class:`~transforms.syndication.ClusterInput` (with its body) goes to one key;
 :func:`~transforms.syndication.cluster_batch` fingerprints them together, finds the matches the
@@ -55,10 +76,14 @@ from apache_beam.transforms.userstate import (
 )
 from apache_beam.utils.timestamp import Duration, Timestamp
 
+from apache_beam.utils.windowed_value import WindowedValue
+
 from transforms import coders  # noqa: F401 - registers the unit's coder
+from transforms import sharding
 from transforms.model import Unit
 
-from .fingerprint import Fingerprint, FingerprintStack, band_keys, fingerprint_body, verify_many
+from .clustering import MatchIndex
+from .fingerprint import Fingerprint, FingerprintStack, band_keys, fingerprint_bodies, fingerprint_body, verify_many
 from .stories import (
     Assignment,
     ClusterConfig,
@@ -74,7 +99,8 @@ __all__ = ["Cluster"]
 
 GRAPH_KEY = "stories"
 _REQUEST, _VERDICT, _VERSION, _ASSIGN = "request", "verdict", "version", "assign"
-_BANDS, _COLLECT, _DONE = "bands", "collect", "done"
+_BANDS, _COLLECT, _DONE, _INDEX = "bands", "collect", "done", "index"
+INDEX_KEY = "index"
 _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BAND_KEYED = beam.typehints.Tuple[bytes, beam.typehints.Any]
@@ -258,9 +284,11 @@ class _AssignClusters(beam.DoFn):
     eviction timer is due). The graph is kept live in memory between elements; it is trusted only
     while its token equals the state's token, which a failed bundle (whose writes are discarded)
     or another worker taking the key over breaks, and then it is rebuilt from snapshot and log.
-    A snapshot is written at every eviction tick and every ``snapshot_every`` decisions, bounding
-    the replay. Writing the whole graph per element instead costs time and bytes proportional to
-    the articles held (benchmarks/bench_cluster_stage.py measures both).
+    A snapshot is written at every eviction tick and once the log is ``snapshot_every`` decisions
+    long or as long as the graph holds articles, whichever is more, bounding the replay: a
+    snapshot every fixed number of decisions would cost time proportional to the articles held each
+    time. Writing the whole graph per element instead costs that per element
+    (benchmarks/bench_cluster_stage.py measures both).
     """
 
     SNAPSHOT = ReadModifyWriteStateSpec("snapshot", BytesCoder())
@@ -300,7 +328,7 @@ class _AssignClusters(beam.DoFn):
         return held
 
     def _commit(self, held: _Held, token) -> None:
-        held.token = uuid.uuid4().hex
+        held.token = sharding.new_token()
         token.write(held.token)
 
     def _snapshot(self, held: _Held, snapshot, log) -> None:
@@ -309,14 +337,14 @@ class _AssignClusters(beam.DoFn):
         held.log_length = 0
         self.snapshots.inc()
 
-    def _schedule(self, held: _Held, evict_at, evict, *, reset: bool = False) -> None:
-        due = held.tracker.next_expiry()
+    def _schedule(self, due: datetime | None, evict_at, evict, *, reset: bool = False) -> None:
+        """Set the eviction timer for ``due`` (rounded up to the tick) if it is earlier than the
+        one set; ``reset`` replaces it, by the graph's next expiry after an eviction."""
         if due is None:
             if reset:
                 evict_at.clear()
             return
-        tick = _seconds(self.config.tick) * _MICROS
-        due_micros = -(-_micros(due) // tick) * tick  # rounded up to the tick
+        due_micros = sharding.round_up(_micros(due), _seconds(self.config.tick) * _MICROS)
         current = None if reset else evict_at.read()
         if current is None or due_micros < current:
             evict.set(Timestamp(micros=due_micros))
@@ -337,10 +365,11 @@ class _AssignClusters(beam.DoFn):
         if updated_at is not None:
             log.add((article, matches, updated_at))
             held.log_length += 1
-            if held.log_length >= self.snapshot_every:
+            if held.log_length >= max(self.snapshot_every, len(held.tracker)):
                 self._snapshot(held, snapshot, log)
             self._commit(held, token)
-            self._schedule(held, evict_at, evict)
+            # Only the new article can bring the next expiry forward: no need to scan the graph.
+            self._schedule(article.first_seen + self.config.ttl, evict_at, evict)
         yield with_cluster(unit, assignment)
         for version in waiting:
             yield with_cluster(version, Assignment(held.tracker.given(article.article_id)))
@@ -354,7 +383,7 @@ class _AssignClusters(beam.DoFn):
         self.evicted.inc(len(gone))
         self._snapshot(held, snapshot, log)
         self._commit(held, token)
-        self._schedule(held, evict_at, evict, reset=True)
+        self._schedule(held.tracker.next_expiry(), evict_at, evict, reset=True)
 
 
 class _ClusterStreaming(beam.PTransform):
@@ -373,6 +402,153 @@ class _ClusterStreaming(beam.PTransform):
         assigned = ((routed[_COLLECT], verdicts)
                     | "ToCollector" >> beam.Flatten().with_output_types(_ID_KEYED)
                     | "CollectVerdicts" >> beam.ParDo(_CollectVerdicts(self.config)).with_output_types(_ID_KEYED)
+                    | "AssignClusters" >> beam.ParDo(_AssignClusters(self.config)))
+        return (routed[_DONE], assigned) | "Clustered" >> beam.Flatten()
+
+
+# -- streaming, the local graph --------------------------------------------------------------------
+
+class _RouteLocal(beam.DoFn):
+    """As ``_Route``, for the local graph: a first version goes to ``MatchIndex`` with its
+    fingerprint and band keys, a later version behind it on the same key.
+
+    What goes to the index waits for the end of the bundle, in arrival order: the bundle's bodies
+    are then fingerprinted together, a fifth of the cost of one at a time (and the same values).
+    """
+
+    def __init__(self, config: ClusterConfig) -> None:
+        self.config = config
+        self.notices = Metrics.counter("clustering", "notices_not_clustered")
+
+    def start_bundle(self) -> None:
+        self._held: list[tuple[Unit, Timestamp, object]] = []  # (unit, event time, window), in order
+
+    def process(self, unit: Unit, ts=beam.DoFn.TimestampParam, window=beam.DoFn.WindowParam):
+        row = unit.article
+        if row is None:
+            yield unit
+        elif row["version"] == 1 and row["withdrawn"]:
+            self.notices.inc()
+            yield with_cluster(unit, Assignment(None))
+        else:
+            self._held.append((unit, ts, window))
+
+    def finish_bundle(self):
+        held, self._held = self._held, []
+        firsts = [unit.article["body"] for unit, _ts, _window in held if unit.article["version"] == 1]
+        stack = fingerprint_bodies(firsts) if firsts else None
+        row = 0
+        for unit, ts, window in held:
+            if unit.article["version"] > 1:
+                message = (_VERSION, unit)
+            else:
+                fingerprint = stack.fingerprint(row)
+                row += 1
+                article = story_article(unit.article, unit.feed_agency)
+                message = (_REQUEST, unit, article, fingerprint.to_bytes(), band_keys(fingerprint, self.config.lsh))
+            yield TaggedOutput(_INDEX, WindowedValue((INDEX_KEY, message), ts, (window,)))
+
+
+def _index_change(index: MatchIndex, change) -> None:
+    """Apply a logged change: ("add", article id, first seen, fingerprint, band keys) or
+    ("expire", watermark micros)."""
+    if change[0] == "add":
+        _, article_id, seen, fingerprint, keys = change
+        index.insert(article_id, seen, Fingerprint.from_bytes(fingerprint), keys)
+    else:
+        index.remove(index.expired(change[1]))
+
+
+# Live match indexes of every local cluster stage in the process (one key each).
+_LIVE_INDEXES = sharding.LiveShards(capacity=_LIVE_MAX)
+
+
+class _MatchIndexStep(beam.DoFn):
+    """One key: the held fingerprints in their LSH buckets (:class:`~transforms.syndication.MatchIndex`).
+
+    A first version is verified against the held articles it shares a band with within the TTL and
+    goes on to ``AssignClusters`` with its matches, as ``CollectVerdicts`` sends it on Dataflow; a
+    later version follows it on the same key. Keys: one. State: each article held for ``ttl`` of
+    event time past its first seen (first seen, fingerprint, band keys), as a snapshot plus a log
+    (``transforms.sharding.Journal``); one timer, at the earliest expiry rounded up to the tick.
+    """
+
+    SNAPSHOT = sharding.snapshot_spec()
+    LOG = sharding.log_spec()
+    TOKEN = sharding.token_spec()
+    EXPIRE_AT = sharding.expire_at_spec()
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, config: ClusterConfig, *, live: bool = True) -> None:
+        self.config = config
+        self.live = live  # False: rebuild the index from state for every element (tests)
+        self.tick_micros = _seconds(config.tick) * _MICROS
+        self.journal = sharding.Journal(self._new, _index_change, len)
+        self._owner = uuid.uuid4().hex  # pickled with the DoFn: the same on every copy of it
+        self.rebuilds = Metrics.counter("clustering", "index_rebuilds")
+        self.evicted = Metrics.counter("clustering", "index_evicted")
+
+    def _new(self) -> MatchIndex:
+        c = self.config
+        return MatchIndex(c.thresholds, c.lsh, c.ttl, c.max_bucket)
+
+    def _load(self, key: str, snapshot, log, token) -> sharding.Held[MatchIndex]:
+        return _LIVE_INDEXES.load(self._owner, key, self.journal, snapshot=snapshot, log=log, token=token,
+                                  on_rebuild=self.rebuilds.inc, keep=self.live)
+
+    def _schedule(self, due: int, expire_at, expiry, *, reset: bool = False) -> None:
+        wanted = sharding.round_up(due, self.tick_micros)
+        current = None if reset else expire_at.read()
+        if current is None or wanted < current:
+            expiry.set(Timestamp(micros=wanted))
+            expire_at.write(wanted)
+
+    def process(self, element, snapshot=beam.DoFn.StateParam(SNAPSHOT), log=beam.DoFn.StateParam(LOG),
+                token=beam.DoFn.StateParam(TOKEN), expire_at=beam.DoFn.StateParam(EXPIRE_AT),
+                expiry=beam.DoFn.TimerParam(EXPIRY)):
+        key, message = element
+        if message[0] == _VERSION:
+            yield GRAPH_KEY, message
+            return
+        _, unit, article, fingerprint_bytes, keys = message
+        held = self._load(key, snapshot, log, token)
+        seen = _micros(article.first_seen)
+        fingerprint = Fingerprint.from_bytes(fingerprint_bytes)
+        matches = held.value.matches(article.article_id, seen, fingerprint, keys)
+        if held.value.insert(article.article_id, seen, fingerprint, keys):
+            self.journal.record(held, ("add", article.article_id, seen, fingerprint_bytes, keys),
+                                snapshot=snapshot, log=log, token=token)
+            self._schedule(seen + held.value.ttl_micros, expire_at, expiry)
+        yield GRAPH_KEY, (_ASSIGN, unit, article, matches, ())
+
+    @on_timer(EXPIRY)
+    def expire(self, key=beam.DoFn.KeyParam, fired=beam.DoFn.TimestampParam,
+               snapshot=beam.DoFn.StateParam(SNAPSHOT), log=beam.DoFn.StateParam(LOG),
+               token=beam.DoFn.StateParam(TOKEN), expire_at=beam.DoFn.StateParam(EXPIRE_AT),
+               expiry=beam.DoFn.TimerParam(EXPIRY)):
+        held = self._load(key, snapshot, log, token)
+        change = ("expire", fired.micros)
+        before = len(held.value)
+        _index_change(held.value, change)
+        self.evicted.inc(before - len(held.value))
+        if not len(held.value):
+            self.journal.clear(held, snapshot=snapshot, log=log, token=token)
+            expire_at.clear()
+            return
+        self.journal.record(held, change, snapshot=snapshot, log=log, token=token)
+        self._schedule(held.value.next_expiry(), expire_at, expiry, reset=True)
+
+
+class _ClusterLocal(beam.PTransform):
+    def __init__(self, config: ClusterConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, units):
+        routed = units | "Route" >> beam.ParDo(_RouteLocal(self.config)).with_outputs(_INDEX, main=_DONE)
+        routed[_INDEX].element_type = _ID_KEYED  # the stateful step's key coder comes from its type
+        assigned = (routed[_INDEX]
+                    | "MatchIndex" >> beam.ParDo(_MatchIndexStep(self.config)).with_output_types(_ID_KEYED)
                     | "AssignClusters" >> beam.ParDo(_AssignClusters(self.config)))
         return (routed[_DONE], assigned) | "Clustered" >> beam.Flatten()
 
@@ -451,16 +627,20 @@ class Cluster(beam.PTransform):
     Input: the de-duplicated units, or ``{"units": ..., "items": ...}`` with the units before
     de-duplication as well (see ``pipeline.build.CleanArticles``). A batch job clusters the items
     when it has them: the units then are not materialised once more to wait for the side input,
-    which costs a fifth of the job's time. Streaming clusters the units.
+    which costs a fifth of the job's time. Streaming clusters the units: keyed by band and by
+    article, or with ``sharded`` on two single-key steps (the local graph; the same rows).
     """
 
-    def __init__(self, config: ClusterConfig = ClusterConfig(), *, streaming: bool) -> None:
+    def __init__(self, config: ClusterConfig = ClusterConfig(), *, streaming: bool, sharded: bool = False) -> None:
         super().__init__()
         self.config = config
         self.streaming = streaming
+        self.sharded = sharded
 
     def expand(self, pcolls):
         units = pcolls["units"] if isinstance(pcolls, dict) else pcolls
+        if self.streaming and self.sharded:
+            return units | "Streaming" >> _ClusterLocal(self.config)
         if self.streaming:
             return units | "Streaming" >> _ClusterStreaming(self.config)
         items = pcolls.get("items", units) if isinstance(pcolls, dict) else units
