@@ -409,3 +409,17 @@ def test_a_stack_gives_its_fingerprints_back():
     assert [stack.fingerprint(i) for i in range(len(pool))] == pool
     with pytest.raises(ValueError):
         FingerprintStack.of([])
+
+
+def test_fingerprinting_does_not_load_datasketch_or_scipy():
+    # The permutations are drawn as datasketch draws them (the signature tests above compare), so
+    # the pipeline's processes need not import datasketch, whose import pulls in scipy.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from transforms.syndication import fingerprint_body; fingerprint_body('a b c d'); "
+            "print(any(m.split('.')[0] in ('datasketch', 'scipy') for m in sys.modules))")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

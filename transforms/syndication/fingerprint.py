@@ -37,7 +37,6 @@ from functools import lru_cache
 
 import numpy as np
 import regex
-from datasketch import MinHash
 
 __all__ = [
     "DEFAULT_LSH",
@@ -269,7 +268,7 @@ def _fingerprint_chunk(buffers: list[bytes], num_perm: int, signatures: np.ndarr
     hv ^= hv >> s2
     hv *= m2
     hv ^= hv >> s3
-    a, b = _template(num_perm).permutations
+    a, b = _permutations(num_perm)
     with_shingles = np.flatnonzero(shingle_counts)
     offsets = np.concatenate([[0], np.cumsum(shingle_counts[with_shingles])])
     i = 0
@@ -287,9 +286,16 @@ def _fingerprint_chunk(buffers: list[bytes], num_perm: int, signatures: np.ndarr
 
 
 @lru_cache(maxsize=8)
-def _template(num_perm: int) -> MinHash:
-    # Generating permutations costs more than hashing an article; build them once per process.
-    return MinHash(num_perm=num_perm, seed=MINHASH_SEED, scheme=MINHASH_SCHEME)
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(a, b)`` of ``datasketch.MinHash(num_perm, seed=MINHASH_SEED, scheme="affine32")``:
+    odd 32-bit multipliers and 32-bit offsets drawn from numpy's ``RandomState(MINHASH_SEED)``, in
+    datasketch's order (``tests/unit/test_fingerprint.py`` compares them). Drawn here rather than
+    taken from a MinHash: importing datasketch imports scipy, a second or two of every process's
+    start-up. Built once per process; drawing them costs more than hashing an article."""
+    gen = np.random.RandomState(MINHASH_SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 @dataclass(frozen=True)
