@@ -277,7 +277,10 @@ _SNAPSHOT_EVERY = 256
 
 
 class _AssignClusters(beam.DoFn):
-    """The single-key step holding the story graph.
+    """The single-key step holding the story graph (both streaming graphs).
+
+    Keys: one. State: the articles held within the cluster TTL and their stories
+    (:class:`~transforms.syndication.StoryTracker`), evicted by a timer once per tick of event time.
 
     State: ``snapshot`` (the pickled tracker), ``log`` (decisions since the snapshot: article,
     matches, time), ``token`` (a fresh id written with every change) and ``evict_at`` (when the
