@@ -44,7 +44,7 @@ class RunConfig:
     project: str | None = None
     state_path: str | None = None
     serve_dir: str | None = None  # serve this directory over local HTTP for {serve} feed URLs
-    idle_timeout: float = 300.0
+    idle_timeout: float = 300.0  # --until-idle gives up once nothing was written for this long
     refresh: float = 0.5
     fetch_deadline: float | None = None  # seconds one feed request may take in all (pollers' default)
 
@@ -214,15 +214,16 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
                 return _stopped(console, job, stop, refresh, cfg)
             progress.unhealthy = report.errors
             progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
-            durable = job.wait_until_durable(cfg.idle_timeout, stop=stop)
+            # However large the burst, it is waited for while it is being written.
+            durable = job.wait_until_durable(cfg.idle_timeout, stop=stop, idle=True)
             if stop.is_set():
                 return _stopped(console, job, stop, refresh, cfg)
             refresh()
             console.print(progress.render(f"newswire run → {cfg.warehouse}"))
             _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
             if not durable:
-                raise TimeoutError(f"{progress.pending} published item(s) not in the warehouse after "
-                                   f"{cfg.idle_timeout:.0f} s")
+                raise TimeoutError(f"{progress.pending} published item(s) not in the warehouse, and none "
+                                   f"written for {cfg.idle_timeout:.0f} s")
             return progress
 
         poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="newswire-pollers",

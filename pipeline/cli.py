@@ -197,7 +197,8 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--serve", default=None, metavar="DIR",
                    help="serve DIR over local HTTP and substitute its address for {serve} in feed URLs")
     r.add_argument("--idle-timeout", type=float, default=300.0,
-                   help="with --until-idle: how long to wait for the warehouse to catch up (s)")
+                   help="with --until-idle: give up once nothing more has been written for this long, "
+                        "with items still unwritten (s); a large burst is waited for while it is written")
     r.add_argument("--fetch-deadline", type=float, default=None, metavar="SECONDS",
                    help="most seconds one feed request may take in all, however slowly a server sends "
                         "(default 60)")

@@ -80,11 +80,14 @@ class StreamingJob:
         return JobStatus(pending=latest.pending if latest else None,
                          acked=self.keeper.acked_total if self.keeper else 0)
 
-    def wait_until_durable(self, timeout: float, stop: threading.Event | None = None) -> bool:
+    def wait_until_durable(self, timeout: float, stop: threading.Event | None = None, *,
+                           idle: bool = False) -> bool:
         """Wait until a ledger pass that began after this call finds nothing pending. Needs the ledger.
 
         A pass already under way when the call is made may have pulled the ledger before the caller's
         last publish, so its "nothing pending" says nothing about that message: it does not count.
+        With ``idle``, ``timeout`` counts from the last pass that found something newly durable: a
+        backlog being written never times out, however large; one that stopped moving does.
         """
         if not self.keeper:
             raise OptionError("waiting for durability needs --ledger_subscription")
@@ -92,12 +95,16 @@ class StreamingJob:
         # The pass in progress (if any) ends at passes + 1; the first to begin after now ends at + 2.
         first_fresh = self.keeper.passes + 2
         passes = self.keeper.passes
+        acked = self.keeper.acked_total
         while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
             # Short waits, so a stop asked for meanwhile is noticed.
             passes, latest = self.keeper.wait_for_pass(
                 passes, timeout=min(0.5, max(0.0, deadline - time.monotonic())))
             if latest is not None and latest.pending == 0 and passes >= first_fresh:
                 return True
+            if idle and self.keeper.acked_total != acked:
+                acked = self.keeper.acked_total
+                deadline = time.monotonic() + timeout
         return False
 
     def stop(self) -> None:
