@@ -16,20 +16,20 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table as RichTable
+from rich.text import Text
 
-from pollers.config import FeedConfig, parse_feeds
+from pollers.config import FeedConfig, load_feeds
 from pollers.poller import Poller, PollerSettings
 from pollers.publish import PubSubPublisher
 from pollers.state import StateStore
 
+from .preflight import check_pubsub, emulator_project
 from .pubsub_admin import PubSubLayout, ensure_layout
 from .sinks.duckdb import DuckDBWarehouse
-from .specs import OptionError
 from .streaming import StreamingJob
 
 LOCAL_PROJECT = "newswire-local"
@@ -46,6 +46,8 @@ class RunConfig:
     serve_dir: str | None = None  # serve this directory over local HTTP for {serve} feed URLs
     idle_timeout: float = 300.0
     refresh: float = 0.5
+    # Pipeline options (--learn_*, --match_*, --dedup_ttl_hours, ...) as flags for PipelineOptions.
+    pipeline_args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,12 +78,8 @@ def queue_dir(warehouse: str) -> Path:
 
 
 def load_feeds_file(path: str, serve_base: str | None) -> list[FeedConfig]:
-    text = Path(path).read_text(encoding="utf-8")
-    if SERVE_PLACEHOLDER in text:
-        if serve_base is None:
-            raise OptionError(f"{path} uses {SERVE_PLACEHOLDER} URLs: pass --serve DIR to serve them locally")
-        text = text.replace(SERVE_PLACEHOLDER, serve_base)
-    return parse_feeds(yaml.safe_load(text), source=path)
+    """The feeds file, validated; FeedsFileError names the file and line of every problem."""
+    return load_feeds(path, serve_base=serve_base)
 
 
 class _Counts:
@@ -150,7 +148,8 @@ class Stopper:
 
 
 def run(cfg: RunConfig, console: Console | None = None) -> Progress:
-    console = console or Console()
+    # No markup: paths, feed ids and error texts may hold [brackets], which must print as they are.
+    console = console or Console(markup=False)
     stopper = Stopper(console)
     stop = stopper.event
     with ExitStack() as stack:
@@ -167,7 +166,12 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         feeds = load_feeds_file(cfg.feeds_path, serve_base)
 
         project = cfg.project or LOCAL_PROJECT
-        if not os.environ.get("PUBSUB_EMULATOR_HOST") and not cfg.project:
+        if os.environ.get("PUBSUB_EMULATOR_HOST"):
+            project = cfg.project or emulator_project(LOCAL_PROJECT)
+            check_pubsub(project)  # a stopped emulator is an error now, not a silent hang
+        elif cfg.project:
+            check_pubsub(project)
+        else:
             from emulator.server import start_emulator  # noqa: PLC0415
 
             # Beside the warehouse, like the pollers' state: a publish the pollers saw confirmed is on
@@ -180,6 +184,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         ensure_layout(layout)
 
         job = StreamingJob(PipelineOptions([
+            *cfg.pipeline_args,
             "--input", f"pubsub://{layout.subscription}", "--warehouse", cfg.warehouse,
             "--ledger_subscription", layout.ledger])).start()
         stack.callback(job.stop)
@@ -274,7 +279,7 @@ class Interrupted(Exception):
 
 def _print_unhealthy(console: Console, unhealthy: dict[str, str], guid_problems: dict[str, str]) -> None:
     for feed_id, error in sorted(unhealthy.items()):
-        console.print(f"[yellow]unhealthy feed[/yellow] {feed_id}: {error}")
+        console.print(Text.assemble(("unhealthy feed", "yellow"), f" {feed_id}: {error}"), highlight=False)
     for feed_id, problem in sorted(guid_problems.items()):
-        console.print(f"[yellow]feed guids[/yellow] {feed_id}: {problem}", highlight=False)
+        console.print(Text.assemble(("feed guids", "yellow"), f" {feed_id}: {problem}"), highlight=False)
 

@@ -13,15 +13,31 @@ import duckdb
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from rich.console import Console
 from rich.table import Table as RichTable
+from rich.text import Text
+
+from pollers.config import FeedsFileError
+from pollers.state import StateError
 
 from .build import build_pipeline
+from .cliparse import StrictParser, UsageError, add_pipeline_options, pipeline_flags
+from .preflight import PubSubUnreachable
 from .query_server import QueryError
 from .runners import local_runner
+from .sinks.duckdb import WarehouseError
 from .specs import OptionError, parse_input, parse_warehouse
+from .version import version
 
-console = Console()
+# No markup anywhere: SQL, paths, feed ids and error texts hold [brackets] that must print as they are.
+console = Console(markup=False)
 # Errors go to stderr unwrapped, so a path or a command in them stays whole.
-errors = Console(stderr=True, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+# Exit statuses: 0 done; 1 ran, but did not do what was asked (every feed failed, a timeout);
+# 2 a mistake in the command, its options or its files; 130 stopped by a signal.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+# What the pipeline options of `run` and `process` leave out: the commands' own options say these.
+_NOT_FOR_COMMANDS = ("input", "warehouse", "ledger_subscription")
 
 
 @dataclass
@@ -58,10 +74,15 @@ class Summary:
 
 
 def process(input_glob: str, warehouse: str, extra: list[str] | None = None) -> Summary:
-    """Run the pipeline in batch over files; return what it did."""
+    """Run the pipeline in batch over files; return what it did. ``extra``: pipeline options as
+    flags (``--dedup_ttl_hours=24``)."""
     parse_input(input_glob)
     if parse_warehouse(warehouse).kind != "duckdb":
         raise OptionError("'newswire process' writes a DuckDB file; use python -m pipeline.main for BigQuery")
+    from .sinks.duckdb import DuckDBWarehouse  # noqa: PLC0415
+
+    # Opened here, not first in a worker, so a file that cannot be used is one clear error.
+    DuckDBWarehouse.shared(warehouse)
     options = PipelineOptions(["--input", input_glob, "--warehouse", warehouse, *(extra or [])])
     std = options.view_as(StandardOptions)
     std.runner = local_runner(std.runner, streaming=False)
@@ -73,21 +94,21 @@ def process(input_glob: str, warehouse: str, extra: list[str] | None = None) -> 
         result.wait_until_finish()
     finally:
         gc.unfreeze()
-    from .sinks.duckdb import DuckDBWarehouse  # noqa: PLC0415
-
     DuckDBWarehouse.close_all()  # release the file so readers can open it
     return Summary.from_metrics(result)
 
 
 def _print_rows(cols: list[str], rows: list[tuple]) -> None:
-    t = RichTable(*cols)
+    t = RichTable()
+    for c in cols:
+        t.add_column(Text(c))
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        t.add_row(*(Text("" if v is None else str(v)) for v in r))
     console.print(t)
 
 
 def _cmd_process(args, extra) -> int:
-    summary = process(args.input, args.warehouse, extra)
+    summary = process(args.input, args.warehouse, pipeline_flags(args, args.pipeline_dests))
     console.print(summary.render(f"newswire process → {args.warehouse}"))
     return 0
 
@@ -151,12 +172,13 @@ def _cmd_run(args, extra) -> int:
     try:
         run(RunConfig(feeds_path=args.feeds, warehouse=args.warehouse, until_idle=args.until_idle,
                       project=args.project, state_path=args.state, serve_dir=args.serve,
-                      idle_timeout=args.idle_timeout), console)
+                      idle_timeout=args.idle_timeout,
+                      pipeline_args=pipeline_flags(args, args.pipeline_dests)), console)
     except TimeoutError as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        return 1
+        _error(str(exc))
+        return EXIT_FAILED
     except Interrupted as exc:
-        errors.print(f"stopped: {exc}", markup=False)
+        errors.print(f"stopped: {exc}")
         return EXIT_INTERRUPTED
     console.print(f"query it: newswire query --warehouse {args.warehouse} "
                   "\"SELECT agency, title FROM articles ORDER BY published_at DESC LIMIT 10\"",
@@ -173,18 +195,70 @@ def _cmd_emulator(args, extra) -> int:
     return emulator_main(argv)
 
 
+def _cmd_check(args, extra) -> int:
+    from contextlib import ExitStack  # noqa: PLC0415
+
+    from pollers.config import load_feeds  # noqa: PLC0415
+
+    with ExitStack() as stack:
+        serve_base = None
+        if args.serve:
+            from pollers.devserver import serve_directory  # noqa: PLC0415
+
+            serve_base = stack.enter_context(serve_directory(args.serve)).url.rstrip("/")
+        feeds = load_feeds(args.feeds, serve_base=serve_base)
+        if not args.fetch:
+            console.print(f"{args.feeds}: {len(feeds)} feed{'s' * (len(feeds) != 1)}, no problems "
+                          "(--fetch also fetches each one)", soft_wrap=True)
+            return 0
+        from .check import fetch_feeds  # noqa: PLC0415
+
+        results = fetch_feeds(feeds)
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        if r.ok:
+            note = f"; malformed but usable ({r.bozo_reason})" if r.bozo_reason else ""
+            console.print(Text.assemble(("ok  ", "green"), f" {r.feed_id}: HTTP {r.status}, {r.entries} "
+                                        f"entries in {r.seconds:.1f} s{note}"), soft_wrap=True)
+        else:
+            console.print(Text.assemble(("FAIL", "red"), f" {r.feed_id}: {r.error} ({r.url})"), soft_wrap=True)
+    console.print(f"{args.feeds}: {len(results) - len(failed)} of {len(results)} feeds answered with a feed",
+                  soft_wrap=True)
+    return EXIT_FAILED if failed else 0
+
+
+_RUN_HINTS = {
+    "--interval": "a feed's poll interval is set in the feeds file: interval: SECONDS",
+    "--input": "newswire run reads the feeds it polls; newswire process reads files",
+    "--runner": "newswire run always runs locally; python -m pipeline.main takes --runner",
+}
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newswire", description="Wire-service news ingestion.")
+    parser = StrictParser(prog="newswire", description="Wire-service news ingestion.")
+    parser.add_argument("--version", action="version", version=f"newswire {version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error, not just its message")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("process", help="clean a file glob of raw items into a DuckDB warehouse (batch)",
-                       description="Any further --options are passed to Beam (e.g. --dedup_ttl_hours).")
+                       description="Raw items from JSON-lines files (replay, backfill) through the same "
+                                   "transforms as the streaming job.")
     p.add_argument("--input", required=True, help="glob of raw-item JSON-lines files")
     p.add_argument("--warehouse", required=True, help="DuckDB file to write (created if missing)")
-    p.set_defaults(func=_cmd_process)
+    p.set_defaults(func=_cmd_process, pipeline_dests=add_pipeline_options(p, skip=_NOT_FOR_COMMANDS))
 
-    r = sub.add_parser("run", help="poll feeds into Pub/Sub and stream them into the warehouse")
+    c = sub.add_parser("check", help="validate a feeds file (and with --fetch, that every feed answers)")
+    c.add_argument("--feeds", required=True, help="feeds YAML file (see feeds.example.yaml)")
+    c.add_argument("--fetch", action="store_true",
+                   help="also fetch and parse every feed once (nothing is published or recorded)")
+    c.add_argument("--serve", default=None, metavar="DIR",
+                   help="serve DIR over local HTTP and substitute its address for {serve} in feed URLs")
+    c.set_defaults(func=_cmd_check)
+
+    r = sub.add_parser("run", help="poll feeds into Pub/Sub and stream them into the warehouse",
+                       hints=_RUN_HINTS)
     r.add_argument("--feeds", required=True, help="feeds YAML file (see feeds.example.yaml)")
     r.add_argument("--warehouse", required=True, help="DuckDB file to write (created if missing)")
     r.add_argument("--until-idle", action="store_true",
@@ -197,7 +271,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="serve DIR over local HTTP and substitute its address for {serve} in feed URLs")
     r.add_argument("--idle-timeout", type=float, default=300.0,
                    help="with --until-idle: how long to wait for the warehouse to catch up (s)")
-    r.set_defaults(func=_cmd_run)
+    r.set_defaults(func=_cmd_run, pipeline_dests=add_pipeline_options(r, skip=_NOT_FOR_COMMANDS))
 
     e = sub.add_parser("emulator", help="run the Pub/Sub emulator on its own")
     e.add_argument("--host", default="127.0.0.1")
@@ -216,23 +290,59 @@ def make_parser() -> argparse.ArgumentParser:
                     help="also lines no longer learned (below a threshold, or forgotten)")
     lb.set_defaults(func=_cmd_learned)
 
-    q = sub.add_parser("query", help="run SQL against a warehouse file")
+    q = sub.add_parser("query", help="run SQL against a warehouse file",
+                       hints={"": "quote the SQL as one argument"})
     q.add_argument("--warehouse", required=True, help="DuckDB file")
-    q.add_argument("sql", help="SQL to run (read-only)")
+    q.add_argument("sql", help="SQL to run (read-only); quote it as one argument")
     q.set_defaults(func=_cmd_query)
     return parser
 
 
+# Mistakes a user can fix: they get their message on one line and exit status 2, no traceback.
+USER_ERRORS = (UsageError, OptionError, FeedsFileError, StateError, WarehouseError, PubSubUnreachable,
+               QueryError, duckdb.Error, FileNotFoundError, IsADirectoryError, NotADirectoryError,
+               PermissionError)
+
+
+def _one_line(text: str) -> str:
+    """A message's first paragraph on one line (DuckDB adds the SQL with a caret after a blank line)."""
+    lines = []
+    for line in str(text).strip().splitlines():
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    return " ".join(lines)
+
+
+def _error(message: str) -> None:
+    errors.print(Text.assemble(("error:", "red"), " ", message))
+
+
+def _report(exc: BaseException) -> None:
+    if isinstance(exc, FeedsFileError):
+        for line in exc.located():
+            _error(line)
+    elif isinstance(exc, UsageError):
+        errors.print(str(exc))
+    else:
+        _error(_one_line(str(exc)) or type(exc).__name__)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = make_parser()
-    args, extra = parser.parse_known_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
     try:
-        return args.func(args, extra)
-    except (OptionError, FileNotFoundError, QueryError, duckdb.Error) as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        return 2
+        args = make_parser().parse_args(argv)
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+        return args.func(args, [])
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        _report(exc)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
