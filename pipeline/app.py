@@ -30,6 +30,7 @@ from pollers.state import StateStore
 from .preflight import check_pubsub, emulator_project
 from .pubsub_admin import PubSubLayout, ensure_layout
 from .sinks.duckdb import DuckDBWarehouse
+from .status import RunState
 from .streaming import StreamingJob
 
 LOCAL_PROJECT = "newswire-local"
@@ -60,6 +61,8 @@ class Progress:
     pending: int | None = None
     unhealthy: dict[str, str] = field(default_factory=dict)
     guid_problems: dict[str, str] = field(default_factory=dict)  # feed id -> FeedHealth.guid_problem
+    # Why there are dead letters: (step, error class, count, one message), most frequent first.
+    dead_letter_causes: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     def render(self, title: str) -> RichTable:
         t = RichTable(title=title)
@@ -82,6 +85,10 @@ def load_feeds_file(path: str, serve_base: str | None) -> list[FeedConfig]:
     return load_feeds(path, serve_base=serve_base)
 
 
+class AllFeedsFailed(Exception):
+    """An --until-idle run in which no feed could be polled (exit 1): nothing new can have arrived."""
+
+
 class _Counts:
     """Warehouse row counts relative to the start of this run."""
 
@@ -90,7 +97,15 @@ class _Counts:
 
     def __init__(self, warehouse: DuckDBWarehouse) -> None:
         self.warehouse = warehouse
+        self.started = time.time()
         self.base = self._now()
+
+    def dead_letter_causes(self, limit: int = 5) -> list[tuple[str, str, int, str]]:
+        """The steps and errors of this run's dead letters, most frequent first."""
+        return [tuple(r) for r in self.warehouse.read_query(
+            "SELECT step, error_class, count(*) AS n, min(error_message) FROM dead_letter "
+            f"WHERE failed_at >= to_timestamp({self.started - 1:.3f}) GROUP BY step, error_class "
+            f"ORDER BY n DESC, step LIMIT {int(limit)}")[1]]
 
     def _now(self) -> tuple[int, int, int]:
         return self.warehouse.read_query(self._SQL)[1][0]
@@ -195,7 +210,11 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         state = stack.enter_context(StateStore(cfg.state_path or f"{cfg.warehouse}.pollers.sqlite"))
         publisher = PubSubPublisher(layout.topic)
         stack.callback(publisher.close)
-        poller = stack.enter_context(Poller(feeds, state, publisher, poller_settings))
+        run_state = RunState()
+        poller = stack.enter_context(Poller(feeds, state, publisher, poller_settings,
+                                            on_result=run_state.on_result))
+        if job.query_server is not None:  # newswire status asks the running job through its port
+            job.query_server.status = lambda: run_state.snapshot(job.status().pending, poller.health())
 
         progress = Progress()
 
@@ -216,11 +235,16 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
             if stop.is_set():
                 return _stopped(console, job, stop, refresh, cfg)
             refresh()
+            progress.dead_letter_causes = counts.dead_letter_causes() if progress.dead_letters else []
             console.print(progress.render(f"newswire run → {cfg.warehouse}"))
             _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
+            _print_dead_letters(console, progress.dead_letter_causes)
             if not durable:
                 raise TimeoutError(f"{progress.pending} published item(s) not in the warehouse after "
                                    f"{cfg.idle_timeout:.0f} s")
+            if report.results and all(not r.ok for r in report.results):
+                raise AllFeedsFailed(f"every feed failed ({len(report.results)} of {len(report.results)}): "
+                                     f"see above, or newswire status --warehouse {cfg.warehouse}")
             return progress
 
         poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="newswire-pollers",
@@ -238,8 +262,10 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         health = poller.health()
         progress.unhealthy = {h.feed_id: h.last_error or "" for h in health if not h.healthy}
         progress.guid_problems = {h.feed_id: h.guid_problem for h in health if h.guid_problem}
+        progress.dead_letter_causes = counts.dead_letter_causes() if progress.dead_letters else []
         console.print(progress.render(f"newswire run → {cfg.warehouse}"))
         _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
+        _print_dead_letters(console, progress.dead_letter_causes)
         return progress
 
 
@@ -283,3 +309,12 @@ def _print_unhealthy(console: Console, unhealthy: dict[str, str], guid_problems:
     for feed_id, problem in sorted(guid_problems.items()):
         console.print(Text.assemble(("feed guids", "yellow"), f" {feed_id}: {problem}"), highlight=False)
 
+
+
+def _print_dead_letters(console: Console, causes: list[tuple[str, str, int, str]]) -> None:
+    for step, error_class, n, message in causes:
+        console.print(Text.assemble(("dead letters", "yellow"), f" ×{n} at step {step}: {error_class}: "
+                                    f"{' '.join(str(message).split())[:200]}"), highlight=False, soft_wrap=True)
+    if causes:
+        console.print("  (the dead_letter table has each payload; fix and replay it with newswire process)",
+                      soft_wrap=True)

@@ -167,14 +167,14 @@ def _cmd_learned(args, extra) -> int:
 
 
 def _cmd_run(args, extra) -> int:
-    from .app import EXIT_INTERRUPTED, Interrupted, RunConfig, run  # noqa: PLC0415 - pollers, emulator
+    from .app import EXIT_INTERRUPTED, AllFeedsFailed, Interrupted, RunConfig, run  # noqa: PLC0415
 
     try:
         run(RunConfig(feeds_path=args.feeds, warehouse=args.warehouse, until_idle=args.until_idle,
                       project=args.project, state_path=args.state, serve_dir=args.serve,
                       idle_timeout=args.idle_timeout,
                       pipeline_args=pipeline_flags(args, args.pipeline_dests)), console)
-    except TimeoutError as exc:
+    except (TimeoutError, AllFeedsFailed) as exc:
         _error(str(exc))
         return EXIT_FAILED
     except Interrupted as exc:
@@ -184,6 +184,20 @@ def _cmd_run(args, extra) -> int:
                   "\"SELECT agency, title FROM articles ORDER BY published_at DESC LIMIT 10\"",
                   soft_wrap=True, markup=False)
     return 0
+
+
+def _cmd_status(args, extra) -> int:
+    from .status import collect, render  # noqa: PLC0415
+
+    report = collect(args.warehouse, args.state)
+    if args.json:
+        import orjson  # noqa: PLC0415
+
+        sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    else:
+        console.print(render(report))
+    failing = [f for f in report["feeds"] if not f["healthy"]]
+    return EXIT_FAILED if args.fail_unhealthy and failing else 0
 
 
 def _cmd_emulator(args, extra) -> int:
@@ -272,6 +286,18 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--idle-timeout", type=float, default=300.0,
                    help="with --until-idle: how long to wait for the warehouse to catch up (s)")
     r.set_defaults(func=_cmd_run, pipeline_dests=add_pipeline_options(r, skip=_NOT_FOR_COMMANDS))
+
+    st = sub.add_parser("status", help="feed health: last success, last error, failures, next poll, items",
+                        description="Per feed: last success, last error and its class, consecutive "
+                                    "failures, next poll, items received, dead letters and guid "
+                                    "problems; from the pollers' state file, and from the running "
+                                    "newswire run when there is one.")
+    st.add_argument("--warehouse", required=True, help="DuckDB file of the run")
+    st.add_argument("--state", default=None, help="poller state file (default: WAREHOUSE.pollers.sqlite)")
+    st.add_argument("--json", action="store_true", help="print the report as JSON")
+    st.add_argument("--fail-unhealthy", action="store_true",
+                    help="exit 1 when a feed is failing (for health checks)")
+    st.set_defaults(func=_cmd_status)
 
     e = sub.add_parser("emulator", help="run the Pub/Sub emulator on its own")
     e.add_argument("--host", default="127.0.0.1")

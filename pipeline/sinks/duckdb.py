@@ -364,6 +364,18 @@ class DuckDBWarehouse:
         finally:
             cur.close()
 
+    def read_arrow(self, sql: str):
+        """Like ``read_query``, as a ``pyarrow.Table`` with every column's type."""
+        from ..query_server import check_read_only  # noqa: PLC0415
+
+        check_read_only(sql)
+        with self._lock:
+            cur = self._conn.cursor()
+        try:
+            return cur.execute(sql).to_arrow_table()
+        finally:
+            cur.close()
+
     def query_ids(self, sql: str, ids: list[str]) -> tuple[list[str], list[tuple]]:
         """Run ``sql`` with the table ``ids(id)`` bound to the given strings (fast for many ids)."""
         ids = pa.table({"id": pa.array(ids, pa.string())})  # noqa: F841 - read by SQL
@@ -380,6 +392,18 @@ class DuckDBWarehouse:
 
 def _replay_key(unit: dict) -> str:
     return unit[RAW_ITEMS.name]["replay_key"]
+
+
+def query_file_arrow(path: str | Path, sql: str):
+    """Like ``query_file``, as a ``pyarrow.Table``."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run 'newswire process' or 'newswire run' first")
+    try:
+        conn = duckdb.connect(str(path), read_only=True, config=_CONFIG)
+    except duckdb.Error as exc:
+        raise open_error(path, exc) from exc
+    with conn:
+        return conn.execute(sql).to_arrow_table()
 
 
 def query_file(path: str | Path, sql: str) -> tuple[list[str], list[tuple]]:

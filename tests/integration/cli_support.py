@@ -31,3 +31,29 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+EMPTY_FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Empty</title>
+<link>https://empty.example.org/</link><description>Fictional feed whose items carry no text</description>
+<item><link>https://empty.example.org/1</link><guid>https://empty.example.org/1</guid></item>
+<item><link>https://empty.example.org/2</link><guid>https://empty.example.org/2</guid><title> </title></item>
+</channel></rss>
+"""
+
+
+def sample_site(root: Path, *, broken: bool = True) -> Path:
+    """The bundled sample feeds, and (``broken``) a feed whose two items have no text (dead letters)
+    and one whose URL answers 404. Returns the feeds file."""
+    import shutil  # noqa: PLC0415
+
+    site = root / "site"
+    site.mkdir(parents=True, exist_ok=True)
+    for f in EXAMPLE_FEEDS.iterdir():
+        if f.suffix in (".xml", ".atom"):
+            shutil.copy(f, site / f.name)
+    feeds = [ln for ln in (EXAMPLE_FEEDS / "feeds.yaml").read_text().splitlines() if not ln.startswith("#")]
+    if broken:
+        (site / "empty.xml").write_text(EMPTY_FEED)
+        feeds += ["  - id: empty-feed", "    url: '{serve}/empty.xml'", "  - id: gone", "    url: '{serve}/gone.xml'"]
+    (root / "feeds.yaml").write_text("\n".join(feeds) + "\n")
+    return root / "feeds.yaml"
