@@ -8,6 +8,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -114,13 +115,58 @@ def _cmd_process(args, extra) -> int:
 
 
 def _cmd_query(args, extra) -> int:
-    from .query_server import query_running  # noqa: PLC0415
-    from .sinks.duckdb import query_file  # noqa: PLC0415
+    from .output import fetch, write_to  # noqa: PLC0415
 
-    answer = query_running(args.warehouse, args.sql)
-    cols, rows = answer if answer is not None else query_file(args.warehouse, args.sql)
-    _print_rows(cols, rows)
+    table = fetch(args.warehouse, args.sql)
+    if args.format == "table":
+        if args.output:
+            raise UsageError("newswire query: --output needs a file format: --format csv, json, ndjson or parquet")
+        from .output import records  # noqa: PLC0415
+
+        _print_rows(table.column_names, [tuple(r.values()) for r in records(table)])
+        return 0
+    n = write_to(table, args.format, args.output)
+    if args.output:
+        errors.print(f"{n} row{'s' * (n != 1)} written to {args.output} ({args.format})")
     return 0
+
+
+def _cmd_export(args, extra) -> int:
+    from .export import articles_sql, ninjs_documents, table_sql  # noqa: PLC0415
+    from .output import fetch, records, write_ndjson, write_to  # noqa: PLC0415
+
+    if args.format == "ninjs":
+        if args.table not in (None, "articles"):
+            raise UsageError("newswire export: --format ninjs exports articles; --table is for ndjson and parquet")
+        table = fetch(args.warehouse, articles_sql(args.where, all_versions=args.all_versions, limit=args.limit))
+        docs = ninjs_documents(records(table))
+        if args.output and Path(args.output).is_dir():
+            n = 0
+            for doc in docs:
+                name = "".join(c if c.isalnum() or c in "-_." else "_" for c in doc["uri"].rsplit(":", 1)[-1])
+                (Path(args.output) / f"{name}-v{doc['version']}.json").write_bytes(_json_bytes(doc))
+                n += 1
+        elif args.output:
+            tmp = Path(args.output).with_name(f".{Path(args.output).name}.partial")
+            with tmp.open("wb") as fh:
+                n = write_ndjson(docs, fh)
+            tmp.replace(args.output)
+        else:
+            n = write_ndjson(docs, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+    else:
+        table = fetch(args.warehouse, table_sql(args.table or "articles", args.where, args.limit))
+        n = write_to(table, args.format, args.output)
+    if args.output:
+        errors.print(f"{n} {'document' if args.format == 'ninjs' else 'row'}{'s' * (n != 1)} written to "
+                     f"{args.output} ({args.format})")
+    return 0
+
+
+def _json_bytes(doc: dict) -> bytes:
+    import orjson  # noqa: PLC0415
+
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
 
 def learned_sql(feed: str | None = None, *, include_unlearned: bool = False) -> str:
@@ -320,12 +366,37 @@ def make_parser() -> argparse.ArgumentParser:
                        hints={"": "quote the SQL as one argument"})
     q.add_argument("--warehouse", required=True, help="DuckDB file")
     q.add_argument("sql", help="SQL to run (read-only); quote it as one argument")
+    q.add_argument("--format", choices=("table", "csv", "json", "ndjson", "parquet"), default="table",
+                   help="table (default, for the terminal), csv, json (one array), ndjson (one object "
+                        "a line) or parquet (needs --output)")
+    q.add_argument("--output", "-o", default=None, metavar="FILE",
+                   help="write to FILE (replaced whole once complete) instead of stdout")
     q.set_defaults(func=_cmd_query)
+
+    x = sub.add_parser("export", help="write articles as IPTC ninjs documents, or any table as ndjson/parquet",
+                       description="--format ninjs: the latest version of each article as an IPTC ninjs "
+                                   "2.2 document (validated against IPTC's JSON Schema), one a line, or "
+                                   "one file each when --output is a directory. --format ndjson|parquet: "
+                                   "the rows of --table. Works while newswire run is writing.")
+    x.add_argument("--warehouse", required=True, help="DuckDB file")
+    x.add_argument("--format", choices=("ninjs", "ndjson", "parquet"), required=True)
+    x.add_argument("--table", default=None,
+                   help="table or view for ndjson/parquet (default articles): articles, stories, raw_items, "
+                        "dead_letter, learned_boilerplate, articles_latest, stories_current, *_unique")
+    x.add_argument("--where", default=None, metavar="SQL", help="only rows for which this SQL condition holds")
+    x.add_argument("--limit", type=int, default=None, help="at most this many rows")
+    x.add_argument("--all-versions", action="store_true",
+                   help="ninjs: every version of each article, not only the latest")
+    x.add_argument("--output", "-o", default=None, metavar="FILE|DIR",
+                   help="file to write (ninjs: or a directory for one file per document); default stdout")
+    x.set_defaults(func=_cmd_export)
     return parser
 
 
 # Mistakes a user can fix: they get their message on one line and exit status 2, no traceback.
-USER_ERRORS = (UsageError, OptionError, FeedsFileError, StateError, WarehouseError, PubSubUnreachable,
+from .export import ExportError  # noqa: E402 - light, and named here with the other user errors
+
+USER_ERRORS = (UsageError, OptionError, ExportError, FeedsFileError, StateError, WarehouseError, PubSubUnreachable,
                QueryError, duckdb.Error, FileNotFoundError, IsADirectoryError, NotADirectoryError,
                PermissionError)
 

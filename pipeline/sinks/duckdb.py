@@ -7,8 +7,9 @@ version keeps the cluster_id its article was first written with); stories are up
 snapshot with the latest ``updated_at``, and so are learned_boilerplate rows. Running the same input
 twice, or replaying messages after a restart, therefore leaves the same rows.
 
-The views of ``schemas.views.DERIVED_VIEWS`` (latest version of each article, one row per story)
-are created with the tables.
+The views of ``schemas.views`` (latest version of each article, one row per story, and the
+``<table>_unique`` views BigQuery has) are created with the tables, and tables, columns and views
+carry their descriptions from ``schemas`` (``COMMENT ON``).
 """
 
 from __future__ import annotations
@@ -32,10 +33,18 @@ from schemas import (
     WAREHOUSE_TABLES,
     Table,
     arrow_schema,
+    duckdb_comments,
     duckdb_ddl,
     duckdb_type,
 )
-from schemas.views import DERIVED_VIEWS, duckdb_view_sql
+from schemas.views import (
+    DERIVED_VIEWS,
+    duckdb_unique_view_sql,
+    duckdb_view_comment,
+    duckdb_view_sql,
+    unique_view_description,
+    unique_view_name,
+)
 
 
 class WarehouseError(RuntimeError):
@@ -114,8 +123,14 @@ class DuckDBWarehouse:
             for table in WAREHOUSE_TABLES:
                 self._conn.execute(duckdb_ddl(table))
                 self._add_missing_columns(table)
+                self._conn.execute(duckdb_unique_view_sql(table))
+                # Descriptions as BigQuery has them; set on every start, so they follow schemas/.
+                for statement in (*duckdb_comments(table), duckdb_view_comment(
+                        unique_view_name(table), unique_view_description(table))):
+                    self._conn.execute(statement)
             for view in DERIVED_VIEWS:
                 self._conn.execute(duckdb_view_sql(view))
+                self._conn.execute(duckdb_view_comment(view.name, view.description))
 
     def _refuse_foreign_file(self) -> None:
         """A DuckDB file with tables and none of newswire's belongs to something else: refuse it

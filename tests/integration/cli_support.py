@@ -57,3 +57,53 @@ def sample_site(root: Path, *, broken: bool = True) -> Path:
         feeds += ["  - id: empty-feed", "    url: '{serve}/empty.xml'", "  - id: gone", "    url: '{serve}/gone.xml'"]
     (root / "feeds.yaml").write_text("\n".join(feeds) + "\n")
     return root / "feeds.yaml"
+
+
+class LiveRun:
+    """``newswire run`` (no --until-idle) in its own process group, stopped with SIGINT on exit."""
+
+    def __init__(self, *args: str, env: dict | None = None) -> None:
+        import signal  # noqa: PLC0415
+
+        self._signal = signal
+        base = {k: v for k, v in os.environ.items() if k not in ("PUBSUB_EMULATOR_HOST", "PUBSUB_PROJECT_ID")}
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", *args], cwd=ROOT,
+                                     env={**base, "PYTHONPATH": str(ROOT), **(env or {})},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.output = ""
+        self.returncode: int | None = None
+
+    def __enter__(self) -> "LiveRun":
+        return self
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.returncode is None:
+            try:
+                os.killpg(self.proc.pid, self._signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            try:
+                out, _ = self.proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, self._signal.SIGKILL)
+                out, _ = self.proc.communicate()
+            self.output = out.decode(errors="replace")
+            self.returncode = self.proc.returncode
+        return self.returncode
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def wait_for(predicate, timeout: float = 180, interval: float = 0.5):
+    """Poll ``predicate()`` until it returns something true; that value, or AssertionError."""
+    import time  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s (last: {last!r})")

@@ -5,15 +5,10 @@ are dead letters."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from .cli_support import ROOT, cli, sample_site
+from .cli_support import LiveRun, cli, sample_site, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -75,27 +70,17 @@ def test_until_idle_exits_1_when_every_feed_failed(tmp_path):
 def test_status_of_a_running_job_comes_from_the_job(tmp_path):
     feeds = sample_site(tmp_path, broken=False)
     wh = tmp_path / "w.duckdb"
-    env = {k: v for k, v in os.environ.items() if k != "PUBSUB_EMULATOR_HOST"}
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--feeds", str(feeds), "--serve",
-                             str(tmp_path / "site"), "--warehouse", str(wh)], cwd=ROOT,
-                            env={**env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline, report = time.monotonic() + 180, None
-        while time.monotonic() < deadline:
+    with LiveRun("--feeds", str(feeds), "--serve", str(tmp_path / "site"), "--warehouse", str(wh)) as run:
+        def report():
             got = cli("status", "--warehouse", str(wh), "--json")
-            if got.returncode == 0:
-                report = json.loads(got.stdout)
-                feeds_ = {f["feed_id"]: f for f in report["feeds"]}
-                if report["job"] and sum(f["items_in_warehouse"] for f in feeds_.values()) == 11:
-                    break
-            time.sleep(0.5)
-        assert report and report["job"], report
-        assert report["job"]["pid"] == proc.pid and report["job"]["pending"] is not None
-        feeds_ = {f["feed_id"]: f for f in report["feeds"]}
+            if got.returncode != 0:
+                return None
+            rep = json.loads(got.stdout)
+            return rep if rep["job"] and sum(f["items_in_warehouse"] for f in rep["feeds"]) == 11 else None
+
+        rep = wait_for(report)
+        assert rep["job"]["pid"] == run.proc.pid and rep["job"]["pending"] is not None
+        feeds_ = {f["feed_id"]: f for f in rep["feeds"]}
         assert feeds_["xinhua-world"]["published_this_run"] == 3
         assert all(f["healthy"] for f in feeds_.values())
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out.decode()[-3000:]
+    assert run.returncode == 0, run.output[-3000:]
