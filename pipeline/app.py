@@ -27,6 +27,7 @@ from pollers.poller import Poller, PollerSettings
 from pollers.publish import PubSubPublisher
 from pollers.state import StateStore
 
+from .logs import ProgressLog, log_progress
 from .preflight import check_pubsub, emulator_project
 from .pubsub_admin import PubSubLayout, ensure_layout
 from .sinks.duckdb import DuckDBWarehouse
@@ -49,6 +50,10 @@ class RunConfig:
     refresh: float = 0.5
     # Pipeline options (--learn_*, --match_*, --dedup_ttl_hours, ...) as flags for PipelineOptions.
     pipeline_args: list[str] = field(default_factory=list)
+    metrics_port: int | None = None  # serve Prometheus metrics on this port (0: any free one)
+    metrics_address: str = "127.0.0.1"
+    # Seconds between progress log lines (when stdout is not a terminal, and while --until-idle waits).
+    progress_every: float = 10.0
 
 
 @dataclass
@@ -63,6 +68,11 @@ class Progress:
     guid_problems: dict[str, str] = field(default_factory=dict)  # feed id -> FeedHealth.guid_problem
     # Why there are dead letters: (step, error class, count, one message), most frequent first.
     dead_letter_causes: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    def fields(self) -> dict:
+        return {"feeds_polled": self.feeds_polled, "items_published": self.items_published,
+                "articles_written": self.articles_written, "duplicates": self.duplicates,
+                "dead_letters": self.dead_letters, "in_flight": self.pending}
 
     def render(self, title: str) -> RichTable:
         t = RichTable(title=title)
@@ -215,6 +225,16 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
                                             on_result=run_state.on_result))
         if job.query_server is not None:  # newswire status asks the running job through its port
             job.query_server.status = lambda: run_state.snapshot(job.status().pending, poller.health())
+        if cfg.metrics_port is not None:
+            from .metrics import RunMetrics  # noqa: PLC0415
+
+            metrics = RunMetrics()
+            run_state.add_listener(metrics.on_result)
+            metrics.start_sampling(DuckDBWarehouse.shared(cfg.warehouse), backlog=lambda: job.status().pending,
+                                   health=poller.health)
+            stack.callback(metrics.stop)
+            port = metrics.serve(cfg.metrics_port, cfg.metrics_address)
+            console.print(f"metrics on http://{cfg.metrics_address}:{port}/metrics", soft_wrap=True)
 
         progress = Progress()
 
@@ -226,12 +246,13 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
             return progress
 
         if cfg.until_idle:
-            report = _interruptible(poller.poll_once, stop)
-            if report is None:
-                return _stopped(console, job, stop, refresh, cfg)
-            progress.unhealthy = report.errors
-            progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
-            durable = job.wait_until_durable(cfg.idle_timeout, stop=stop)
+            with ProgressLog("progress", lambda: refresh().fields(), cfg.progress_every):
+                report = _interruptible(poller.poll_once, stop)
+                if report is None:
+                    return _stopped(console, job, stop, refresh, cfg)
+                progress.unhealthy = report.errors
+                progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
+                durable = job.wait_until_durable(cfg.idle_timeout, stop=stop)
             if stop.is_set():
                 return _stopped(console, job, stop, refresh, cfg)
             refresh()
@@ -250,9 +271,14 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="newswire-pollers",
                                        daemon=True)
         poll_thread.start()
-        with Live(refresh().render("newswire run (Ctrl-C to stop)"), console=console, transient=False) as live:
-            while not stop.wait(cfg.refresh):
-                live.update(refresh().render("newswire run (Ctrl-C to stop)"))
+        if console.is_terminal:
+            with Live(refresh().render("newswire run (Ctrl-C to stop)"), console=console, transient=False) as live:
+                while not stop.wait(cfg.refresh):
+                    live.update(refresh().render("newswire run (Ctrl-C to stop)"))
+        else:  # a service manager, a container, a pipe: a line every progress_every seconds
+            log_progress("progress", refresh().fields())
+            while not stop.wait(cfg.progress_every if cfg.progress_every > 0 else 3600):
+                log_progress("progress", refresh().fields())
         console.print("stopping: finishing polls in flight and waiting for their rows …")
         started = time.monotonic()
         poll_thread.join(_POLLS_GRACE_S)  # a poll still hanging then is abandoned: its items stay unseen

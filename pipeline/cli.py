@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -109,9 +108,22 @@ def _print_rows(cols: list[str], rows: list[tuple]) -> None:
 
 
 def _cmd_process(args, extra) -> int:
-    summary = process(args.input, args.warehouse, pipeline_flags(args, args.pipeline_dests))
+    from .logs import ProgressLog  # noqa: PLC0415
+
+    with ProgressLog("progress", lambda: _rows_so_far(args.warehouse), args.progress_every):
+        summary = process(args.input, args.warehouse, pipeline_flags(args, args.pipeline_dests))
     console.print(summary.render(f"newswire process → {args.warehouse}"))
     return 0
+
+
+def _rows_so_far(warehouse: str) -> dict:
+    """What a batch run has written so far (its writer is this process)."""
+    from .sinks.duckdb import DuckDBWarehouse  # noqa: PLC0415
+
+    sql = ("SELECT (SELECT count(*) FROM raw_items), (SELECT count(*) FROM articles), "
+           "(SELECT count(*) FROM dead_letter)")
+    raw, articles, dead = DuckDBWarehouse.shared(warehouse).read_query(sql)[1][0]
+    return {"raw_items": raw, "articles": articles, "dead_letters": dead}
 
 
 def _cmd_query(args, extra) -> int:
@@ -219,7 +231,9 @@ def _cmd_run(args, extra) -> int:
         run(RunConfig(feeds_path=args.feeds, warehouse=args.warehouse, until_idle=args.until_idle,
                       project=args.project, state_path=args.state, serve_dir=args.serve,
                       idle_timeout=args.idle_timeout,
-                      pipeline_args=pipeline_flags(args, args.pipeline_dests)), console)
+                      pipeline_args=pipeline_flags(args, args.pipeline_dests),
+                      metrics_port=args.metrics_port, metrics_address=args.metrics_address,
+                      progress_every=args.progress_every), console)
     except (TimeoutError, AllFeedsFailed) as exc:
         _error(str(exc))
         return EXIT_FAILED
@@ -294,6 +308,14 @@ _RUN_HINTS = {
 }
 
 
+def _add_logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="logs and progress lines as text or as JSON lines (stderr)")
+    parser.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                        help="a progress line every SECONDS when stdout is not a terminal, and while "
+                             "--until-idle or process wait (0: none; default 10)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = StrictParser(prog="newswire", description="Wire-service news ingestion.")
     parser.add_argument("--version", action="version", version=f"newswire {version()}")
@@ -307,6 +329,7 @@ def make_parser() -> argparse.ArgumentParser:
                                    "transforms as the streaming job.")
     p.add_argument("--input", required=True, help="glob of raw-item JSON-lines files")
     p.add_argument("--warehouse", required=True, help="DuckDB file to write (created if missing)")
+    _add_logging_options(p)
     p.set_defaults(func=_cmd_process, pipeline_dests=add_pipeline_options(p, skip=_NOT_FOR_COMMANDS))
 
     c = sub.add_parser("check", help="validate a feeds file (and with --fetch, that every feed answers)")
@@ -331,6 +354,11 @@ def make_parser() -> argparse.ArgumentParser:
                    help="serve DIR over local HTTP and substitute its address for {serve} in feed URLs")
     r.add_argument("--idle-timeout", type=float, default=300.0,
                    help="with --until-idle: how long to wait for the warehouse to catch up (s)")
+    r.add_argument("--metrics-port", type=int, default=None, metavar="N",
+                   help="serve Prometheus metrics on http://ADDRESS:N/metrics (0: any free port)")
+    r.add_argument("--metrics-address", default="127.0.0.1", metavar="ADDRESS",
+                   help="address the metrics port listens on (default 127.0.0.1; 0.0.0.0 in a container)")
+    _add_logging_options(r)
     r.set_defaults(func=_cmd_run, pipeline_dests=add_pipeline_options(r, skip=_NOT_FOR_COMMANDS))
 
     st = sub.add_parser("status", help="feed health: last success, last error, failures, next poll, items",
@@ -430,8 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = make_parser().parse_args(argv)
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
+        from .logs import configure  # noqa: PLC0415
+
+        configure(verbose=args.verbose, fmt=getattr(args, "log_format", "text"))
         return args.func(args, [])
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0
