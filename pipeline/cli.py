@@ -37,7 +37,8 @@ errors = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 # What the pipeline options of `run` and `process` leave out: the commands' own options say these.
-_NOT_FOR_COMMANDS = ("input", "warehouse", "ledger_subscription")
+_NOT_FOR_COMMANDS = ("input", "warehouse", "ledger_subscription", "inputSubscription", "outputTableSpec",
+                     "outputDeadletterTable")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from .build import build_pipeline
 from .cliparse import StrictParser, UsageError, option_declarations, suggest, unknown_arguments_message
 from .cliparse import beam_option_names, unknown_beam_arguments
-from .options import NewswireOptions
+from .options import NewswireOptions, resolve_template_aliases
 from .runners import BATCH_RUNNER, STREAMING_RUNNER, local_runner
 from .specs import OptionError, parse_input, parse_warehouse
 from .streaming import StreamingJob
@@ -66,6 +66,7 @@ def run(argv: list[str] | None = None):
     options = PipelineOptions(argv)
     std = options.view_as(StandardOptions)
     nw = options.view_as(NewswireOptions)
+    resolve_template_aliases(nw)
     streaming = parse_input(nw.input or "", check_files=False).streaming
     std.runner = local_runner(std.runner, streaming=streaming)
     warehouse = parse_warehouse(nw.warehouse or "")

@@ -47,7 +47,8 @@ def test_pipeline_main_help_lists_every_pipeline_option_with_its_help():
     proc = cli("--help", module="pipeline.main")
     assert proc.returncode == 0, proc.stderr
     for option in ("--input", "--warehouse", "--dedup_ttl_hours", "--cluster_ttl_hours", "--match_jaccard",
-                   "--learn_boilerplate", "--learn_min_items"):
+                   "--learn_boilerplate", "--learn_min_items", "--inputSubscription",
+                   "--outputTableSpec", "--outputDeadletterTable"):
         assert option in proc.stdout, option
     assert "share of the source's items" in " ".join(proc.stdout.split())  # the help, not only names
     _one_error_line(cli("--input", "x", "--warehouse", "y", "--dedup_ttl_hour", "3", module="pipeline.main"),

@@ -52,3 +52,19 @@ def test_learn_boilerplate_false_turns_learning_off_in_run(tmp_path):
     assert articles == 8 and learned >= 1 and with_footer < 8  # the options reached the pipeline
     learned, with_footer, articles = _run(tmp_path, "off", *LOW_THRESHOLDS, "--learn_boilerplate=false")
     assert articles == 8 and learned == 0 and with_footer == 8
+
+
+def test_pubsub_project_id_names_the_project_on_an_emulator(tmp_path, emulator):
+    """``gcloud beta emulators pubsub env-init`` sets PUBSUB_PROJECT_ID beside PUBSUB_EMULATOR_HOST."""
+    from google.cloud import pubsub_v1
+
+    from .cli_support import sample_site
+
+    feeds = sample_site(tmp_path, broken=False)
+    proc = cli("run", "--feeds", str(feeds), "--serve", str(tmp_path / "site"), "--warehouse",
+               str(tmp_path / "w.duckdb"), "--until-idle", drop_env=(), timeout=300,
+               env={"PUBSUB_EMULATOR_HOST": emulator.host_port, "PUBSUB_PROJECT_ID": "env-init-project"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    publisher = pubsub_v1.PublisherClient()
+    topics = [t.name for t in publisher.list_topics(request={"project": "projects/env-init-project"})]
+    assert topics == ["projects/env-init-project/topics/raw-items"]
