@@ -161,8 +161,12 @@ def _cmd_export(args, extra) -> int:
                 n += 1
         elif args.output:
             tmp = Path(args.output).with_name(f".{Path(args.output).name}.partial")
-            with tmp.open("wb") as fh:
-                n = write_ndjson(docs, fh)
+            try:
+                with tmp.open("wb") as fh:
+                    n = write_ndjson(docs, fh)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # an invalid document leaves no half file behind
+                raise
             tmp.replace(args.output)
         else:
             n = write_ndjson(docs, sys.stdout.buffer)

@@ -126,7 +126,11 @@ def write_to(table, fmt: str, output: str | None) -> int:
     if path.is_dir():
         raise IsADirectoryError(f"--output {output} is a directory: give a file name")
     tmp = path.with_name(f".{path.name}.partial")
-    with tmp.open("wb") as fh:
-        n = write(table, fmt, fh)
+    try:
+        with tmp.open("wb") as fh:
+            n = write(table, fmt, fh)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return n
