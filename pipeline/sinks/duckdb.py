@@ -183,9 +183,9 @@ class DuckDBWarehouse:
                 continue
             if f.mode == "REQUIRED":
                 raise WarehouseError(
-                    f"warehouse {self.path}: its table {table.name} has no column {f.name!r}, which "
-                    "newswire needs: the file was made by another application (or by a newswire "
-                    "release too old to upgrade); give --warehouse a new path")
+                    f"warehouse {self.path}: its table {table.name} lacks the required column {f.name!r}: "
+                    "the file was made by another application (or by a newswire release too old to "
+                    "upgrade); write to a new file (--warehouse NEW.duckdb)")
             self._conn.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{f.name}" {duckdb_type(f)}')
 
     # -- writes ----------------------------------------------------------------------------------

@@ -42,7 +42,8 @@ def test_metrics_and_json_progress_of_a_real_run(tmp_path):
             done = (_value(s, "newswire_rows_written_total", table="articles") == 11
                     and _value(s, "newswire_dead_letters_total", step="clean") == 2
                     and _value(s, "newswire_publish_to_row_seconds_count") == 11
-                    and _value(s, "newswire_feed_healthy", feed="gone") == 0)
+                    and _value(s, "newswire_feed_healthy", feed="gone") == 0
+                    and _value(s, "newswire_queue_backlog") == 0)  # the ledger's pass catches up last
             return s if done else None
 
         s = wait_for(settled)
