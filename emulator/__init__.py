@@ -8,8 +8,10 @@
 or ``python -m emulator --port 8085``. Topics, subscriptions, Publish, Pull, StreamingPull,
 Acknowledge, ModifyAckDeadline, dead-letter policies and Seek to a time behave as in real
 Pub/Sub, with two relaxations for fast tests: ack deadlines down to 1 s (real: 10 s) and
-message retention down to 1 s (real: 10 minutes). Refused with UNIMPLEMENTED: push, BigQuery
-and Cloud Storage subscriptions, filters, exactly-once delivery, snapshots, Update* calls.
+message retention down to 1 s (real: 10 minutes). Subscriptions keep the expiration_policy they
+were created with (validated as Pub/Sub does, 31 days when unset) but are never deleted for
+inactivity. Refused with UNIMPLEMENTED: push, BigQuery and Cloud Storage subscriptions,
+filters, exactly-once delivery, snapshots, Update* calls.
 Messages go out in publish order (redeliveries first); ordering keys are kept on messages but
 a nack does not hold back later messages of the same key.
 

@@ -8,6 +8,8 @@ from typing import Mapping
 DEFAULT_ACK_DEADLINE_S = 10
 DEFAULT_RETENTION_S = 7 * 24 * 3600
 DEFAULT_MAX_DELIVERY_ATTEMPTS = 5
+# A subscription without an expiration_policy expires after 31 days without activity.
+DEFAULT_EXPIRATION_TTL_S = 31 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,9 @@ class SubscriptionConfig:
     labels: Mapping[str, str] = field(default_factory=dict)
     enable_message_ordering: bool = False
     dead_letter_policy: DeadLetterPolicy | None = None
+    # expiration_policy.ttl: inactivity after which Pub/Sub deletes the subscription.
+    # None is a policy without a ttl: the subscription never expires.
+    expiration_ttl_seconds: float | None = DEFAULT_EXPIRATION_TTL_S
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,8 @@ MAX_ACK_DEADLINE_S = 600
 # 1 s for the same reason as above.
 MIN_RETENTION_S = 1
 MAX_RETENTION_S = 31 * 24 * 3600
+# Real Pub/Sub's minimum expiration_policy.ttl. Not relaxed: nothing expires here anyway.
+MIN_EXPIRATION_TTL_S = 24 * 3600
 MIN_DELIVERY_ATTEMPTS = 5
 MAX_DELIVERY_ATTEMPTS = 100
 # Attribute limits of real Pub/Sub.
@@ -437,6 +439,17 @@ def _check_subscription_config(config: SubscriptionConfig) -> None:
         raise InvalidArgument(
             f"message_retention_duration must be between {MIN_RETENTION_S} s and "
             f"{MAX_RETENTION_S // 86400} days, got {config.message_retention_seconds} s"
+        )
+    ttl = config.expiration_ttl_seconds
+    if ttl is not None and ttl < MIN_EXPIRATION_TTL_S:
+        raise InvalidArgument(
+            f"expiration_policy.ttl must be at least {MIN_EXPIRATION_TTL_S // 86400} day, "
+            f"got {ttl:g} s; an expiration_policy without a ttl never expires"
+        )
+    if ttl is not None and ttl < config.message_retention_seconds:
+        raise InvalidArgument(
+            f"expiration_policy.ttl ({ttl:g} s) must not be shorter than "
+            f"message_retention_duration ({config.message_retention_seconds:g} s)"
         )
     policy = config.dead_letter_policy
     if policy is not None:

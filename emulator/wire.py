@@ -11,6 +11,7 @@ from google.pubsub_v1.types import pubsub as _types
 from emulator.errors import Unimplemented
 from emulator.model import (
     DEFAULT_ACK_DEADLINE_S,
+    DEFAULT_EXPIRATION_TTL_S,
     DEFAULT_MAX_DELIVERY_ATTEMPTS,
     DEFAULT_RETENTION_S,
     DeadLetterPolicy,
@@ -55,6 +56,10 @@ def _timestamp(us: int) -> timestamp_pb2.Timestamp:
     return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=(us % 1_000_000) * 1000)
 
 
+def _seconds(d: duration_pb2.Duration) -> float:
+    return d.seconds + d.nanos / 1e9
+
+
 def _duration(seconds: float) -> duration_pb2.Duration:
     whole = int(seconds)
     return duration_pb2.Duration(seconds=whole, nanos=int(round((seconds - whole) * 1e9)))
@@ -87,8 +92,12 @@ def subscription_config(sub) -> SubscriptionConfig:
             )
     retention = DEFAULT_RETENTION_S
     if sub.HasField("message_retention_duration"):
-        d = sub.message_retention_duration
-        retention = d.seconds + d.nanos / 1e9
+        retention = _seconds(sub.message_retention_duration)
+    # Unset: Pub/Sub's default policy. Set without a ttl: the subscription never expires.
+    expiration_ttl = DEFAULT_EXPIRATION_TTL_S
+    if sub.HasField("expiration_policy"):
+        expiration = sub.expiration_policy
+        expiration_ttl = _seconds(expiration.ttl) if expiration.HasField("ttl") else None
     policy = None
     if sub.HasField("dead_letter_policy") and sub.dead_letter_policy.dead_letter_topic:
         policy = DeadLetterPolicy(
@@ -106,6 +115,7 @@ def subscription_config(sub) -> SubscriptionConfig:
         labels=dict(sub.labels),
         enable_message_ordering=sub.enable_message_ordering,
         dead_letter_policy=policy,
+        expiration_ttl_seconds=expiration_ttl,
     )
 
 
@@ -125,6 +135,10 @@ def subscription_pb(config: SubscriptionConfig):
         sub.dead_letter_policy.max_delivery_attempts = (
             config.dead_letter_policy.max_delivery_attempts
         )
+    if config.expiration_ttl_seconds is None:
+        sub.expiration_policy.SetInParent()  # present but without a ttl: never expires
+    else:
+        sub.expiration_policy.ttl.CopyFrom(_duration(config.expiration_ttl_seconds))
     return sub
 
 

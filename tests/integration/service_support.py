@@ -165,6 +165,9 @@ def check_exactly_once(site: GrowingSite, warehouse: Path) -> None:
     lost = sorted(set(want) - set(got))
     extra = sorted(set(got) - set(want))
     wrong = sorted(k for k in set(want) & set(got) if got[k] != want[k])
+    versions = sum(len(v) for v in want.values())
+    print(f"{len(want)} entries served ({versions} versions): {len(lost)} lost, {len(extra)} unexpected, "
+          f"{len(wrong)} with wrong versions")
     assert not (lost or extra or wrong), (
         f"{len(want)} entries served: {len(lost)} lost {lost[:5]}, {len(extra)} unexpected {extra[:5]}, "
         f"{len(wrong)} with wrong versions {[(k, got[k], want[k]) for k in wrong[:5]]}")

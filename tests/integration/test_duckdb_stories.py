@@ -48,7 +48,8 @@ def _story(cluster: str, articles: list[str], *, at: int, canonical: str | None 
 
 
 def _unit(article: dict, stories: list[dict] = ()) -> dict:
-    raw = {"message_id": article["message_id"], "feed_id": article["feed_id"], "item_key": None,
+    raw = {"replay_key": "data:" + article["message_id"], "message_id": article["message_id"],
+           "feed_id": article["feed_id"], "item_key": None,
            "fetched_at": article["fetched_at"], "received_at": T0, "attributes": "{}", "payload": "{}"}
     return {"message_id": article["message_id"], "raw_items": raw, "articles": article, "dead_letter": None,
             "stories": list(stories)}

@@ -1,16 +1,19 @@
 """The emulator, driven only through Google's client library (and Beam's Pub/Sub source).
 
 Every test gets its own emulator on a free port and points PUBSUB_EMULATOR_HOST at it, which is
-exactly how the client library finds Google's emulator too.
+exactly how the client library finds Google's emulator too. The Beam test runs on Google's
+emulator as well (``pubsub_backend``): the rest is about newswire's emulator itself.
 """
 
 import contextlib
 import datetime
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -21,6 +24,7 @@ from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.types import BatchSettings, FlowControl
 from google.protobuf import duration_pb2
 from google.pubsub_v1 import PublisherClient as GapicPublisherClient
+from google.pubsub_v1.types import StreamingPullRequest
 
 
 from .support import wait_for
@@ -166,6 +170,51 @@ def test_subscription_admin_round_trips_settings(publisher, subscriber, topic):
         subscriber.get_subscription(subscription=SUB)
     with pytest.raises(exceptions.NotFound):
         subscriber.pull(subscription=SUB, max_messages=1)
+
+
+def test_subscription_expiration_policy_round_trips_and_is_validated(subscriber, topic):
+    # Without an expiration_policy Pub/Sub applies its default: 31 days of inactivity.
+    plain = subscriber.get_subscription(subscription=make_sub(subscriber))
+    assert plain.expiration_policy.ttl == datetime.timedelta(days=31)
+
+    # The non-default settings of Google's system test, read back alike by create, get and list.
+    custom = f"{PROJECT}/subscriptions/custom-sub"
+    created = subscriber.create_subscription(
+        request={
+            "name": custom,
+            "topic": topic,
+            "ack_deadline_seconds": 30,
+            "retain_acked_messages": True,
+            "message_retention_duration": {"seconds": 911},
+            "expiration_policy": {"ttl": {"seconds": 90210}},
+        }
+    )
+    assert created.expiration_policy.ttl == datetime.timedelta(days=1, seconds=3810)
+    assert subscriber.get_subscription(subscription=custom) == created
+    assert [s for s in subscriber.list_subscriptions(project=PROJECT) if s.name == custom] == [
+        created
+    ]
+
+    # A policy without a ttl means "never expires": it comes back present, with no ttl.
+    never = subscriber.get_subscription(
+        subscription=make_sub(subscriber, f"{PROJECT}/subscriptions/never-sub", expiration_policy={})
+    )
+    assert "expiration_policy" in never
+    assert "ttl" not in never.expiration_policy
+
+    with pytest.raises(exceptions.InvalidArgument, match="at least 1 day"):
+        make_sub(
+            subscriber,
+            f"{PROJECT}/subscriptions/short-sub",
+            expiration_policy={"ttl": {"seconds": 3600}},
+        )
+    # One day is allowed, but not below the (default, 7-day) message retention.
+    with pytest.raises(exceptions.InvalidArgument, match="shorter than message_retention"):
+        make_sub(
+            subscriber,
+            f"{PROJECT}/subscriptions/day-sub",
+            expiration_policy={"ttl": {"seconds": 86400}},
+        )
 
 
 def test_subscription_admin_errors(subscriber, topic):
@@ -360,6 +409,82 @@ def test_streaming_nack_redelivers(publisher, subscriber, topic):
         future.cancel()
         future.result(timeout=20)
     assert sorted(deliveries) == [b"alpha", b"alpha", b"beta", b"beta"]
+
+
+class RawStream:
+    """One StreamingPull call through the client's plain RPC: requests go in as sent, messages
+    come out one by one (what the high-level subscriber does, without its lease management)."""
+
+    def __init__(self, subscriber, subscription: str, **first) -> None:
+        self._requests: queue.Queue = queue.Queue()
+        self._requests.put(StreamingPullRequest(subscription=subscription, **first))
+        self._received: queue.Queue = queue.Queue()
+        responses = subscriber.streaming_pull(requests=iter(self._requests.get, None))
+        self._reader = threading.Thread(target=self._read, args=(responses,), daemon=True)
+        self._reader.start()
+
+    def _read(self, responses) -> None:
+        try:
+            for response in responses:
+                for received in response.received_messages:
+                    self._received.put(received)
+        except Exception as e:  # the call's error, e.g. InvalidArgument, for next() to raise
+            self._received.put(e)
+
+    def send(self, **fields) -> None:
+        self._requests.put(StreamingPullRequest(**fields))
+
+    def next(self, timeout: float = 20.0):
+        item = self._received.get(timeout=timeout)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def assert_quiet(self, seconds: float) -> None:
+        with pytest.raises(queue.Empty):
+            self.next(timeout=seconds)
+
+    def close(self) -> None:
+        self._requests.put(None)  # ends the request stream; the server then ends the call
+        self._reader.join(timeout=20)
+
+
+def test_streaming_pull_leases_follow_the_stream_ack_deadline(publisher, subscriber, topic):
+    # The subscription's own deadline is 600 s, so only the stream's deadline (2 s, below real
+    # Pub/Sub's 10 s minimum; the emulator allows it for fast tests) can expire a lease.
+    make_sub(subscriber, ack_deadline_seconds=600)
+    publish_all(publisher, topic, [b"first", b"second"])
+    stream = RawStream(subscriber, SUB, stream_ack_deadline_seconds=2, max_outstanding_messages=1)
+    try:
+        lease_1 = stream.next()
+        assert lease_1.message.data == b"first"
+        # Neither acked nor extended: once the stream deadline passes the message is outstanding
+        # no more, and it comes back (before "second": redeliveries keep publish order).
+        lease_2 = stream.next(timeout=10)
+        assert (lease_2.message.data, lease_2.ack_id != lease_1.ack_id) == (b"first", True)
+        # A modack sent on the stream overrides the stream deadline for that message.
+        stream.send(modify_deadline_ack_ids=[lease_2.ack_id], modify_deadline_seconds=[600])
+        stream.assert_quiet(4)
+        # A later stream_ack_deadline_seconds applies to what the stream delivers from then on.
+        stream.send(stream_ack_deadline_seconds=600, ack_ids=[lease_2.ack_id])
+        lease_3 = stream.next()
+        assert lease_3.message.data == b"second"
+        stream.assert_quiet(4)
+        stream.send(ack_ids=[lease_3.ack_id])
+    finally:
+        stream.close()
+    assert pull_now(subscriber, SUB) == []
+
+
+@pytest.mark.parametrize("seconds", [0, 601])
+def test_streaming_pull_needs_a_stream_ack_deadline_in_range(subscriber, topic, seconds):
+    make_sub(subscriber)
+    stream = RawStream(subscriber, SUB, stream_ack_deadline_seconds=seconds)
+    try:
+        with pytest.raises(exceptions.InvalidArgument, match="stream_ack_deadline_seconds"):
+            stream.next()
+    finally:
+        stream.close()
 
 
 def test_ack_deadline_expiry_redelivers_and_counts_attempts(publisher, subscriber, topic):
@@ -589,27 +714,40 @@ def _append_json(element, path: str) -> None:
         f.write(json.dumps(element) + "\n")
 
 
-def test_beam_read_from_pubsub_direct_runner_streaming(publisher, subscriber, topic, tmp_path):
+@pytest.fixture
+def backend_clients(pubsub_backend):
+    """Publisher and subscriber on the test's backend, and names in the backend's own project."""
+    project = f"projects/{pubsub_backend.project}"
+    publisher, subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+    yield publisher, subscriber, f"{project}/topics/raw-items", f"{project}/subscriptions/raw-items-sub"
+    subscriber.close()
+    publisher.transport.close()
+
+
+def test_beam_read_from_pubsub_direct_runner_streaming(pubsub_backend, backend_clients, tmp_path):
     """Beam's own ReadFromPubSub, on the local Python DirectRunner in streaming mode, reads
-    messages (data and attributes) published to the emulator before and while it runs."""
+    messages (data and attributes) published before and while it runs; on newswire's emulator and
+    on Google's."""
     import apache_beam as beam
     from apache_beam.io.gcp.pubsub import ReadFromPubSub
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.runners.direct.direct_runner import BundleBasedDirectRunner
 
-    make_sub(subscriber)
+    publisher, subscriber, topic, sub = backend_clients
+    publisher.create_topic(name=topic)
+    make_sub(subscriber, sub, topic)
     out = tmp_path / "out.jsonl"
     out.touch()
     publish_all(publisher, topic, [f"early {i}".encode() for i in range(5)], feed_id="f1")
 
-    options = PipelineOptions(project="newswire-test")
+    options = PipelineOptions(project=pubsub_backend.project)
     options.view_as(StandardOptions).streaming = True
     # BundleBasedDirectRunner: the local Python runner that implements Pub/Sub reads,
     # never the Prism download.
     pipeline = beam.Pipeline(runner=BundleBasedDirectRunner(), options=options)
     (
         pipeline
-        | ReadFromPubSub(subscription=SUB, with_attributes=True)
+        | ReadFromPubSub(subscription=sub, with_attributes=True)
         | beam.Map(lambda m: {"data": m.data.decode(), "feed_id": m.attributes["feed_id"]})
         | beam.Map(_append_json, str(out))
     )
@@ -622,9 +760,11 @@ def test_beam_read_from_pubsub_direct_runner_streaming(publisher, subscriber, to
 
         wait_for(lambda: len(rows()) >= 10, timeout=60, what="Beam to read 10 messages")
     finally:
+        # On Google's emulator this waits out Beam's pending 30 s pull: it answers an empty pull
+        # only at the caller's deadline.
         result.cancel()
     assert sorted((r["data"], r["feed_id"]) for r in rows()) == sorted(
         [(f"early {i}", "f1") for i in range(5)] + [(f"late {i}", "f2") for i in range(5)]
     )
     # ReadFromPubSub acks what it read.
-    assert pull_now(subscriber, SUB) == []
+    assert pull_now(subscriber, sub) == []

@@ -1,7 +1,7 @@
 """The streaming pipeline against the Pub/Sub emulator: rows arrive, and a crash loses nothing.
 
-Runs the real stack: newswire's emulator over gRPC, google-cloud-pubsub, the DirectRunner in
-streaming mode and a DuckDB file.
+Runs the real stack: a Pub/Sub emulator over gRPC (newswire's and Google's, see ``pubsub_backend``),
+google-cloud-pubsub, the DirectRunner in streaming mode and a DuckDB file.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from google.cloud import pubsub_v1
 
-from emulator.server import start_emulator
 from pipeline.pubsub_admin import PubSubLayout, ensure_layout
 from pipeline.query_server import query_running
 from pipeline.streaming import StreamingJob
@@ -29,12 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def pubsub(monkeypatch):
-    with start_emulator() as em:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", em.host_port)
-        layout = PubSubLayout("newswire-test")
-        ensure_layout(layout)
-        yield em, layout
+def pubsub(pubsub_backend):
+    layout = PubSubLayout(pubsub_backend.project)
+    ensure_layout(layout)
+    return pubsub_backend, layout
 
 
 def _publish(layout: PubSubLayout, n: int, start: int = 0, pace: float = 0.0) -> list[str]:

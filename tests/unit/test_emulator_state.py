@@ -159,6 +159,23 @@ def test_errors_name_the_problem(broker):
         sub(broker, ack_deadline_seconds=0)
     with pytest.raises(InvalidArgument, match="message_retention_duration"):
         sub(broker, message_retention_seconds=40 * 86400)
+    with pytest.raises(InvalidArgument, match="expiration_policy.ttl must be at least 1 day"):
+        sub(broker, expiration_ttl_seconds=3600)
+    with pytest.raises(InvalidArgument, match="shorter than message_retention_duration"):
+        sub(broker, message_retention_seconds=3 * 86400, expiration_ttl_seconds=2 * 86400)
+
+
+def test_expiration_policy_accepts_never_and_ttls_covering_retention(broker):
+    broker.create_subscription(
+        SubscriptionConfig(name=SUB, topic=TOPIC, expiration_ttl_seconds=None)
+    )
+    broker.create_subscription(
+        SubscriptionConfig(
+            name=DEAD_SUB, topic=TOPIC, message_retention_seconds=86400, expiration_ttl_seconds=86400
+        )
+    )
+    assert broker.get_subscription(SUB).expiration_ttl_seconds is None
+    assert broker.get_subscription(DEAD_SUB).expiration_ttl_seconds == 86400
 
 
 @pytest.mark.parametrize(
