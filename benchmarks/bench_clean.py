@@ -21,9 +21,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 
 from benchmarks.timing import time_stages
-from transforms.clean import clean_item
-from transforms.normalize import paragraph_key
-from transforms.parse import parse_raw_item
+from transforms.cleaning import clean_item, paragraph_key, parse_raw_item
 
 try:  # identity joins the chain when it is part of the checkout
     from transforms.identity import article_row
@@ -82,7 +80,7 @@ def make_items(n: int, seed: int = 7) -> list[bytes]:
     return out
 
 
-# A source's learned boilerplate, as transforms.learned would hold it: 60 lines, one of which every
+# A source's learned boilerplate, as transforms.learning would hold it: 60 lines, one of which every
 # bench item carries (so learned removal really runs).
 LEARNED_LINE = "Bench News: independent harbour and shipping news since 2009"
 LEARNED = frozenset({paragraph_key(LEARNED_LINE)} | {paragraph_key(f"Bench learned line {i}") for i in range(59)})
@@ -111,8 +109,7 @@ def measure(items: list[bytes], runs: int, learned: frozenset[str] = frozenset()
 def _learners(items: list[bytes]) -> dict:
     """One learner per bench feed, as the pipeline holds them, each having learned LEARNED_LINE
     already (seen on every item of thirty stories over six days)."""
-    from transforms.learned import LearnConfig
-    from transforms.learner import FeedLearner
+    from transforms.learning import FeedLearner, LearnConfig
 
     config = LearnConfig()
     t0 = datetime(2024, 2, 20, tzinfo=timezone.utc)
@@ -153,10 +150,14 @@ def measure_learning(items: list[bytes], runs: int) -> list[float]:
 
 def stage_times(items: list[bytes]) -> dict[str, float]:
     """Median CPU µs per item of each stage, each timed alone over every item (to find hot spots)."""
-    from transforms.boilerplate import strip_boilerplate
-    from transforms.clean import pick_body
-    from transforms.language import detect_language
-    from transforms.normalize import clean_title, html_to_blocks, split_standfirst
+    from transforms.cleaning import (
+        clean_title,
+        detect_language,
+        html_to_blocks,
+        pick_body,
+        split_standfirst,
+        strip_boilerplate,
+    )
 
     raws = [parse_raw_item(d, {}, "bench") for d in items]
     bodies = [html_to_blocks(pick_body(r.entry)[0]).paragraphs for r in raws]

@@ -33,9 +33,15 @@ import objsize
 
 from benchmarks.bench_fingerprint import articles_of, pin_to_one_core
 from benchmarks.corpus import make_lines
-from transforms.clustering import StoryArticle
-from transforms.fingerprint import DEFAULT_LSH, fingerprint_bodies
-from transforms.stories import ClusterInput, StoryTracker, cluster_batch, cluster_input
+from transforms.syndication import (
+    DEFAULT_LSH,
+    ClusterInput,
+    StoryArticle,
+    StoryTracker,
+    cluster_batch,
+    cluster_input,
+    fingerprint_bodies,
+)
 
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
 
@@ -104,7 +110,7 @@ def graph_step_cost(held: int) -> None:
 
 
 def batch_cost(count: int) -> None:
-    from transforms.dofns import ParseCleanIdentify
+    from transforms.cleaning.dofns import ParseCleanIdentify
     from transforms.model import Message
 
     parse = ParseCleanIdentify()
@@ -126,7 +132,8 @@ def streaming_rate(count: int) -> None:
     from apache_beam.transforms.window import TimestampedValue
 
     from pipeline.runners import STREAMING_RUNNER
-    from transforms.cluster_dofns import Cluster
+    from transforms.model import Unit
+    from transforms.syndication.dofns import Cluster
 
     rng = random.Random(3)
     bodies = articles_of(300, count // 2, seed=4)
@@ -135,8 +142,7 @@ def streaming_rate(count: int) -> None:
         text = bodies[n // 2] if n % 2 == 0 else bodies[n // 2] + " Related: another story."
         row = {"article_id": f"a{n}", "version": 1, "withdrawn": False, "body": text, "fetched_at": T0,
                "feed_id": f"feed-{rng.randrange(40)}", "agency": "ap", "title": f"Story {n}", "dateline": None}
-        units.append(TimestampedValue({"message_id": f"m{n}", "raw_items": {}, "articles": row,
-                                       "dead_letter": None}, T0.timestamp()))
+        units.append(TimestampedValue(Unit(f"m{n}", raw_item={}, article=row, dead_letter=None), T0.timestamp()))
     options = PipelineOptions()
     options.view_as(StandardOptions).streaming = True
     stream = TestStream().advance_watermark_to(0).add_elements(units).advance_watermark_to_infinity()

@@ -24,10 +24,11 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from tests.quality.syndication_corpus import load_corpus
-from transforms.clustering import StoryArticle, StoryClusterer
-from transforms.fingerprint import (
+from transforms.syndication import (
     DEFAULT_LSH,
     Fingerprint,
+    StoryArticle,
+    StoryClusterer,
     band_keys,
     fingerprint_bodies,
     fingerprint_body,

@@ -20,10 +20,8 @@ import orjson
 
 from benchmarks.timing import time_stages
 from benchmarks.pages_corpus import Page, make_pages
-from transforms.clean import clean_item
+from transforms.cleaning import clean_item, paragraph_key, parse_raw_item
 from transforms.identity import article_row
-from transforms.normalize import paragraph_key
-from transforms.parse import parse_raw_item
 
 FLOOR_PAGES_PER_S = 250
 
@@ -79,7 +77,7 @@ def stage_times(items: list[bytes]) -> dict[str, float]:
     """Median CPU µs per page of each stage, each timed alone over every page."""
     from selectolax.lexbor import LexborHTMLParser
 
-    from transforms import page as pg
+    from transforms.cleaning import page as pg
 
     import trafilatura
 

@@ -21,9 +21,8 @@ RATIO_FLOOR = 0.40
 
 
 def pure_chain(lines: list[bytes]) -> float:
-    from transforms.clean import clean_item
+    from transforms.cleaning import clean_item, parse_raw_item
     from transforms.identity import article_row
-    from transforms.parse import parse_raw_item
 
     t = time.process_time()
     for i, line in enumerate(lines):

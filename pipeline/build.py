@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
-from transforms.cluster_dofns import Cluster
-from transforms.dofns import ARTICLE, DEAD, RAW, DedupVersions, ParseCleanIdentify, Unit, unit_key
-from transforms.learned import LearnConfig
-from transforms.learned_dofns import CleanWithLearnedLines
-from transforms.learner import LEARNED
-from transforms.stories import STORY
+from transforms.cleaning.dofns import ParseCleanIdentify
+from transforms.identity.dofns import DedupVersions, unit_key
+from transforms.learning import LearnConfig
+from transforms.learning.dofns import CleanWithLearnedLines
+from transforms.model import Unit
+from transforms.syndication.dofns import Cluster
 
 from .options import NewswireOptions, cluster_config, learn_config
 from .runners import is_dataflow
@@ -32,7 +34,7 @@ class CleanArticles(beam.PTransform):
     de-duplication can take their cluster ids in the same fused step that numbers their versions.
 
     With ``learn`` (a LearnConfig), each item is cleaned with the boilerplate learned from its
-    source's earlier items (``transforms.learned_dofns``); without, in one stateless step.
+    source's earlier items (``transforms.learning.dofns``); without, in one stateless step.
     """
 
     def __init__(self, *, streaming: bool, dedup_ttl_seconds: int, with_items: bool = False,
@@ -56,18 +58,26 @@ class CleanArticles(beam.PTransform):
         return {"units": units, "items": items} if self.with_items else units
 
 
+# The unit's fields that hold one row (or None), by the table the row goes to.
+_ONE_ROW = ((ARTICLES, attrgetter("article")), (RAW_ITEMS, attrgetter("raw_item")),
+            (DEAD_LETTER, attrgetter("dead_letter")))
+
+
 class SplitTables(beam.PTransform):
-    """Units → one PCollection of rows per table, for sinks that write tables separately."""
+    """Units → one PCollection of rows per table (by table name), for sinks that write tables
+    separately."""
 
     def expand(self, units):
         tables = {
-            name: units | f"Rows_{name}" >> beam.FlatMap(lambda u, n=name: [u[n]] if u[n] is not None else [])
-            for name in (ARTICLE, RAW, DEAD)
+            table.name: units | f"Rows_{table.name}" >> beam.FlatMap(
+                lambda u, row_of=row_of: [row] if (row := row_of(u)) is not None else [])
+            for table, row_of in _ONE_ROW
         }
         # A unit carries the story snapshots its article changed (none before the Cluster stage).
-        tables[STORY] = units | f"Rows_{STORY}" >> beam.FlatMap(lambda u: u.get(STORY) or ())
+        tables[STORIES.name] = units | f"Rows_{STORIES.name}" >> beam.FlatMap(lambda u: u.stories)
         # ... and the learned-boilerplate rows its item changed.
-        tables[LEARNED] = units | f"Rows_{LEARNED}" >> beam.FlatMap(lambda u: u.get(LEARNED) or ())
+        tables[LEARNED_BOILERPLATE.name] = units | f"Rows_{LEARNED_BOILERPLATE.name}" >> beam.FlatMap(
+            lambda u: u.learned)
         return tables
 
 
@@ -80,10 +90,9 @@ def write_warehouse(units, spec: WarehouseSpec) -> None:
 
     tables = units | "SplitTables" >> SplitTables()
     # Rows BigQuery rejects come back as dead_letter rows and join the pipeline's own dead letters.
-    rejected = [tables[name] | f"Write_{name}" >> WriteToBigQueryTable(spec, table)
-                for name, table in ((ARTICLE, ARTICLES), (RAW, RAW_ITEMS), (STORY, STORIES),
-                                    (LEARNED, LEARNED_BOILERPLATE))]
-    dead_letters = (tables[DEAD], *rejected) | "AllDeadLetters" >> beam.Flatten()
+    rejected = [tables[table.name] | f"Write_{table.name}" >> WriteToBigQueryTable(spec, table)
+                for table in (ARTICLES, RAW_ITEMS, STORIES, LEARNED_BOILERPLATE)]
+    dead_letters = (tables[DEAD_LETTER.name], *rejected) | "AllDeadLetters" >> beam.Flatten()
     dead_letters | f"Write_{DEAD_LETTER.name}" >> WriteToBigQueryTable(spec, DEAD_LETTER)
 
 

@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.fingerprint import DEFAULT_THRESHOLDS, MatchThresholds
-from transforms.learned import LearnConfig
-from transforms.stories import ClusterConfig
+from transforms.learning import LearnConfig
+from transforms.syndication import DEFAULT_THRESHOLDS, ClusterConfig, MatchThresholds
 
 DEFAULT_DEDUP_TTL_HOURS = 7 * 24
 DEFAULT_CLUSTER_TTL_HOURS = 72
@@ -25,7 +24,7 @@ _THRESHOLD_HELP = {
     "min_words": "bodies shorter than this never join a story",
 }
 
-# --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learned).
+# --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).
 _LEARN_HELP = {
     "min_items": "items of a source that must carry a line before it is learned",
     "min_days": "distinct publication days a line must be seen on (one day's story never suffices)",

@@ -12,8 +12,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from schemas import SCHEMA_VERSION
-from transforms.dates import parse_date
-from transforms.urls import canonical_url, is_home_page_url
+from transforms.cleaning import canonical_url, is_home_page_url, parse_date
 
 from .config import FeedConfig
 

@@ -189,7 +189,7 @@ STORIES = Table(
 
 LEARNED_BOILERPLATE = Table(
     name="learned_boilerplate",
-    description="Lines learned as one source's boilerplate (transforms.learned), with their counts.",
+    description="Lines learned as one source's boilerplate (transforms.learning), with their counts.",
     schema_version=SCHEMA_VERSION,
     primary_key=("feed_id", "line_key"),
     partition_field=None,  # ingestion time: a small table of snapshots

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import yaml
 
+from transforms.cleaning import parse_raw_item
 from transforms.model import RawItem
-from transforms.parse import parse_raw_item
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cleaning"
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,13 +1,28 @@
-"""Typed values passed between the pure transforms.
+"""Typed values passed between the pure transforms, and the unit that travels to the sinks.
 
 These are the in-memory shapes of the records in ``schemas.definitions``; the warehouse rows are
-plain dicts keyed by schema field names (see ``transforms.identity.article_row``).
+plain dicts keyed by schema field names (see ``transforms.identity.article_row``). Beam encodes a
+:class:`Unit` with the coder that ``transforms.coders`` registers.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
+
+# The word count of a clean text (``CleanArticle.word_count``; the articles row carries it).
+# Han, Hiragana, Katakana and compatibility ideographs: no spaces between words, so each character
+# counts as one word (the usual convention for CJK word counts). Everything else: runs of letters
+# or digits, with inner apostrophes, hyphens and digit separators kept inside the word.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-.,:][^\W_{_CJK}]+)*")
+
+
+def word_count(text: str) -> int:
+    """Words in clean text: space-delimited scripts by word, CJK by character."""
+    return len(_WORD.findall(text)) if text else 0
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,7 @@ class CleanArticle:
     updated_at: datetime | None
     withdrawn: bool = False
     removed_rules: list[str] = field(default_factory=list)
-    # Keys of paragraphs removed as the source's learned boilerplate (for transforms.learned).
+    # Keys of paragraphs removed as the source's learned boilerplate (for transforms.learning).
     learned_lines: list[str] = field(default_factory=list)
     # Where the body came from: 'page' (the fetched article page), 'content' or 'summary' (the feed
     # entry), or 'none' (a headline-only item).
@@ -91,9 +106,7 @@ class CleanArticle:
 
     @property
     def word_count(self) -> int:
-        """Words of the body (CJK characters count one each); see ``transforms.metadata``."""
-        from .metadata import word_count
-
+        """Words of the body (CJK characters count one each): ``word_count``."""
         return word_count(self.body_text)
 
 
@@ -104,3 +117,22 @@ class Message:
     message_id: str
     data: bytes
     attributes: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+class Unit(NamedTuple):
+    """Everything one message produces, travelling together from cleaning to the sink.
+
+    The sink writes a unit in one transaction: a message is then either wholly in the warehouse or
+    not at all, which crash recovery relies on (pipeline/recovery.py). Cleaning makes it (with its
+    article row or its dead-letter row), identity numbers the article's version or drops a repeat's
+    article, learning and syndication add the rows they changed; each stage changes it with
+    ``_replace``. A tuple, so that it pickles as the class and its values only.
+    """
+
+    message_id: str
+    raw_item: dict  # the raw_items row: the message as received, whether or not it parsed
+    article: dict | None = None  # the articles row; None for a dead letter or a repeat of seen content
+    dead_letter: dict | None = None  # the dead_letter row of the step that failed
+    feed_agency: str | None = None  # the feed's agency (the poller's hint): is a copy the agency's own?
+    stories: tuple[dict, ...] = ()  # stories rows the article changed (syndication)
+    learned: tuple[dict, ...] = ()  # learned_boilerplate rows the item changed (learning)

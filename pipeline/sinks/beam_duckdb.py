@@ -6,6 +6,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas import ARTICLES, DEAD_LETTER, LEARNED_BOILERPLATE, RAW_ITEMS, STORIES
+from transforms.model import Unit
 
 from .duckdb import DuckDBWarehouse
 
@@ -22,9 +23,9 @@ class _WriteUnits(beam.DoFn):
         self._warehouse = DuckDBWarehouse.shared(self.path)
 
     def start_bundle(self) -> None:
-        self._units: list[dict] = []
+        self._units: list[Unit] = []
 
-    def process(self, unit: dict):
+    def process(self, unit: Unit):
         self._units.append(unit)
 
     def finish_bundle(self) -> None:

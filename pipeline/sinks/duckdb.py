@@ -19,6 +19,7 @@ import threading
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,11 @@ from schemas.views import (
     unique_view_description,
     unique_view_name,
 )
+from transforms.model import Unit
+
+# The unit's fields that hold one row (or None), by table, in the order they are written.
+_ONE_ROW = ((RAW_ITEMS, attrgetter("raw_item")), (DEAD_LETTER, attrgetter("dead_letter")),
+            (ARTICLES, attrgetter("article")))
 
 
 class WarehouseError(RuntimeError):
@@ -208,10 +214,10 @@ class DuckDBWarehouse:
         with self._transaction():
             return self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
 
-    def write_units(self, units: list[dict]) -> dict[str, WriteResult]:
-        """Write everything some messages produced (see transforms.dofns) in one transaction,
-        with the story snapshots and learned-line rows they carry (``stories`` and
-        ``learned_boilerplate``, a list per unit).
+    def write_units(self, units: list[Unit]) -> dict[str, WriteResult]:
+        """Write everything some messages produced (``transforms.model.Unit``) in one transaction,
+        with the story snapshots and learned-line rows they carry (``stories`` and ``learned``).
+        Returns what was written, by table name.
 
         A message whose ``replay_key`` is already in raw_items was written whole before (a replay
         after a restart, a re-publish, or a re-run of the same files) and is skipped whole: what the
@@ -230,10 +236,10 @@ class DuckDBWarehouse:
                 if key not in done:
                     done.add(key)
                     fresh.append(u)
-            known = self._known_articles([u[ARTICLES.name]["article_id"] for u in fresh if u.get(ARTICLES.name)])
-            for table in (RAW_ITEMS, DEAD_LETTER, ARTICLES):
-                rows = [u[table.name] for u in fresh if u.get(table.name) is not None]
-                offered = sum(1 for u in units if u.get(table.name) is not None)
+            known = self._known_articles([u.article["article_id"] for u in fresh if u.article])
+            for table, row_of in _ONE_ROW:
+                rows = [row for u in fresh if (row := row_of(u)) is not None]
+                offered = sum(1 for u in units if row_of(u) is not None)
                 result = WriteResult(0, 0)
                 if rows:
                     result = self._write_articles(rows) if table is ARTICLES else self._insert_ignore(table, rows)
@@ -242,10 +248,10 @@ class DuckDBWarehouse:
             # story (see _write_articles), so what a job that did not know it (a later batch run, a
             # restarted local job) computed as its story is not written either.
             stories = [row for u in fresh
-                       if not (u.get(ARTICLES.name) and u[ARTICLES.name]["article_id"] in known)
-                       for row in (u.get(STORIES.name) or ())]
+                       if not (u.article and u.article["article_id"] in known)
+                       for row in u.stories]
             results[STORIES.name] = self._upsert_stories(stories) if stories else WriteResult(0, 0)
-            learned = [row for u in fresh for row in (u.get(LEARNED_BOILERPLATE.name) or ())]
+            learned = [row for u in fresh for row in u.learned]
             results[LEARNED_BOILERPLATE.name] = self._upsert_learned(learned) if learned else WriteResult(0, 0)
         return results
 
@@ -405,8 +411,8 @@ class DuckDBWarehouse:
             return cols, cur.fetchall()
 
 
-def _replay_key(unit: dict) -> str:
-    return unit[RAW_ITEMS.name]["replay_key"]
+def _replay_key(unit: Unit) -> str:
+    return unit.raw_item["replay_key"]
 
 
 def query_file_arrow(path: str | Path, sql: str):

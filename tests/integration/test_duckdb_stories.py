@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.sinks.duckdb import DuckDBWarehouse
 from schemas import SCHEMA_VERSION, STORIES, duckdb_ddl
+from transforms.model import Unit
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
 
@@ -47,12 +48,11 @@ def _story(cluster: str, articles: list[str], *, at: int, canonical: str | None 
             "merged_into": merged_into}
 
 
-def _unit(article: dict, stories: list[dict] = ()) -> dict:
+def _unit(article: dict, stories: list[dict] = ()) -> Unit:
     raw = {"replay_key": "data:" + article["message_id"], "message_id": article["message_id"],
            "feed_id": article["feed_id"], "item_key": None,
            "fetched_at": article["fetched_at"], "received_at": T0, "attributes": "{}", "payload": "{}"}
-    return {"message_id": article["message_id"], "raw_items": raw, "articles": article, "dead_letter": None,
-            "stories": list(stories)}
+    return Unit(article["message_id"], raw_item=raw, article=article, dead_letter=None, stories=tuple(stories))
 
 
 def _stories(wh) -> dict[str, tuple]:
@@ -102,7 +102,7 @@ def test_a_new_version_keeps_the_story_its_article_was_first_written_with(wareho
 def test_a_replayed_message_writes_no_story(warehouse):
     unit = _unit(_article("a", cluster="a"), [_story("a", ["a"], at=1)])
     warehouse.write_units([unit])
-    replay = {**unit, "stories": [_story("a", ["a", "ghost"], at=7)]}
+    replay = unit._replace(stories=(_story("a", ["a", "ghost"], at=7),))
     assert warehouse.write_units([replay])["stories"].inserted == 0
     assert _stories(warehouse)["a"][2] == ["a"]
 

@@ -8,10 +8,10 @@ import pytest
 from pipeline.sinks.duckdb import DuckDBWarehouse, query_file
 from schemas import ARTICLES, DEAD_LETTER, RAW_ITEMS
 from tests.factories import raw_item, to_bytes
-from transforms.clean import clean_item
+from transforms.cleaning import clean_item, parse_raw_item
 from transforms.errors import ParseError, dead_letter_row
 from transforms.identity import article_row
-from transforms.parse import parse_raw_item
+from transforms.model import Unit
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
 
@@ -92,11 +92,11 @@ def test_a_replayed_message_is_skipped_whole_even_if_it_now_cleans_differently(w
     article = _article()
     raw_row = {"replay_key": "item:f/k", "message_id": article["message_id"], "feed_id": "f", "item_key": "k", "fetched_at": T0,
                "received_at": T0, "attributes": "{}", "payload": "{}"}
-    unit = {"message_id": article["message_id"], "raw_items": raw_row, "articles": article, "dead_letter": None}
+    unit = Unit(article["message_id"], raw_item=raw_row, article=article, dead_letter=None)
     first = warehouse.write_units([unit])
     assert first["articles"].inserted == 1 and first["raw_items"].inserted == 1
     # The same message again, but its derived article differs (say, a rule learned meanwhile).
-    replay = {**unit, "articles": {**article, "content_hash": "different", "body": "trimmed"}}
+    replay = unit._replace(article={**article, "content_hash": "different", "body": "trimmed"})
     again = warehouse.write_units([replay])
     assert again["articles"].inserted == 0 and again["articles"].skipped == 1
     _, rows = warehouse.query("SELECT count(*) FROM articles")
@@ -109,11 +109,10 @@ def _learned_row(items: int, updated: datetime, *, learned: bool = True, first_s
             "last_seen": updated, "updated_at": updated, "schema_version": 1}
 
 
-def _unit(message_id: str, learned_rows: list[dict]) -> dict:
+def _unit(message_id: str, learned_rows: list[dict]) -> Unit:
     raw_row = {"replay_key": f"data:{message_id}", "message_id": message_id, "feed_id": "site", "item_key": None, "fetched_at": T0,
                "received_at": T0, "attributes": "{}", "payload": "{}"}
-    return {"message_id": message_id, "raw_items": raw_row, "articles": None, "dead_letter": None,
-            "learned_boilerplate": learned_rows}
+    return Unit(message_id, raw_item=raw_row, article=None, dead_letter=None, learned=tuple(learned_rows))
 
 
 def test_learned_rows_are_upserted_latest_snapshot_first_seen_earliest(warehouse):

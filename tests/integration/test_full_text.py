@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from pollers import AddressPolicy, FeedConfig, PageSettings, PollerSettings, decode_html
-from transforms.clean import clean_item
-from transforms.parse import parse_raw_item
+from transforms.cleaning import clean_item, parse_raw_item
 
 from .feedserver import FeedServer, Reply
 from .test_pollers import FAST, make_poller, pubsub, server  # noqa: F401 - shared fixtures

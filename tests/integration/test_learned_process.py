@@ -9,7 +9,7 @@ from pipeline.cli import main as cli_main
 from pipeline.cli import process
 from tests.factories import write_jsonl
 from tests.learned_support import BACKGROUND, FEED, FOOTER, QUOTE, site_items
-from transforms.normalize import paragraph_key
+from transforms.cleaning import paragraph_key
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from pollers import (
     StateStore,
 )
 from tests.factories import message
-from transforms.dofns import ItemSteps
-from transforms.parse import parse_raw_item
+from transforms.cleaning import parse_raw_item
+from transforms.cleaning.dofns import ItemSteps
 
 from .feedserver import FeedServer, Reply, fixture
 from .support import wait_for
@@ -397,8 +397,8 @@ def _article_ids(messages) -> list[str]:
         clean, dead = steps.clean(msg, raw)
         assert dead is None
         unit = steps.identify(msg, raw, clean)
-        assert unit["dead_letter"] is None
-        ids.append(unit["articles"]["article_id"])
+        assert unit.dead_letter is None
+        ids.append(unit.article["article_id"])
     return ids
 
 

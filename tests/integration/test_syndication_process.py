@@ -14,7 +14,7 @@ import pytest
 from pipeline.cli import process
 from tests.quality.check_syndication import PRECISION_FLOOR, RECALL_FLOOR, pairwise_scores
 from tests.quality.syndication_corpus import feed_item, load_corpus
-from transforms.stories import story_article
+from transforms.syndication import story_article
 
 pytestmark = pytest.mark.integration
 

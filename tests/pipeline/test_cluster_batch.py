@@ -11,7 +11,7 @@ from pipeline.build import CleanArticles
 from pipeline.runners import BATCH_RUNNER
 from tests.factories import message
 from tests.quality.syndication_corpus import feed_item, load_corpus
-from transforms.cluster_dofns import Cluster
+from transforms.syndication.dofns import Cluster
 
 CORPUS = {i.article_id: i for i in load_corpus()}
 
@@ -45,10 +45,10 @@ EXPECTED = [  # (message, guid, version, guid of the article naming its story)
 
 def _summary(units):
     """(message, guid, version, guid of the story's root) per article; story rows by carrier."""
-    articles = [u["articles"] for u in units if u["articles"]]
+    articles = [u.article for u in units if u.article]
     guid = {a["article_id"]: a["guid"] for a in articles}
-    rows = sorted((u["message_id"], guid[r["cluster_id"]], r["outlet_count"])
-                  for u in units for r in u.get("stories") or ())
+    rows = sorted((u.message_id, guid[r["cluster_id"]], r["outlet_count"])
+                  for u in units for r in u.stories)
     return sorted((a["message_id"], a["guid"], a["version"], guid.get(a["cluster_id"])) for a in articles), rows
 
 

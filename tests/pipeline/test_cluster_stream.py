@@ -19,8 +19,9 @@ from pipeline.build import CleanArticles
 from pipeline.runners import STREAMING_RUNNER
 from tests.factories import message
 from tests.quality.syndication_corpus import CorpusItem, feed_item, load_corpus
-from transforms.cluster_dofns import Cluster
-from transforms.stories import ClusterConfig
+from transforms.model import Unit
+from transforms.syndication import ClusterConfig
+from transforms.syndication.dofns import Cluster
 
 CORPUS = {item.article_id: item for item in load_corpus()}
 HOUR = 3600
@@ -43,7 +44,7 @@ class _Keep(beam.DoFn):
             (Path(self.directory) / f"{uuid.uuid4().hex}.pkl").write_bytes(pickle.dumps(self._units))
 
 
-def run_stream(tmp_path: Path, events: list, config: ClusterConfig = ClusterConfig()) -> list[dict]:
+def run_stream(tmp_path: Path, events: list, config: ClusterConfig = ClusterConfig()) -> list[Unit]:
     """events: ("add", [(payload, message_id, event_time)]) or ("watermark", event_time)."""
     stream = TestStream().advance_watermark_to(0)
     for kind, value in events:
@@ -73,13 +74,13 @@ def arrival(item: CorpusItem, **changes) -> tuple[dict, str, float]:
 class Result:
     """Output units, by corpus id (the guid), with the stories as the warehouse would hold them."""
 
-    def __init__(self, units: list[dict]) -> None:
+    def __init__(self, units: list[Unit]) -> None:
         self.units = units
-        self.articles = [u["articles"] for u in units if u["articles"] is not None]
+        self.articles = [u.article for u in units if u.article is not None]
         self.guid = {a["article_id"]: a["guid"] for a in self.articles}
         self.stories: dict[str, dict] = {}
         for u in units:
-            for row in u.get("stories") or ():
+            for row in u.stories:
                 known = self.stories.get(row["cluster_id"])
                 if known is None or row["updated_at"] > known["updated_at"]:
                     self.stories[row["cluster_id"]] = row
@@ -152,8 +153,8 @@ def test_a_bridging_article_merges_two_stories_and_the_retired_one_points_to_the
     result = Result(units)
     front, back = result.guid_to_id("front"), result.guid_to_id("back")
     assert (result.cluster("front"), result.cluster("back"), result.cluster("bridge")) == (front, back, front)
-    bridge = next(u for u in units if u["articles"] and u["articles"]["guid"] == "bridge")
-    rows = {r["cluster_id"]: r for r in bridge["stories"]}
+    bridge = next(u for u in units if u.article and u.article["guid"] == "bridge")
+    rows = {r["cluster_id"]: r for r in bridge.stories}
     assert set(rows) == {front, back}
     assert rows[back]["merged_into"] == front and rows[front]["merged_into"] is None
     assert {result.guid[a] for a in rows[front]["article_ids"]} == {"front", "back", "bridge"}
@@ -166,9 +167,9 @@ def test_redelivered_and_repeated_messages_make_one_article_and_change_no_story(
                                   ("add", [(payload, mid, at + 60)]),  # the same message again
                                   ("add", [(payload, "m-repoll", at + 300)])])  # a re-poll
     assert len(units) == 3
-    articles = [u["articles"] for u in units if u["articles"] is not None]
+    articles = [u.article for u in units if u.article is not None]
     assert len(articles) == 1 and articles[0]["cluster_id"] == articles[0]["article_id"]
-    assert all(not u.get("stories") for u in units if u["articles"] is None)
+    assert all(not u.stories for u in units if u.article is None)
 
 
 def test_versions_keep_their_cluster_and_a_kill_notice_withdraws_without_a_story(tmp_path):
@@ -194,10 +195,10 @@ def test_versions_keep_their_cluster_and_a_kill_notice_withdraws_without_a_story
                       if a["guid"] == "ferry-harbour-gazette")
     story = result.guid_to_id("ferry-dpa")
     assert versions == [(1, story, False), (2, story, False), (3, story, True)]
-    notice = next(u for u in units if u["articles"] and u["articles"]["guid"] == "kill-notice-7")
-    assert notice["articles"]["withdrawn"] and notice["articles"]["cluster_id"] is None
-    assert not notice.get("stories")
-    assert all(not u.get("stories") for u in units if u["articles"] and u["articles"]["version"] > 1)
+    notice = next(u for u in units if u.article and u.article["guid"] == "kill-notice-7")
+    assert notice.article["withdrawn"] and notice.article["cluster_id"] is None
+    assert not notice.stories
+    assert all(not u.stories for u in units if u.article and u.article["version"] > 1)
     assert result.stories[story]["outlet_count"] == 2
 
 
@@ -218,7 +219,7 @@ def test_a_copy_later_than_the_ttl_starts_a_story_of_its_own(tmp_path):
 def test_a_graph_rebuilt_from_its_state_for_every_element_decides_the_same(tmp_path, monkeypatch):
     # The live graph is only a cache of snapshot + log: with no cache and a snapshot every second
     # decision, every element rebuilds it from state, and nothing may change.
-    from transforms import cluster_dofns
+    from transforms.syndication import dofns as cluster_dofns
 
     stories = {"ferry-strike", "port-expansion", "quake-estmere"}
     items = sorted((i for i in CORPUS.values() if i.story in stories), key=lambda i: i.first_seen, reverse=True)

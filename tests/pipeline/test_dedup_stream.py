@@ -8,14 +8,15 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from pipeline.runners import STREAMING_RUNNER
-from transforms.dofns import DedupVersions, unit_key
+from transforms.identity.dofns import DedupVersions, unit_key
+from transforms.model import Unit
 
 HOUR = 3600
 
 
 def _row(aid, h):
-    return {"message_id": f"{aid}-{h}", "raw_items": {}, "dead_letter": None,
-            "articles": {"article_id": aid, "content_hash": h, "version": 1}}
+    return Unit(f"{aid}-{h}", raw_item={}, dead_letter=None,
+                article={"article_id": aid, "content_hash": h, "version": 1})
 
 
 def _assert_dedup(stream, ttl_seconds, expected, project) -> None:
@@ -23,9 +24,9 @@ def _assert_dedup(stream, ttl_seconds, expected, project) -> None:
     opts.view_as(StandardOptions).streaming = True
     with TestPipeline(runner=STREAMING_RUNNER, options=opts) as p:
         out = (p | stream
-               | beam.Map(lambda u: (unit_key(u), u)).with_output_types(tuple[str, dict])
+               | beam.Map(lambda u: (unit_key(u), u)).with_output_types(tuple[str, Unit])
                | DedupVersions(ttl_seconds, streaming=True)
-               | beam.FlatMap(lambda u: [u["articles"]] if u["articles"] else [])
+               | beam.FlatMap(lambda u: [u.article] if u.article else [])
                | beam.Map(project))
         assert_that(out, equal_to(expected))
 

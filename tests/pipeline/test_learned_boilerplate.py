@@ -17,9 +17,9 @@ from pipeline.build import CleanArticles, SplitTables
 from pipeline.runners import BATCH_RUNNER, STREAMING_RUNNER
 from tests.factories import message, raw_item
 from tests.learned_support import FEED, FOOTER, QUOTE, site_items
-from transforms.learned import LearnConfig
-from transforms.learned_dofns import CleanWithLearnedLines
-from transforms.normalize import paragraph_key
+from transforms.cleaning import paragraph_key
+from transforms.learning import LearnConfig
+from transforms.learning.dofns import CleanWithLearnedLines
 
 CONFIG = LearnConfig(min_items=6, min_days=2, min_stories=3, min_share=0.5, max_lines=200, window_days=10)
 FOOTER_KEY = paragraph_key(FOOTER)

@@ -28,10 +28,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from transforms.clean import clean_item
-from transforms.normalize import normalize_text
-from transforms.parse import parse_raw_item
-from transforms.rulepacks import RuleSet
+from transforms.cleaning import RuleSet, clean_item, normalize_text, parse_raw_item
 
 GOLDEN = Path(__file__).with_name("golden")
 FLOORS = {"leak_rate": 0.01, "recall": 0.99, "agency_accuracy": 0.98}

@@ -1,6 +1,6 @@
 """Quality check of syndication clustering on the fixture corpus.
 
-Clusters tests/fixtures/syndication/corpus.yaml with :class:`transforms.clustering.StoryClusterer`
+Clusters tests/fixtures/syndication/corpus.yaml with :class:`transforms.syndication.StoryClusterer`
 and compares the result with the corpus's story labels pair by pair:
 
 - precision: of the item pairs put in one cluster, the share that carry the same story;
@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from tests.quality.syndication_corpus import CorpusItem, load_corpus
-from transforms.clustering import StoryArticle, StoryClusterer
-from transforms.fingerprint import (
+from transforms.syndication import (
     DEFAULT_THRESHOLDS,
     Fingerprint,
     MatchThresholds,
     PairScore,
+    StoryArticle,
+    StoryClusterer,
     fingerprint_body,
     match_rule,
     score_pair,

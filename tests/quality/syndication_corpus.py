@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from transforms.fingerprint import tokenize
+from transforms.syndication import tokenize
 
 CORPUS_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "syndication" / "corpus.yaml"
 

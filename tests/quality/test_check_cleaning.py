@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 from tests.quality.check_cleaning import FLOORS, load_corpus, main, run
-from transforms.rulepacks import RULES_DIR, load_rules
+from transforms.cleaning import RULES_DIR, load_rules
 
 
 def test_golden_corpus_meets_the_floors():

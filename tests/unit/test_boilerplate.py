@@ -7,15 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from transforms.boilerplate import (
+from transforms.cleaning import (
     LEARNED_RULE_ID,
+    RULES_DIR,
     Evidence,
+    RuleError,
     choose_agency,
+    default_rules,
+    load_rules,
+    paragraph_key,
     split_caption_credit,
     strip_boilerplate,
 )
-from transforms.normalize import paragraph_key
-from transforms.rulepacks import RULES_DIR, RuleError, default_rules, load_rules
 
 RULES = default_rules()
 ALL = RULES.rules

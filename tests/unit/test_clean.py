@@ -15,7 +15,7 @@ from tests.cleaning_support import (
     parse,
     raw_dict,
 )
-from transforms.clean import clean_item, merge_images
+from transforms.cleaning import clean_item, merge_images
 from transforms.errors import CleanError
 from transforms.model import Image
 

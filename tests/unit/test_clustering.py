@@ -1,4 +1,5 @@
-"""Pure tests of transforms.clustering: cluster ids, merges, arrival order, duplicates, TTL."""
+"""Pure tests of transforms.syndication.clustering: cluster ids, merges, arrival order, duplicates,
+TTL."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from transforms.clustering import (
+from transforms.syndication import (
     DEFAULT_TTL,
     ClusterGraph,
+    Fingerprint,
     Merge,
     StoryArticle,
     StoryClusterer,
+    fingerprint_body,
     single_story,
+    verify_pair,
 )
-from transforms.fingerprint import Fingerprint, fingerprint_body, verify_pair
 
 T0 = datetime(2024, 3, 4, 6, 0, tzinfo=timezone.utc)
 

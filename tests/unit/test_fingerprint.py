@@ -1,4 +1,5 @@
-"""Pure tests of transforms.fingerprint: tokens, shingles, signatures, band keys, pair verification."""
+"""Pure tests of transforms.syndication.fingerprint: tokens, shingles, signatures, band keys, pair
+verification."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from transforms.fingerprint import (
+from transforms.syndication import (
     DEFAULT_LSH,
     DEFAULT_THRESHOLDS,
     Fingerprint,
@@ -141,7 +142,7 @@ def test_signature_is_pinned_so_a_library_or_tokeniser_change_cannot_go_unnotice
 @pytest.mark.parametrize("hash_seed", ["0", "4242"])
 def test_signature_is_the_same_in_another_process_with_another_hash_seed(hash_seed):
     code = (
-        "import sys; from transforms.fingerprint import fingerprint_body; "
+        "import sys; from transforms.syndication import fingerprint_body; "
         "sys.stdout.write(fingerprint_body(sys.stdin.read()).to_bytes().hex())"
     )
     env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(REPO_ROOT)}

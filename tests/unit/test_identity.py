@@ -4,9 +4,8 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.factories import raw_item, to_bytes
-from transforms.clean import clean_item
+from transforms.cleaning import clean_item, parse_raw_item
 from transforms.identity import article_id, article_row, content_hash, replay_key
-from transforms.parse import parse_raw_item
 
 
 def _pair(**kw):

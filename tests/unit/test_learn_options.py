@@ -6,7 +6,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.options import NewswireOptions, learn_config
-from transforms.learned import LearnConfig
+from transforms.learning import LearnConfig
 
 
 def _opts(*args: str) -> NewswireOptions:

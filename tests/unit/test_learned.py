@@ -7,9 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.cleaning_support import parse, raw_dict
-from transforms.clean import clean_item
-from transforms.learned import LearnConfig, SourceLines, observe_article
-from transforms.normalize import paragraph_key
+from transforms.cleaning import clean_item, paragraph_key
+from transforms.learning import LearnConfig, SourceLines, observe_article
 
 T0 = datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc)
 CHROME = "Island Harbour Blog: independent news from the outer islands since 2009"

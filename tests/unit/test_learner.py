@@ -9,11 +9,16 @@ from datetime import datetime, timedelta, timezone
 from tests.cleaning_support import parse
 from tests.factories import raw_item
 from tests.learned_support import BACKGROUND, FEED, FOOTER, QUOTE, site_items, storm_update
-from transforms.clean import clean_item
-from transforms.learned import LearnConfig
-from transforms.learner import FeedLearner, feed_key, fetch_order, observation_time, story_key
+from transforms.cleaning import clean_item, paragraph_key
+from transforms.learning import (
+    FeedLearner,
+    LearnConfig,
+    feed_key,
+    fetch_order,
+    observation_time,
+    story_key,
+)
 from transforms.model import Message
-from transforms.normalize import paragraph_key
 
 CONFIG = LearnConfig(min_items=6, min_days=2, min_stories=3, min_share=0.5, max_lines=200, window_days=10)
 NOW = datetime(2026, 4, 1, tzinfo=timezone.utc)

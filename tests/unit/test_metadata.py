@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.language import LANGUAGES, detect_language
-from transforms.metadata import clean_byline, word_count
+from transforms.cleaning import LANGUAGES, clean_byline, detect_language, word_count
 
 SAMPLES = {
     "en": "Fisheries ministers from the two coastal states ended a day of talks on Monday without an agreement on the quotas, an envoy said.",

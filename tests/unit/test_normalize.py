@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from transforms.normalize import (
+from transforms.cleaning import (
     canonical_url,
     clean_title,
     drop_title_echo,

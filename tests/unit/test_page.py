@@ -11,9 +11,8 @@ import yaml
 
 from pollers import decode_html
 from tests.cleaning_support import parse, raw_dict
-from transforms.clean import clean_item
-from transforms.model import Image
-from transforms.page import (
+from transforms.cleaning import clean_item
+from transforms.cleaning.page import (
     MAX_PAGE_CHARS,
     PAGE_EMPTY,
     PAGE_ERROR,
@@ -25,6 +24,7 @@ from transforms.page import (
     extract_page,
     page_verdict,
 )
+from transforms.model import Image
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 SPEC = yaml.safe_load((PAGES / "pages.yaml").read_text(encoding="utf-8"))

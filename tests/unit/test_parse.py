@@ -4,8 +4,8 @@ import orjson
 import pytest
 
 from tests.factories import raw_item, to_bytes
+from transforms.cleaning import parse_raw_item
 from transforms.errors import ParseError
-from transforms.parse import parse_raw_item
 
 
 def test_valid_item_parses_with_utc_fetch_time():

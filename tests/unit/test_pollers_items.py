@@ -18,7 +18,7 @@ from pollers import (
     parse_feed,
     rfc3339,
 )
-from transforms.parse import parse_raw_item
+from transforms.cleaning import parse_raw_item
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 FETCHED = datetime(2024, 3, 1, 12, 30, 5, 250000, tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ from pollers import (
     decode_html,
     with_page_html,
 )
-from transforms.parse import parse_raw_item
+from transforms.cleaning import parse_raw_item
 
 UA = "newswire/1.0 (feed poller)"
 

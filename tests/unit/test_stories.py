@@ -1,5 +1,5 @@
-"""Pure tests of transforms.stories: cluster inputs from units, story rows, the streaming tracker
-and the batch decisions (which must be the incremental clusterer's)."""
+"""Pure tests of transforms.syndication.stories: cluster inputs from units, story rows, the streaming
+tracker and the batch decisions (which must be the incremental clusterer's)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,18 @@ import pytest
 
 from schemas import STORIES
 from tests.quality.syndication_corpus import load_corpus
-from transforms.clustering import StoryArticle, StoryClusterer
-from transforms.fingerprint import FingerprintStack, fingerprint_body
-from transforms.stories import (
-    FEED_AGENCY,
+from transforms.model import Unit
+from transforms.syndication import (
     ClusterConfig,
     ClusterInput,
+    FingerprintStack,
+    StoryArticle,
+    StoryClusterer,
     StoryTracker,
     batch_matches,
     cluster_batch,
     cluster_input,
+    fingerprint_body,
     story_article,
     story_row,
 )
@@ -42,9 +44,8 @@ def row(article_id: str, *, hours: float = 0, feed: str = "feed", agency: str | 
             "version": version, "withdrawn": withdrawn}
 
 
-def unit(message_id: str, article: dict | None, feed_agency: str | None = None) -> dict:
-    return {"message_id": message_id, "articles": article, "raw_items": {}, "dead_letter": None,
-            FEED_AGENCY: feed_agency}
+def unit(message_id: str, article: dict | None, feed_agency: str | None = None) -> Unit:
+    return Unit(message_id, raw_item={}, article=article, dead_letter=None, feed_agency=feed_agency)
 
 
 def clock_from(start: datetime):

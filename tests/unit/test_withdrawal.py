@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.withdrawal import default_withdrawal_rules, load_withdrawal_rules, withdrawal_notice
+from transforms.cleaning import default_withdrawal_rules, load_withdrawal_rules, withdrawal_notice
 
 RULES = default_withdrawal_rules()
 CASES = [(rule.id, text) for rule in RULES.rules for text in rule.examples]

@@ -6,8 +6,8 @@ Agencies withdraw a story they sent by re-sending its item with a notice ("KILL"
 and must never be clustered or counted as a story of its own: a notice has no wording of the story
 it kills, and every notice looks like every other.
 
-The patterns are data (``transforms/rules/withdrawal.yaml``, with examples and counter-examples
-that the tests run), compiled once per process.
+The patterns are data (``transforms/cleaning/rules/withdrawal.yaml``, with examples and
+counter-examples that the tests run), compiled once per process.
 """
 
 from __future__ import annotations

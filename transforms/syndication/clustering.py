@@ -16,8 +16,9 @@ id. The sink then
 
 - upserts the surviving story's ``stories`` row (it now lists the outlets and articles of both), and
 - records every retired id as an alias of the survivor: a ``stories`` row for the retired id with
-  ``merged_into`` set (:class:`transforms.stories.StoryTracker` makes them), so "one row per story"
-  is ``WHERE merged_into IS NULL`` and an article's story is ``COALESCE(s.merged_into, a.cluster_id)``.
+  ``merged_into`` set (:class:`transforms.syndication.StoryTracker` makes them), so "one row per
+  story" is ``WHERE merged_into IS NULL`` and an article's story is
+  ``COALESCE(s.merged_into, a.cluster_id)``.
 
 ``Merge.article_ids`` also allows the other policy (re-emitting those articles' rows with the new
 id) where the warehouse makes that cheap.
@@ -34,14 +35,14 @@ follow-up reusing background paragraphs than a copy, and held state grows linear
 
 Beam wiring
 -----------
-:class:`StoryClusterer` is the reference behaviour. ``transforms.cluster_dofns`` shards it for
-streaming: a step keyed by :func:`transforms.fingerprint.band_keys` holds the latest
+:class:`StoryClusterer` is the reference behaviour. ``transforms.syndication.dofns`` shards it for
+streaming: a step keyed by :func:`transforms.syndication.band_keys` holds the latest
 ``max_bucket`` fingerprints of one band bucket and verifies each newcomer against those within the
-TTL (:func:`transforms.fingerprint.verify_many`), a step keyed by article gathers the verdicts of
+TTL (:func:`transforms.syndication.verify_many`), a step keyed by article gathers the verdicts of
 all bands, and a single-key step holding a :class:`ClusterGraph` (inside
-:class:`transforms.stories.StoryTracker`) applies :meth:`ClusterGraph.assign` and emits the
+:class:`transforms.syndication.StoryTracker`) applies :meth:`ClusterGraph.assign` and emits the
 article's ``cluster_id`` and the :class:`Merge` records as story rows. A batch finds the same
-matches for all its articles at once (:func:`transforms.stories.batch_matches`).
+matches for all its articles at once (:func:`transforms.syndication.batch_matches`).
 
 A match needs the two articles within the TTL of each other, whether or not :meth:`expire` has run
 since: evictions only free memory, so the decisions do not depend on when they happen, and the
@@ -62,7 +63,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from transforms.fingerprint import (
+from .fingerprint import (
     DEFAULT_LSH,
     DEFAULT_THRESHOLDS,
     Fingerprint,

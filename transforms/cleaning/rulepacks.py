@@ -1,6 +1,6 @@
 """Boilerplate rule packs: versioned YAML data files → one compiled, validated :class:`RuleSet`.
 
-Files (in ``transforms/rules/``):
+Files (in ``transforms/cleaning/rules/``):
 
 - ``generic.yaml``: site chrome of republishing sites, no agency;
 - ``templates.yaml``: rules every agency gets, written once with placeholders, plus shared regex

@@ -16,11 +16,17 @@ Decisions:
   feeds and share buttons emit the same parameters in different orders;
 - the fragment is dropped (it never selects a different article), except a ``#!`` hash-bang, which
   on single-page sites *is* the article route.
+
+``guid_identifies`` says whether an entry's guid can name its article at all: cleaning takes such a
+guid that is a URL as the article's URL, identity and the learner key on it.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from transforms.model import RawItem
 
 # Exact parameter names (compared lowercased). Each is a click/campaign identifier that never
 # selects content: ad-click ids, mail-campaign ids, social share ids, referrer tags.
@@ -38,6 +44,7 @@ TRACKING_PARAMS: frozenset[str] = frozenset({
 TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "pk_", "mtm_", "ga_", "hmb_", "at_", "mc_")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_URLISH = re.compile(r"^https?://", re.I)
 
 
 def is_tracking_param(name: str) -> bool:
@@ -91,3 +98,19 @@ def is_home_page_url(url: str | None) -> bool:
         return False
     parts = urlsplit(canonical)
     return parts.path == "/" and not parts.query and not parts.fragment
+
+
+def guid_identifies(guid: str | None, raw: RawItem) -> bool:
+    """Whether the entry's guid can serve as its identity.
+
+    Not when the poller said so (``guid_is_identity: false``: the guid was shared by entries with
+    different links, or was the feed's home page), and, judged from this item alone, not when it
+    is the URL of a home page (path empty or ``/``, no query) or of the feed itself: such a guid
+    names the site, and every item of the feed would become one article.
+    """
+    guid = (guid or "").strip()
+    if not guid or not raw.entry.guid_is_identity:
+        return False
+    if _URLISH.match(guid):
+        return not (is_home_page_url(guid) or canonical_url(guid) == canonical_url(raw.feed_url))
+    return True

@@ -10,25 +10,26 @@ Streaming (stateful steps, all with event-time TTLs)::
 - ``Route`` fingerprints the first version of an article and fans it out to its LSH band keys;
   the unit itself goes to ``CollectVerdicts`` keyed by article id.
 - ``BandBuckets`` (keyed by band) holds the fingerprints of the latest articles sharing that band,
-  verifies the newcomer against those within the TTL (:func:`~transforms.fingerprint.verify_many`)
+  verifies the newcomer against those within the TTL (:func:`~transforms.syndication.verify_many`)
   and answers every entry with one verdict: the held articles it matched, maybe none.
 - ``CollectVerdicts`` (keyed by article) waits for the unit and one verdict per band, then sends
   the unit with all its verified matches on. A later version of the article waits there behind a
   pending first version, so the graph always sees the first version first.
-- ``AssignClusters`` (a single key) holds the story graph (:class:`~transforms.stories.StoryTracker`)
-  and sets ``cluster_id`` and the unit's story rows. One key, because a merge joins two clusters
-  that no partitioning of articles could keep on one shard; the work per article there is a dict
-  update and a few story rows (tens of microseconds), and the steps before it, keyed by band and by
-  article, carry the fan-out (42 elements per article) so the single key sees one element per
-  article. Its state is written as a log of decisions plus periodic snapshots, and the live graph
-  is cached in the worker's memory (see ``_AssignClusters``), so a decision costs a small state
-  append instead of re-serialising the whole graph.
+- ``AssignClusters`` (a single key) holds the story graph
+  (:class:`~transforms.syndication.StoryTracker`) and sets ``cluster_id`` and the unit's story rows.
+  One key, because a merge joins two clusters that no partitioning of articles could keep on one
+  shard; the work per article there is a dict update and a few story rows (tens of microseconds),
+  and the steps before it, keyed by band and by article, carry the fan-out (42 elements per
+  article) so the single key sees one element per article. Its state is written as a log of
+  decisions plus periodic snapshots, and the live graph is cached in the worker's memory (see
+  ``_AssignClusters``), so a decision costs a small state append instead of re-serialising the
+  whole graph.
 
-Batch: the same decisions through grouping. Every article's :class:`~transforms.stories.ClusterInput`
-(with its body) goes to one key; :func:`~transforms.stories.cluster_batch` fingerprints them
-together, finds the matches the streaming steps would find and builds the stories; the units pick
-their assignment up from a side input: per-element state would cost a state write per element on
-the batch engine.
+Batch: the same decisions through grouping. Every article's
+:class:`~transforms.syndication.ClusterInput` (with its body) goes to one key;
+:func:`~transforms.syndication.cluster_batch` fingerprints them together, finds the matches the
+streaming steps would find and builds the stories; the units pick their assignment up from a side
+input: per-element state would cost a state write per element on the batch engine.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ from apache_beam.transforms.userstate import (
 )
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from .dofns import ARTICLE
+from transforms import coders  # noqa: F401 - registers the unit's coder
+from transforms.model import Unit
+
 from .fingerprint import Fingerprint, FingerprintStack, band_keys, fingerprint_body, verify_many
 from .stories import (
-    FEED_AGENCY,
-    STORY,
     Assignment,
     ClusterConfig,
     ClusterInput,
@@ -66,9 +67,10 @@ from .stories import (
     cluster_batch,
     cluster_input,
     story_article,
+    with_cluster,
 )
 
-__all__ = ["Cluster", "with_cluster"]
+__all__ = ["Cluster"]
 
 GRAPH_KEY = "stories"
 _REQUEST, _VERDICT, _VERSION, _ASSIGN = "request", "verdict", "version", "assign"
@@ -77,14 +79,6 @@ _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _BAND_KEYED = beam.typehints.Tuple[bytes, beam.typehints.Any]
 _ID_KEYED = beam.typehints.Tuple[str, beam.typehints.Any]
-
-
-def with_cluster(unit: dict, assignment: Assignment) -> dict:
-    """The unit with its article's ``cluster_id`` set and the story rows to write with it."""
-    out = {**unit, STORY: list(assignment.story_rows)}
-    if unit[ARTICLE] is not None:
-        out[ARTICLE] = {**unit[ARTICLE], "cluster_id": assignment.cluster_id}
-    return out
 
 
 def _micros(value: datetime) -> int:
@@ -102,8 +96,8 @@ class _Route(beam.DoFn):
         self.config = config
         self.notices = Metrics.counter("clustering", "notices_not_clustered")
 
-    def process(self, unit: dict):
-        row = unit[ARTICLE]
+    def process(self, unit: Unit):
+        row = unit.article
         if row is None:
             yield unit
             return
@@ -116,7 +110,7 @@ class _Route(beam.DoFn):
             return
         fingerprint = fingerprint_body(row["body"])
         keys = band_keys(fingerprint, self.config.lsh)
-        article = story_article(row, unit.get(FEED_AGENCY))
+        article = story_article(row, unit.feed_agency)
         yield TaggedOutput(_COLLECT, (article.article_id, (_REQUEST, unit, article, len(keys))))
         entry = (article.article_id, _micros(article.first_seen), fingerprint.to_bytes())
         for band, key in enumerate(keys):
@@ -128,7 +122,7 @@ class _BandBuckets(beam.DoFn):
 
     Holds (article id, first seen, fingerprint) of the latest ``max_bucket`` articles until the
     watermark passes first seen plus the TTL; a newcomer is verified against those within the TTL
-    of it, which is :class:`~transforms.clustering.StoryClusterer`'s rule. Every entry gets exactly
+    of it, which is :class:`~transforms.syndication.StoryClusterer`'s rule. Every entry gets exactly
     one verdict back, so the collector knows when it has heard from all bands of an article.
     """
 
@@ -335,7 +329,7 @@ class _AssignClusters(beam.DoFn):
         held = self._load(snapshot, log, token)
         if message[0] == _VERSION:
             unit = message[1]
-            yield with_cluster(unit, Assignment(held.tracker.given(unit[ARTICLE]["article_id"])))
+            yield with_cluster(unit, Assignment(held.tracker.given(unit.article["article_id"])))
             return
         _, unit, article, matches, waiting = message
         assignment = held.tracker.assign(article, matches)
@@ -385,8 +379,8 @@ class _ClusterStreaming(beam.PTransform):
 
 # -- batch -----------------------------------------------------------------------------------------
 
-def _batch_input(unit: dict):
-    row = unit[ARTICLE]
+def _batch_input(unit: Unit):
+    row = unit.article
     if row is None:
         return
     # The single clustering step fingerprints every first version's body at once (a few array
@@ -426,13 +420,13 @@ class _Attach(beam.DoFn):
         self._blob: bytes | None = None
         self._assignments: dict = {}
 
-    def process(self, unit: dict, blob: bytes | None):
-        if unit[ARTICLE] is None:
+    def process(self, unit: Unit, blob: bytes | None):
+        if unit.article is None:
             yield unit
             return
         if blob is not self._blob:  # the runner hands the same object to every element
             self._blob, self._assignments = blob, pickle.loads(blob) if blob else {}
-        cluster_id, rows = self._assignments.get(unit["message_id"], (None, ()))
+        cluster_id, rows = self._assignments.get(unit.message_id, (None, ()))
         yield with_cluster(unit, Assignment(cluster_id, rows))
 
 
@@ -451,7 +445,7 @@ class _ClusterBatchJob(beam.PTransform):
 
 
 class Cluster(beam.PTransform):
-    """Units → units whose article carries its ``cluster_id`` and whose ``stories`` key holds the
+    """Units → units whose article carries its ``cluster_id`` and whose ``stories`` hold the
     story rows to write in the same transaction.
 
     Input: the de-duplicated units, or ``{"units": ..., "items": ...}`` with the units before

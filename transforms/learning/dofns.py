@@ -1,15 +1,16 @@
 """Clean each item with the boilerplate learned from its source's earlier items (keyed by feed).
 
-The learned lines of a source (:class:`~transforms.learner.FeedLearner`) must be known when its
+The learned lines of a source (:class:`~transforms.learning.FeedLearner`) must be known when its
 next item is cleaned, so the chain runs keyed by ``feed_id``::
 
     messages ─ KeyByFeed ─ (feed_id, message) ─ parse → clean with learned lines → count → identify ─ units
 
 Every failure still becomes the unit's dead-letter row, with the step that failed (parse, clean or
-identify: :class:`~transforms.dofns.ItemSteps`); a message whose feed cannot be read goes under the
-empty key and fails to parse there. A unit whose item changed what the source has learned carries
-the changed rows under ``learned_boilerplate``, written in the unit's transaction. Messages travel
-to the keyed step as they came (bytes): cheaper to move than a parsed item, and parsed once there.
+identify: :class:`~transforms.cleaning.dofns.ItemSteps`); a message whose feed cannot be read goes
+under the empty key and fails to parse there. A unit whose item changed what the source has
+learned carries the changed ``learned_boilerplate`` rows (``Unit.learned``), written in the unit's
+transaction. Messages travel to the keyed step as they came (bytes): cheaper to move than a parsed
+item, and parsed once there.
 
 Streaming: a stateful DoFn per feed (:class:`_CleanLearnedStateful`). Its state is the learner's
 snapshot plus a log of the observations since, and the live learner is cached in the worker's
@@ -39,10 +40,12 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils.timestamp import Duration
 
-from .dofns import ItemSteps, stamped
+from transforms import coders  # noqa: F401 - registers the unit's coder
+from transforms.cleaning.dofns import ItemSteps, stamped
+from transforms.model import Message, RawItem, Unit
+
 from .learned import LearnConfig
-from .learner import LEARNED, FeedLearner, feed_key, fetch_order
-from .model import Message, RawItem
+from .learner import FeedLearner, feed_key, fetch_order
 
 __all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines"]
 
@@ -62,7 +65,7 @@ class _Chain:
         self.rows = Metrics.counter("learned", "rows_changed")
         self.removed = Metrics.counter("learned", "lines_removed")
 
-    def unit(self, learner: FeedLearner, msg: Message, raw: RawItem, observe) -> dict:
+    def unit(self, learner: FeedLearner, msg: Message, raw: RawItem, observe) -> Unit:
         """A parsed message's unit; ``observe(raw, clean) -> rows`` counts the cleaned item."""
         clean, unit = self.steps.clean(msg, raw, learner.learned())
         if unit is not None:  # nothing is learned from an item that could not be cleaned
@@ -73,7 +76,7 @@ class _Chain:
         unit = self.steps.identify(msg, raw, clean)
         if rows:
             self.rows.inc(len(rows))
-            unit[LEARNED] = rows
+            unit = unit._replace(learned=tuple(rows))
         return unit
 
 
@@ -212,9 +215,10 @@ class _CleanFeedInOrder(beam.DoFn):
             final = learner.flush(_now())
             if final:
                 self.chain.rows.inc(len(final))
-                unit = last[0]
+                unit, raw = last
                 # One row per line, the latest: the final row supersedes the item's own.
-                unit[LEARNED] = list({r["line_key"]: r for r in (*unit.get(LEARNED, ()), *final)}.values())
+                rows = {r["line_key"]: r for r in (*unit.learned, *final)}
+                last = unit._replace(learned=tuple(rows.values())), raw
             yield stamped(*last)
 
 

@@ -31,8 +31,9 @@ from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from transforms.model import Image
+
 from .dates import Published, parse_date, resolve_published  # noqa: F401  (re-exported)
-from .model import Image
 from .urls import canonical_url  # noqa: F401  (re-exported)
 
 __all__ = [

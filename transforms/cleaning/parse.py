@@ -10,8 +10,8 @@ import orjson
 
 from schemas import RAW_ITEM, SCHEMA_VERSION, Field
 
-from .errors import ParseError
-from .model import Content, Entry, Image, RawItem
+from transforms.errors import ParseError
+from transforms.model import Content, Entry, Image, RawItem
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "STRING": (str,), "INT64": (int,), "FLOAT64": (int, float), "BOOL": (bool,),

@@ -6,9 +6,10 @@ page and it is worth more than the feed's text, else entry content, else summary
 images (feed media, HTML figures and captions found in the text or page, merged) → dates → canonical
 URL → tags, byline (the body's "By …" line, else the feed's author) and language.
 
-Page text (``transforms.page``) goes through the same normalization and rules as feed HTML. Which
-text was used is ``CleanArticle.body_source``, and a ``page.*`` marker in ``removed_rules`` says why
-(also counted as a pipeline metric). Dates and the byline come from the feed, never from the page.
+Page text (``transforms.cleaning.page``) goes through the same normalization and rules as feed HTML.
+Which text was used is ``CleanArticle.body_source``, and a ``page.*`` marker in ``removed_rules``
+says why (also counted as a pipeline metric). Dates and the byline come from the feed, never from
+the page.
 
 An item with a title but no text is a legitimate headline-only item and is kept with an empty body;
 an item with neither raises CleanError. An item with text but no title keeps an empty title rather
@@ -21,13 +22,13 @@ import logging
 from collections.abc import Collection, Iterable, Sequence
 from urllib.parse import urlsplit
 
+from transforms.errors import CleanError
+from transforms.model import CleanArticle, Content, Entry, Image, RawItem
+
 from .boilerplate import split_caption_credit, strip_boilerplate
 from .dates import parse_date, resolve_published
-from .errors import CleanError
-from .identity import guid_identifies
 from .language import detect_language
 from .metadata import clean_byline
-from .model import CleanArticle, Content, Entry, Image, RawItem
 from .normalize import (
     HtmlBlocks,
     clean_title,
@@ -38,7 +39,7 @@ from .normalize import (
     split_standfirst,
 )
 from .rulepacks import RuleSet, default_rules
-from .urls import canonical_url
+from .urls import canonical_url, guid_identifies
 
 _LOG = logging.getLogger(__name__)
 

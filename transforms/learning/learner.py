@@ -1,7 +1,7 @@
 """Learned boilerplate as the pipeline runs it: one source's learner, its story key, its table rows.
 
-:mod:`transforms.learned` counts the lines of one source; a :class:`FeedLearner` is what the keyed
-clean step holds per feed around it:
+:mod:`transforms.learning.learned` counts the lines of one source; a :class:`FeedLearner` is what
+the keyed clean step holds per feed around it:
 
 - the learned set, kept up to date incrementally (recomputing it walks every tracked line, which
   would cost more than cleaning the item);
@@ -17,7 +17,7 @@ were all published on the day it was made.
 Why a quote repeated by one day's story is not learned
 ------------------------------------------------------
 When a story breaks, one source runs many items that quote the same statement or repeat the same
-background paragraph. Three of :class:`~transforms.learned.LearnConfig`'s thresholds each stop it:
+background paragraph. Three of :class:`~transforms.learning.LearnConfig`'s thresholds each stop it:
 
 1. ``min_days``: the items of one day never suffice, however many there are (the default asks for
    three distinct publication days);
@@ -46,22 +46,18 @@ import orjson
 
 from schemas import SCHEMA_VERSION
 
-from .identity import guid_identifies
+from transforms.cleaning import guid_identifies, paragraph_key
+from transforms.model import CleanArticle, Message, RawItem
+
 from .learned import LearnConfig, SourceLines
-from .model import CleanArticle, Message, RawItem
-from .normalize import paragraph_key
 
 __all__ = [
-    "LEARNED",
     "FeedLearner",
     "feed_key",
     "fetch_order",
     "observation_time",
     "story_key",
 ]
-
-# The unit key under which a unit carries the learned_boilerplate rows it changed (= table name).
-LEARNED = "learned_boilerplate"
 
 # A learned line's row is written again once its item count has grown by this factor: a handful of
 # rows over a line's life instead of one per item.

@@ -1,15 +1,17 @@
 """What clustering decides for each article unit, and the ``stories`` rows each decision changes.
 
-Pure logic shared by the streaming and the batch wiring (``transforms.cluster_dofns``):
+Pure logic shared by the streaming and the batch wiring (``transforms.syndication.dofns``):
 
 - :func:`cluster_input` turns a unit's article row into what clustering needs (a
-  :class:`~transforms.clustering.StoryArticle` and a fingerprint, none for a withdrawal notice);
+  :class:`~transforms.syndication.StoryArticle` and a fingerprint, none for a withdrawal notice);
 - :class:`StoryTracker` holds the story graph of a streaming job: it assigns an article given its
   verified matches, remembers the id given to every held article (so a new version carries the id
   its first version was given) and turns every change into ``stories`` rows;
 - :func:`cluster_batch` makes the same decisions for a whole batch at once: the matches
-  :class:`~transforms.clustering.StoryClusterer` would find in time order
-  (:func:`batch_matches`), then the story graph.
+  :class:`~transforms.syndication.StoryClusterer` would find in time order
+  (:func:`batch_matches`), then the story graph;
+- :func:`with_cluster` gives a unit its decision: the article's ``cluster_id`` and the ``stories``
+  rows to write with it.
 
 How a story shows in the tables
 -------------------------------
@@ -36,6 +38,8 @@ from schemas import SCHEMA_VERSION
 
 import numpy as np
 
+from transforms.model import Unit
+
 from .clustering import (
     DEFAULT_MAX_BUCKET,
     DEFAULT_TTL,
@@ -59,8 +63,6 @@ from .fingerprint import (
 
 __all__ = [
     "DEFAULT_TICK",
-    "FEED_AGENCY",
-    "STORY",
     "Assignment",
     "ClusterConfig",
     "ClusterInput",
@@ -70,13 +72,8 @@ __all__ = [
     "cluster_input",
     "story_article",
     "story_row",
+    "with_cluster",
 ]
-
-# Unit keys: the story rows a unit carries to the sink (written in the unit's transaction), and
-# the agency of the feed the item came from (the poller's hint), which says whether a copy is the
-# agency's own.
-STORY = "stories"
-FEED_AGENCY = "feed_agency"
 
 # Evictions are batched to this granularity of event time: a timer per article would rewrite the
 # story state once per article, an hourly one once per hour, for at most an hour of extra state.
@@ -169,24 +166,33 @@ def story_article(row: dict, feed_agency: str | None = None) -> StoryArticle:
     )
 
 
-def cluster_input(unit: dict, content: str = "fingerprint") -> ClusterInput | None:
+def cluster_input(unit: Unit, content: str = "fingerprint") -> ClusterInput | None:
     """What clustering needs of a unit; None for a unit without an article.
 
     ``content``: ``"fingerprint"`` computes it, ``"body"`` carries the body for a batch to
     fingerprint, ``"none"`` carries neither (an article that is only looked up). A withdrawal
     notice never carries any.
     """
-    row = unit.get("articles")
+    row = unit.article
     if row is None:
         return None
-    article = story_article(row, unit.get(FEED_AGENCY))
+    article = story_article(row, unit.feed_agency)
     if row.get("withdrawn") or content == "none":
-        return ClusterInput(unit["message_id"], article)
+        return ClusterInput(unit.message_id, article)
     if content == "body":
-        return ClusterInput(unit["message_id"], article, body=row["body"])
+        return ClusterInput(unit.message_id, article, body=row["body"])
     if content != "fingerprint":
         raise ValueError(f"content must be 'fingerprint', 'body' or 'none', got {content!r}")
-    return ClusterInput(unit["message_id"], article, fingerprint=fingerprint_body(row["body"]))
+    return ClusterInput(unit.message_id, article, fingerprint=fingerprint_body(row["body"]))
+
+
+def with_cluster(unit: Unit, assignment: Assignment) -> Unit:
+    """The unit with its article's ``cluster_id`` set and the story rows to write with it
+    (``Unit.stories``, written in the unit's transaction)."""
+    article = unit.article
+    if article is not None:
+        article = {**article, "cluster_id": assignment.cluster_id}
+    return unit._replace(article=article, stories=tuple(assignment.story_rows))
 
 
 def story_row(story: Story, updated_at: datetime, *, cluster_id: str | None = None,
@@ -298,7 +304,7 @@ def cluster_batch(inputs: Iterable[ClusterInput], config: ClusterConfig = Cluste
 
     Inputs are taken in fetch order (ties by message id, as the dedup step orders versions); the
     first input of an article id is its first version, later ones are versions or repeats and join
-    the same story. The matches are :class:`~transforms.clustering.StoryClusterer`'s, found for the
+    the same story. The matches are :class:`~transforms.syndication.StoryClusterer`'s, found for the
     whole batch at once (:func:`batch_matches`). A batch writes after it has seen everything, so
     every article gets its story's final id (a streaming job writes the id a story had when the
     article arrived, and records merges in ``merged_into``), and only the final row of each story
@@ -366,7 +372,7 @@ _BAND_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.ui
 def batch_matches(stack: FingerprintStack, times: np.ndarray, config: ClusterConfig = ClusterConfig()
                   ) -> list[np.ndarray]:
     """For articles in arrival order (``times`` ascending, microseconds), the earlier articles each
-    one is verified to match, as :class:`~transforms.clustering.StoryClusterer` would find them.
+    one is verified to match, as :class:`~transforms.syndication.StoryClusterer` would find them.
 
     The incremental clusterer looks a newcomer up in its LSH buckets, each holding the latest
     ``max_bucket`` articles with that band, keeps those within the TTL and verifies them. Here one

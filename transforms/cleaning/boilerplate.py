@@ -1,7 +1,8 @@
 """Remove site chrome and agency boilerplate from article paragraphs, and attribute the agency.
 
-The rules are data (``transforms/rules/*.yaml``, loaded by :mod:`transforms.rulepacks`); this module
-applies them to the paragraphs of one article, in this order:
+The rules are data (``transforms/cleaning/rules/*.yaml``, loaded by
+:mod:`transforms.cleaning.rulepacks`); this module applies them to the paragraphs of one article, in
+this order:
 
 1. whole-paragraph rules over every paragraph: ``caption`` (the paragraph becomes an image caption
    and credit), ``line`` (dropped), ``block`` (dropped together with the short paragraphs after it,
@@ -30,7 +31,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .model import Image
+from transforms.model import Image
+
 from .normalize import normalize_text, paragraph_key
 from .rulepacks import TAIL_WINDOW, Rule, RuleSet, default_rules
 
@@ -172,7 +174,7 @@ def strip_boilerplate(
 
     ``media_credits`` (photo credits from the feed) naming an agency are ``credit`` evidence;
     ``signatures`` (the feed's author field) naming one are ``signature`` evidence. ``learned``
-    holds :func:`transforms.normalize.paragraph_key` keys of lines learned as this source's
+    holds :func:`transforms.cleaning.paragraph_key` keys of lines learned as this source's
     boilerplate; a paragraph whose key is among them is dropped as ``learned.line``.
     """
     rs = rules or default_rules()

@@ -33,7 +33,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from trafilatura import bare_extraction
 from trafilatura.settings import Extractor
 
-from .model import Image
+from transforms.model import Image
+
 from .normalize import normalize_text, paragraph_key
 
 # trafilatura logs "discarding data" / "empty HTML tree" for every page it finds no text in; each

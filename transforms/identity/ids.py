@@ -2,7 +2,7 @@
 
 ``article_id`` names one outlet's article across polls and feeds. It comes from the first stable key
 among: the guid, the canonical URL, and a hash of the normalized title and body (DESIGN.md). A guid
-that does not identify the entry (see ``guid_identifies``) is skipped.
+that does not identify the entry (see ``transforms.cleaning.guid_identifies``) is skipped.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from schemas import SCHEMA_VERSION
 
-from .model import CleanArticle, RawItem
-from .urls import canonical_url, is_home_page_url
+from transforms.cleaning import canonical_url, guid_identifies
+from transforms.model import CleanArticle, RawItem
 
 # A guid that is only digits/date-like is stable only within one feed system, so it is scoped to the
 # outlet's host; one shorter than this carries too little to identify anything.
@@ -37,22 +37,6 @@ def _digest(*parts: str) -> str:
 def _fold(text: str) -> str:
     """Case-, space- and width-insensitive form of text for content keys."""
     return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
-
-
-def guid_identifies(guid: str | None, raw: RawItem) -> bool:
-    """Whether the entry's guid can serve as its identity.
-
-    Not when the poller said so (``guid_is_identity: false``: the guid was shared by entries with
-    different links, or was the feed's home page), and, judged from this item alone, not when it
-    is the URL of a home page (path empty or ``/``, no query) or of the feed itself: such a guid
-    names the site, and every item of the feed would become one article.
-    """
-    guid = (guid or "").strip()
-    if not guid or not raw.entry.guid_is_identity:
-        return False
-    if _URLISH.match(guid):
-        return not (is_home_page_url(guid) or canonical_url(guid) == canonical_url(raw.feed_url))
-    return True
 
 
 def identity_key(raw: RawItem, clean: CleanArticle) -> tuple[str, str]:

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .normalize import paragraph_key
+from transforms.cleaning import paragraph_key
 
 
 @dataclass(frozen=True)
