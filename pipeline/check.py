@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pollers.config import FeedConfig
 from pollers.errors import PollError
 from pollers.fetch import HttpSettings, Validators, fetch_once, headers_for_parser
+from pollers.netpolicy import AddressPolicy
+from pollers.poller import PollerSettings
 from pollers.parsing import parse_feed
 
 
@@ -32,12 +34,12 @@ class FetchCheck:
         return dict(self.__dict__)
 
 
-def _check_one(client, feed: FeedConfig, settings: HttpSettings) -> FetchCheck:
+def _check_one(client, feed: FeedConfig, settings: HttpSettings, policy: AddressPolicy) -> FetchCheck:
     import time  # noqa: PLC0415
 
     started = time.monotonic()
     try:
-        fetched = fetch_once(client, feed.url, Validators(), settings)
+        fetched = fetch_once(client, feed.url, Validators(), settings, policy=policy)
         parsed = parse_feed(fetched.body or b"", headers_for_parser(fetched.headers, fetched.url))
     except PollError as exc:
         return FetchCheck(feed.id, feed.url, False, status=exc.status, error_kind=exc.kind.slug,
@@ -47,8 +49,13 @@ def _check_one(client, feed: FeedConfig, settings: HttpSettings) -> FetchCheck:
 
 
 def fetch_feeds(feeds: list[FeedConfig], settings: HttpSettings | None = None,
-                workers: int = 8) -> list[FetchCheck]:
-    """Fetch and parse every feed once, concurrently; the results in the feeds' order."""
+                workers: int = 8, serve_url: str | None = None) -> list[FetchCheck]:
+    """Fetch and parse every feed once, concurrently; the results in the feeds' order.
+
+    The address policy is the pollers': public addresses only, a feed's own host:port where the
+    feeds file allows it private, and the ``--serve`` server's exactly."""
     settings = settings or HttpSettings()
+    base = PollerSettings().allowing_server(serve_url).addresses if serve_url else PollerSettings().addresses
+    policies = {f.id: base.allowing_endpoint(f.endpoint) if f.allow_private else base for f in feeds}
     with settings.client() as client, ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda f: _check_one(client, f, settings), feeds))
+        return list(pool.map(lambda f: _check_one(client, f, settings, policies[f.id]), feeds))

@@ -284,7 +284,8 @@ def _cmd_check(args, extra) -> int:
         if args.serve:
             from pollers.devserver import serve_directory  # noqa: PLC0415
 
-            serve_base = stack.enter_context(serve_directory(args.serve)).url.rstrip("/")
+            served = stack.enter_context(serve_directory(args.serve))
+            serve_base = served.url.rstrip("/")
         feeds = load_feeds(args.feeds, serve_base=serve_base)
         if not args.fetch:
             console.print(f"{args.feeds}: {len(feeds)} feed{'s' * (len(feeds) != 1)}, no problems "
@@ -292,7 +293,7 @@ def _cmd_check(args, extra) -> int:
             return 0
         from .check import fetch_feeds  # noqa: PLC0415
 
-        results = fetch_feeds(feeds)
+        results = fetch_feeds(feeds, serve_url=serve_base)
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.ok:

@@ -100,7 +100,8 @@ def test_a_good_feeds_file_checks_and_fetches():
 
 
 def test_check_fetch_fails_for_an_unreachable_feed(tmp_path):
-    (tmp_path / "f.yaml").write_text(f"feeds:\n  - id: gone\n    url: http://127.0.0.1:{closed_port()}/rss\n")
+    (tmp_path / "f.yaml").write_text(
+        f"feeds:\n  - id: gone\n    url: http://127.0.0.1:{closed_port()}/rss\n    allow_private: true\n")
     proc = cli("check", "--feeds", "f.yaml", "--fetch", cwd=tmp_path)
     assert proc.returncode == 1
     assert "FAIL gone: connection" in proc.stdout
