@@ -16,20 +16,22 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table as RichTable
+from rich.text import Text
 
-from pollers.config import FeedConfig, parse_feeds
+from pollers.config import FeedConfig, load_feeds
 from pollers.poller import Poller, PollerSettings
 from pollers.publish import PubSubPublisher
 from pollers.state import StateStore
 
+from .logs import ProgressLog, log_progress
+from .preflight import check_pubsub, emulator_project
 from .pubsub_admin import PubSubLayout, ensure_layout
 from .sinks.duckdb import DuckDBWarehouse
-from .specs import OptionError
+from .status import RunState
 from .streaming import StreamingJob
 
 LOCAL_PROJECT = "newswire-local"
@@ -47,6 +49,12 @@ class RunConfig:
     idle_timeout: float = 300.0  # --until-idle gives up once nothing was written for this long
     refresh: float = 0.5
     fetch_deadline: float | None = None  # seconds one feed request may take in all (pollers' default)
+    # Pipeline options (--learn_*, --match_*, --dedup_ttl_hours, ...) as flags for PipelineOptions.
+    pipeline_args: list[str] = field(default_factory=list)
+    metrics_port: int | None = None  # serve Prometheus metrics on this port (0: any free one)
+    metrics_address: str = "127.0.0.1"
+    # Seconds between progress log lines (when stdout is not a terminal, and while --until-idle waits).
+    progress_every: float = 10.0
 
 
 @dataclass
@@ -59,6 +67,13 @@ class Progress:
     pending: int | None = None
     unhealthy: dict[str, str] = field(default_factory=dict)
     guid_problems: dict[str, str] = field(default_factory=dict)  # feed id -> FeedHealth.guid_problem
+    # Why there are dead letters: (step, error class, count, one message), most frequent first.
+    dead_letter_causes: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    def fields(self) -> dict:
+        return {"feeds_polled": self.feeds_polled, "items_published": self.items_published,
+                "articles_written": self.articles_written, "duplicates": self.duplicates,
+                "dead_letters": self.dead_letters, "in_flight": self.pending}
 
     def render(self, title: str) -> RichTable:
         t = RichTable(title=title)
@@ -77,12 +92,12 @@ def queue_dir(warehouse: str) -> Path:
 
 
 def load_feeds_file(path: str, serve_base: str | None) -> list[FeedConfig]:
-    text = Path(path).read_text(encoding="utf-8")
-    if SERVE_PLACEHOLDER in text:
-        if serve_base is None:
-            raise OptionError(f"{path} uses {SERVE_PLACEHOLDER} URLs: pass --serve DIR to serve them locally")
-        text = text.replace(SERVE_PLACEHOLDER, serve_base)
-    return parse_feeds(yaml.safe_load(text), source=path)
+    """The feeds file, validated; FeedsFileError names the file and line of every problem."""
+    return load_feeds(path, serve_base=serve_base)
+
+
+class AllFeedsFailed(Exception):
+    """An --until-idle run in which no feed could be polled (exit 1): nothing new can have arrived."""
 
 
 class _Counts:
@@ -93,7 +108,15 @@ class _Counts:
 
     def __init__(self, warehouse: DuckDBWarehouse) -> None:
         self.warehouse = warehouse
+        self.started = time.time()
         self.base = self._now()
+
+    def dead_letter_causes(self, limit: int = 5) -> list[tuple[str, str, int, str]]:
+        """The steps and errors of this run's dead letters, most frequent first."""
+        return [tuple(r) for r in self.warehouse.read_query(
+            "SELECT step, error_class, count(*) AS n, min(error_message) FROM dead_letter "
+            f"WHERE failed_at >= to_timestamp({self.started - 1:.3f}) GROUP BY step, error_class "
+            f"ORDER BY n DESC, step LIMIT {int(limit)}")[1]]
 
     def _now(self) -> tuple[int, int, int]:
         return self.warehouse.read_query(self._SQL)[1][0]
@@ -151,7 +174,8 @@ class Stopper:
 
 
 def run(cfg: RunConfig, console: Console | None = None) -> Progress:
-    console = console or Console()
+    # No markup: paths, feed ids and error texts may hold [brackets], which must print as they are.
+    console = console or Console(markup=False)
     stopper = Stopper(console)
     stop = stopper.event
     with ExitStack() as stack:
@@ -173,7 +197,12 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         feeds = load_feeds_file(cfg.feeds_path, serve_base)
 
         project = cfg.project or LOCAL_PROJECT
-        if not os.environ.get("PUBSUB_EMULATOR_HOST") and not cfg.project:
+        if os.environ.get("PUBSUB_EMULATOR_HOST"):
+            project = cfg.project or emulator_project(LOCAL_PROJECT)
+            check_pubsub(project)  # a stopped emulator is an error now, not a silent hang
+        elif cfg.project:
+            check_pubsub(project)
+        else:
             from emulator.server import start_emulator  # noqa: PLC0415
 
             # Beside the warehouse, like the pollers' state: a publish the pollers saw confirmed is on
@@ -186,6 +215,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         ensure_layout(layout)
 
         job = StreamingJob(PipelineOptions([
+            *cfg.pipeline_args,
             "--input", f"pubsub://{layout.subscription}", "--warehouse", cfg.warehouse,
             "--ledger_subscription", layout.ledger])).start()
         stack.callback(job.stop)
@@ -196,7 +226,21 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         state = stack.enter_context(StateStore(cfg.state_path or f"{cfg.warehouse}.pollers.sqlite"))
         publisher = PubSubPublisher(layout.topic)
         stack.callback(publisher.close)
-        poller = stack.enter_context(Poller(feeds, state, publisher, poller_settings))
+        run_state = RunState()
+        poller = stack.enter_context(Poller(feeds, state, publisher, poller_settings,
+                                            on_result=run_state.on_result))
+        if job.query_server is not None:  # newswire status asks the running job through its port
+            job.query_server.status = lambda: run_state.snapshot(job.status().pending, poller.health())
+        if cfg.metrics_port is not None:
+            from .metrics import RunMetrics  # noqa: PLC0415
+
+            metrics = RunMetrics()
+            run_state.add_listener(metrics.on_result)
+            metrics.start_sampling(DuckDBWarehouse.shared(cfg.warehouse), backlog=lambda: job.status().pending,
+                                   health=poller.health)
+            stack.callback(metrics.stop)
+            port = metrics.serve(cfg.metrics_port, cfg.metrics_address)
+            console.print(f"metrics on http://{cfg.metrics_address}:{port}/metrics", soft_wrap=True)
 
         progress = Progress()
 
@@ -208,30 +252,41 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
             return progress
 
         if cfg.until_idle:
-            report = _interruptible(poller.poll_once, stop)
-            if report is None:
-                poller.stop()  # fetches in progress give up now, not at their deadline
-                return _stopped(console, job, stop, refresh, cfg)
-            progress.unhealthy = report.errors
-            progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
-            # However large the burst, it is waited for while it is being written.
-            durable = job.wait_until_durable(cfg.idle_timeout, stop=stop, idle=True)
+            with ProgressLog("progress", lambda: refresh().fields(), cfg.progress_every):
+                report = _interruptible(poller.poll_once, stop)
+                if report is None:
+                    poller.stop()  # fetches in progress give up now, not at their deadline
+                    return _stopped(console, job, stop, refresh, cfg)
+                progress.unhealthy = report.errors
+                progress.guid_problems = {r.feed_id: r.guid_problem for r in report.results if r.guid_problem}
+                # However large the burst, it is waited for while it is being written.
+                durable = job.wait_until_durable(cfg.idle_timeout, stop=stop, idle=True)
             if stop.is_set():
                 return _stopped(console, job, stop, refresh, cfg)
             refresh()
+            progress.dead_letter_causes = counts.dead_letter_causes() if progress.dead_letters else []
             console.print(progress.render(f"newswire run → {cfg.warehouse}"))
             _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
+            _print_dead_letters(console, progress.dead_letter_causes)
             if not durable:
                 raise TimeoutError(f"{progress.pending} published item(s) not in the warehouse, and none "
                                    f"written for {cfg.idle_timeout:.0f} s")
+            if report.results and all(not r.ok for r in report.results):
+                raise AllFeedsFailed(f"every feed failed ({len(report.results)} of {len(report.results)}): "
+                                     f"see above, or newswire status --warehouse {cfg.warehouse}")
             return progress
 
         poll_thread = threading.Thread(target=poller.run_forever, args=(stop,), name="newswire-pollers",
                                        daemon=True)
         poll_thread.start()
-        with Live(refresh().render("newswire run (Ctrl-C to stop)"), console=console, transient=False) as live:
-            while not stop.wait(cfg.refresh):
-                live.update(refresh().render("newswire run (Ctrl-C to stop)"))
+        if console.is_terminal:
+            with Live(refresh().render("newswire run (Ctrl-C to stop)"), console=console, transient=False) as live:
+                while not stop.wait(cfg.refresh):
+                    live.update(refresh().render("newswire run (Ctrl-C to stop)"))
+        else:  # a service manager, a container, a pipe: a line every progress_every seconds
+            log_progress("progress", refresh().fields())
+            while not stop.wait(cfg.progress_every if cfg.progress_every > 0 else 3600):
+                log_progress("progress", refresh().fields())
         console.print("stopping: finishing polls in flight and waiting for their rows …")
         started = time.monotonic()
         poll_thread.join(_POLLS_GRACE_S)  # a poll still hanging then is abandoned: its items stay unseen
@@ -241,8 +296,10 @@ def run(cfg: RunConfig, console: Console | None = None) -> Progress:
         health = poller.health()
         progress.unhealthy = {h.feed_id: h.last_error or "" for h in health if not h.healthy}
         progress.guid_problems = {h.feed_id: h.guid_problem for h in health if h.guid_problem}
+        progress.dead_letter_causes = counts.dead_letter_causes() if progress.dead_letters else []
         console.print(progress.render(f"newswire run → {cfg.warehouse}"))
         _print_unhealthy(console, progress.unhealthy, progress.guid_problems)
+        _print_dead_letters(console, progress.dead_letter_causes)
         return progress
 
 
@@ -282,7 +339,16 @@ class Interrupted(Exception):
 
 def _print_unhealthy(console: Console, unhealthy: dict[str, str], guid_problems: dict[str, str]) -> None:
     for feed_id, error in sorted(unhealthy.items()):
-        console.print(f"[yellow]unhealthy feed[/yellow] {feed_id}: {error}")
+        console.print(Text.assemble(("unhealthy feed", "yellow"), f" {feed_id}: {error}"), highlight=False)
     for feed_id, problem in sorted(guid_problems.items()):
-        console.print(f"[yellow]feed guids[/yellow] {feed_id}: {problem}", highlight=False)
+        console.print(Text.assemble(("feed guids", "yellow"), f" {feed_id}: {problem}"), highlight=False)
 
+
+
+def _print_dead_letters(console: Console, causes: list[tuple[str, str, int, str]]) -> None:
+    for step, error_class, n, message in causes:
+        console.print(Text.assemble(("dead letters", "yellow"), f" ×{n} at step {step}: {error_class}: "
+                                    f"{' '.join(str(message).split())[:200]}"), highlight=False, soft_wrap=True)
+    if causes:
+        console.print("  (the dead_letter table has each payload; fix and replay it with newswire process)",
+                      soft_wrap=True)

@@ -58,6 +58,21 @@ class NewswireOptions(PipelineOptions):
         parser.add_argument(
             "--warehouse", default=None,
             help="Where rows go: a DuckDB file path (out.duckdb), or bigquery://PROJECT/DATASET.")
+        # The names Google's Pub/Sub-to-BigQuery templates give these, for a Flex Template launch.
+        parser.add_argument(
+            "--inputSubscription", default=None,
+            help="The Pub/Sub subscription to read, as Google's templates name it: "
+                 "projects/PROJECT/subscriptions/NAME. The same as --input pubsub://projects/...")
+        parser.add_argument(
+            "--outputTableSpec", default=None,
+            help="The articles table, as Google's templates name a table: PROJECT:DATASET.articles. "
+                 "The other tables (stories, raw_items, learned_boilerplate, dead_letter) are written "
+                 "beside it in DATASET. The same as --warehouse bigquery://PROJECT/DATASET.")
+        parser.add_argument(
+            "--outputDeadletterTable", default=None,
+            help="Where dead letters (inputs that failed, and rows BigQuery refused) go: "
+                 "PROJECT:DATASET.TABLE, created if missing. Default: the dead_letter table of the "
+                 "output dataset.")
         parser.add_argument(
             "--dedup_ttl_hours", type=float, default=DEFAULT_DEDUP_TTL_HOURS,
             help="How long (event time) the pipeline remembers an article's content hashes to drop "
@@ -110,3 +125,39 @@ def learn_config(opts: NewswireOptions) -> LearnConfig | None:
         return LearnConfig(**{name: getattr(opts, f"learn_{name}") for name in _LEARN_HELP})
     except ValueError as exc:
         raise ValueError(f"--learn_* options: {exc}") from exc
+
+
+# Google's template parameter names, which newswire takes beside its own --input and --warehouse.
+TEMPLATE_ALIASES = ("inputSubscription", "outputTableSpec", "outputDeadletterTable")
+
+
+def resolve_template_aliases(opts: NewswireOptions) -> None:
+    """Fill --input and --warehouse from Google's parameter names (``inputSubscription``,
+    ``outputTableSpec``, ``outputDeadletterTable``); OptionError when the two spellings disagree."""
+    from .specs import OptionError, parse_table_spec  # noqa: PLC0415
+
+    if opts.inputSubscription:
+        value = f"pubsub://{opts.inputSubscription.removeprefix('pubsub://')}"
+        if opts.input and opts.input != value:
+            raise OptionError(f"--inputSubscription {opts.inputSubscription!r} and --input {opts.input!r} "
+                              "disagree: give one of them")
+        opts.input = value
+    warehouse = opts.warehouse
+    if opts.outputTableSpec:
+        table = parse_table_spec(opts.outputTableSpec, "--outputTableSpec")
+        if table.table != "articles":
+            raise OptionError(f"--outputTableSpec {opts.outputTableSpec!r}: name the articles table "
+                              f"({table.project}:{table.dataset}.articles); newswire writes its other "
+                              "tables beside it")
+        value = f"bigquery://{table.project}/{table.dataset}"
+        if warehouse and warehouse.split("?", 1)[0] != value:
+            raise OptionError(f"--outputTableSpec {opts.outputTableSpec!r} and --warehouse {warehouse!r} "
+                              "disagree: give one of them")
+        warehouse = warehouse or value
+    if opts.outputDeadletterTable:
+        table = parse_table_spec(opts.outputDeadletterTable, "--outputDeadletterTable")
+        if not warehouse or not warehouse.startswith("bigquery://"):
+            raise OptionError("--outputDeadletterTable is for a BigQuery warehouse (--outputTableSpec or "
+                              "--warehouse bigquery://...)")
+        warehouse = f"{warehouse.split('?', 1)[0]}?dead_letter_table={table}"
+    opts.warehouse = warehouse

@@ -36,32 +36,56 @@ def check_read_only(sql: str) -> None:
     except duckdb.Error as exc:
         raise QueryError(str(exc)) from exc
     for st in statements:
+        if st.type == duckdb.StatementType.COPY:
+            raise QueryError("COPY is not run while the pipeline writes: use newswire query --format "
+                             "csv|json|ndjson|parquet --output FILE \"SELECT ...\" (or newswire export)")
         if st.type not in _READ_ONLY:
             raise QueryError(f"only read-only queries are allowed while the pipeline writes (got {st.type.name})")
 
 
 class QueryServer:
-    """Serves ``run_query(sql) -> (columns, rows)`` (``DuckDBWarehouse.read_query``) on loopback."""
+    """Serves ``run_query(sql) -> (columns, rows)`` (``DuckDBWarehouse.read_query``) on loopback.
 
-    def __init__(self, run_query, warehouse: str | Path) -> None:
+    ``POST /`` answers the SQL in its body as JSON; ``POST /?format=arrow`` as an Arrow IPC stream,
+    with every column's type (``run_arrow(sql) -> pyarrow.Table``, by default the warehouse's
+    ``read_arrow``). ``GET /status`` answers ``status()``, set by the job that owns the port (JSON;
+    404 when nothing set it).
+    """
+
+    def __init__(self, run_query, warehouse: str | Path, run_arrow=None) -> None:
         self.run_query = run_query
+        self.run_arrow = run_arrow or _shared_arrow(warehouse)
+        self.status = None  # () -> dict, set by the job
         self.advert = advert_path(warehouse)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                sql = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                try:
-                    cols, rows = server.run_query(sql)
-                    body, status = orjson.dumps({"columns": cols, "rows": rows},
-                                                default=str), 200
-                except (QueryError, duckdb.Error) as exc:
-                    body, status = orjson.dumps({"error": str(exc)}), 400
+            def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                if self.path != "/status" or server.status is None:
+                    self._send(404, orjson.dumps({"error": "not found"}))
+                    return
+                self._send(200, orjson.dumps(server.status(), default=str))
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                sql = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                arrow = self.path.endswith("format=arrow")
+                try:
+                    if arrow:
+                        body, status, kind = _arrow_bytes(server.run_arrow(sql)), 200, ARROW_STREAM
+                    else:
+                        cols, rows = server.run_query(sql)
+                        body, status, kind = orjson.dumps({"columns": cols, "rows": rows},
+                                                          default=str), 200, "application/json"
+                except (QueryError, duckdb.Error) as exc:
+                    body, status, kind = orjson.dumps({"error": str(exc)}), 400, "application/json"
+                self._send(status, body, kind)
 
             def log_message(self, *args) -> None:
                 pass
@@ -81,12 +105,37 @@ class QueryServer:
         self.advert.unlink(missing_ok=True)
 
 
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _shared_arrow(warehouse: str | Path):
+    def run_arrow(sql: str):
+        from .sinks.duckdb import DuckDBWarehouse  # noqa: PLC0415 - the writer's own instance
+
+        return DuckDBWarehouse.shared(warehouse).read_arrow(sql)
+    return run_arrow
+
+
+def _arrow_bytes(table) -> bytes:
+    import pyarrow as pa  # noqa: PLC0415
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _port(warehouse: str | Path) -> int | None:
+    try:
+        return int(json.loads(advert_path(warehouse).read_text())["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def query_running(warehouse: str | Path, sql: str, timeout: float = 60) -> tuple[list[str], list[tuple]] | None:
     """Ask a running ``newswire run`` for the answer; None when no live server owns the file."""
-    advert = advert_path(warehouse)
-    try:
-        port = json.loads(advert.read_text())["port"]
-    except (OSError, ValueError, KeyError):
+    port = _port(warehouse)
+    if port is None:
         return None
     try:
         resp = httpx.post(f"http://127.0.0.1:{port}/", content=sql.encode(), timeout=timeout)
@@ -96,3 +145,34 @@ def query_running(warehouse: str | Path, sql: str, timeout: float = 60) -> tuple
     if resp.status_code != 200:
         raise QueryError(data.get("error", resp.text))
     return data["columns"], [tuple(r) for r in data["rows"]]
+
+
+def query_running_arrow(warehouse: str | Path, sql: str, timeout: float = 300):
+    """The answer as a ``pyarrow.Table`` from a running ``newswire run``; None when none runs."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    port = _port(warehouse)
+    if port is None:
+        return None
+    try:
+        resp = httpx.post(f"http://127.0.0.1:{port}/?format=arrow", content=sql.encode(), timeout=timeout)
+    except httpx.TransportError:
+        return None
+    if resp.status_code != 200:
+        try:
+            raise QueryError(resp.json().get("error", resp.text))
+        except ValueError:
+            raise QueryError(resp.text) from None
+    return pa.ipc.open_stream(resp.content).read_all()
+
+
+def status_running(warehouse: str | Path, timeout: float = 10) -> dict | None:
+    """What the ``newswire run`` writing this warehouse says about itself; None when none runs."""
+    port = _port(warehouse)
+    if port is None:
+        return None
+    try:
+        resp = httpx.get(f"http://127.0.0.1:{port}/status", timeout=timeout)
+    except httpx.TransportError:
+        return None
+    return resp.json() if resp.status_code == 200 else None

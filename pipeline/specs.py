@@ -7,7 +7,11 @@ import re
 from dataclasses import dataclass
 
 _PUBSUB = re.compile(r"^pubsub://projects/(?P<project>[^/]+)/(?P<kind>subscriptions|topics)/(?P<name>[^/]+)$")
-_BIGQUERY = re.compile(r"^bigquery://(?P<project>[^/]+)/(?P<dataset>[A-Za-z0-9_]+)$")
+_BIGQUERY = re.compile(r"^bigquery://(?P<project>[^/]+)/(?P<dataset>[A-Za-z0-9_]+)"
+                       r"(?:\?dead_letter_table=(?P<dead_letter>[^&]+))?$")
+# Google's form of a BigQuery table, as its Dataflow templates take it: PROJECT:DATASET.TABLE (a
+# project id may itself hold a colon, example.com:my-project).
+_TABLE_SPEC = re.compile(r"^(?P<project>[a-z][-a-z0-9:.]*[a-z0-9]):(?P<dataset>[A-Za-z0-9_]+)\.(?P<table>[A-Za-z0-9_$-]+)$")
 
 
 class OptionError(ValueError):
@@ -33,6 +37,25 @@ class WarehouseSpec:
     path: str | None = None
     project: str | None = None
     dataset: str | None = None
+    # Where dead letters go when not to the dataset's own dead_letter table: PROJECT:DATASET.TABLE.
+    dead_letter_table: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    project: str
+    dataset: str
+    table: str
+
+    def __str__(self) -> str:
+        return f"{self.project}:{self.dataset}.{self.table}"
+
+
+def parse_table_spec(value: str, option: str) -> TableSpec:
+    m = _TABLE_SPEC.match(value or "")
+    if not m:
+        raise OptionError(f"{option} {value!r}: expected PROJECT:DATASET.TABLE (e.g. my-project:newswire.articles)")
+    return TableSpec(m["project"], m["dataset"], m["table"])
 
 
 def parse_input(value: str, *, check_files: bool = True) -> InputSpec:
@@ -59,7 +82,8 @@ def parse_warehouse(value: str) -> WarehouseSpec:
         m = _BIGQUERY.match(value)
         if not m:
             raise OptionError(f"--warehouse {value!r}: expected bigquery://PROJECT/DATASET")
-        return WarehouseSpec("bigquery", project=m["project"], dataset=m["dataset"])
+        dead = str(parse_table_spec(m["dead_letter"], "dead_letter_table")) if m["dead_letter"] else None
+        return WarehouseSpec("bigquery", project=m["project"], dataset=m["dataset"], dead_letter_table=dead)
     if "://" in value:
         raise OptionError(f"--warehouse {value!r}: use a DuckDB file path or bigquery://PROJECT/DATASET")
     return WarehouseSpec("duckdb", path=value)

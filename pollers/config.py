@@ -23,6 +23,7 @@ internal address is still refused, and no redirect of a public feed ever reaches
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,11 +48,19 @@ _KEYS = {"id", "url", "agency", "interval", "fetch_full_text", "allow_private"}
 class FeedsFileError(ValueError):
     """The feeds file cannot be used; the message lists every problem and how to fix it."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], lines: list[int | None] | None = None) -> None:
         self.source = source
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s) in the feeds file:\n{lines}")
+        # The line of the file each problem is on (1-based), where it is known.
+        self.lines = list(lines) if lines is not None else [None] * len(problems)
+        text = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in the feeds file:\n{text}")
+
+    def located(self) -> list[str]:
+        """One line per problem, compiler style: ``FILE:LINE: problem`` (``FILE: problem`` when the
+        line is not known)."""
+        return [f"{self.source}:{line}: {p}" if line else f"{self.source}: {p}"
+                for p, line in zip(self.problems, self.lines)]
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,8 @@ def _check_url(url: Any) -> str | None:
         return "url is required and must be a string"
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https"):
-        return f"url {url!r} must start with http:// or https://"
+        example = f" (e.g. 'https://{url.strip()}')" if not parts.scheme and "://" not in url else ""
+        return f"url {url!r} must start with http:// or https://{example}"
     if not parts.hostname:
         return f"url {url!r} has no host"
     return None
@@ -93,7 +103,9 @@ def _feed(raw: Any, where: str, problems: list[str]) -> FeedConfig | None:
     before = len(problems)
     unknown = sorted(set(map(str, raw)) - _KEYS)
     if unknown:
-        problems.append(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_KEYS)}")
+        meant = [m for k in unknown for m in difflib.get_close_matches(k, sorted(_KEYS), n=1)]
+        advice = f" (did you mean {', '.join(map(repr, meant))}?)" if meant else ""
+        problems.append(f"{where}: unknown key(s) {unknown}{advice}; allowed: {sorted(_KEYS)}")
     feed_id = raw.get("id")
     if not isinstance(feed_id, str) or not _ID.match(feed_id):
         problems.append(f"{where}: id {feed_id!r} must be lowercase letters, digits, '.', '_' or '-' "
@@ -120,33 +132,54 @@ def _feed(raw: Any, where: str, problems: list[str]) -> FeedConfig | None:
                       interval=float(interval), fetch_full_text=full, allow_private=private)
 
 
-def parse_feeds(doc: Any, source: str = "<feeds>") -> list[FeedConfig]:
-    """Validate a loaded feeds document; raise FeedsFileError listing every problem."""
+def parse_feeds(doc: Any, source: str = "<feeds>", lines: Mapping[int, int] | None = None) -> list[FeedConfig]:
+    """Validate a loaded feeds document; raise FeedsFileError listing every problem.
+
+    ``lines`` maps a feed's index to the line of the file it starts on, so problems can say where.
+    """
+    lines = lines or {}
     if not isinstance(doc, Mapping) or "feeds" not in doc:
         raise FeedsFileError(source, ["the file must be a mapping with a top-level 'feeds:' list"])
     extra = sorted(set(map(str, doc)) - {"feeds"})
     problems: list[str] = [f"unknown top-level key(s) {extra}; only 'feeds' is allowed"] if extra else []
+    at: list[int | None] = [None] * len(problems)
     raw_feeds = doc["feeds"]
     if not isinstance(raw_feeds, list) or not raw_feeds:
-        raise FeedsFileError(source, problems + ["'feeds' must be a non-empty list of feeds"])
-    feeds: list[FeedConfig] = []
+        raise FeedsFileError(source, problems + ["'feeds' must be a non-empty list of feeds"], at + [None])
+    feeds: list[tuple[int, FeedConfig]] = []
     for i, raw in enumerate(raw_feeds):
         feed = _feed(raw, f"feeds[{i}]", problems)
+        at += [lines.get(i)] * (len(problems) - len(at))
         if feed is not None:
-            feeds.append(feed)
+            feeds.append((i, feed))
     seen_ids: dict[str, int] = {}
     seen_urls: dict[str, str] = {}
-    for feed in feeds:
+    for i, feed in feeds:
         if feed.id in seen_ids:
             problems.append(f"feed id {feed.id!r} is used more than once; ids must be unique")
+            at.append(lines.get(i))
         seen_ids[feed.id] = 1
         if feed.url in seen_urls:
             problems.append(f"feeds {seen_urls[feed.url]!r} and {feed.id!r} have the same url {feed.url!r}; "
                             "poll each url once")
+            at.append(lines.get(i))
         seen_urls.setdefault(feed.url, feed.id)
     if problems:
-        raise FeedsFileError(source, problems)
-    return feeds
+        raise FeedsFileError(source, problems, at)
+    return [feed for _, feed in feeds]
+
+
+def _feed_lines(text: str) -> dict[int, int]:
+    """The line (1-based) each entry of the ``feeds:`` list starts on; {} when that is not known."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if getattr(key, "value", None) == "feeds" and isinstance(value, yaml.SequenceNode):
+                return {i: item.start_mark.line + 1 for i, item in enumerate(value.value)}
+    return {}
 
 
 SERVE_PLACEHOLDER = "{serve}"
@@ -173,5 +206,11 @@ def load_feeds(path: str | Path, *, serve_base: str | None = None) -> list[FeedC
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
+        # The parser names the text "<unicode string>"; say the file, line and column instead.
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        what = " ".join(x for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x)
+        if mark is not None:
+            raise FeedsFileError(str(p), [f"not valid YAML: {what or exc} (column {mark.column + 1})"],
+                                 [mark.line + 1]) from exc
         raise FeedsFileError(str(p), [f"not valid YAML: {exc}"]) from exc
-    return parse_feeds(doc, str(p))
+    return parse_feeds(doc, str(p), _feed_lines(text))

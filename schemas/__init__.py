@@ -17,6 +17,7 @@ from .generate import (
     bigquery_schema,
     bigquery_schema_json,
     bigquery_table_options,
+    duckdb_comments,
     duckdb_ddl,
     duckdb_type,
 )
@@ -24,5 +25,5 @@ from .generate import (
 __all__ = [
     "ARTICLES", "DEAD_LETTER", "LEARNED_BOILERPLATE", "RAW_ITEM", "RAW_ITEMS", "SCHEMA_VERSION", "STORIES",
     "WAREHOUSE_TABLES", "Field", "Table", "arrow_schema", "beam_row_type", "bigquery_schema",
-    "bigquery_schema_json", "bigquery_table_options", "duckdb_ddl", "duckdb_type",
+    "bigquery_schema_json", "bigquery_table_options", "duckdb_comments", "duckdb_ddl", "duckdb_type",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .fields import Field, Table
 
 SCHEMA_VERSION = 1
+_SCHEMA_VERSION_TEXT = "Version of the table's declaration the row was written under (schemas/definitions.py)."
 
 _IMAGE = (
     Field("url", "STRING", description="Image URL, when the source gave one."),
@@ -112,24 +113,25 @@ ARTICLES = Table(
         Field("id_source", "STRING", "REQUIRED", "'guid', 'url' or 'content'."),
         Field("cluster_id", "STRING", description="article_id of the first article of this wire story."),
         Field("agency", "STRING", description="Lowercase agency slug, or NULL when no agency is attributed."),
-        Field("title", "STRING", "REQUIRED"),
+        Field("title", "STRING", "REQUIRED", "Clean headline."),
         Field("standfirst", "STRING", description="Summary/standfirst when it is not a body paragraph."),
         Field("body", "STRING", "REQUIRED", "Clean plain text, paragraphs separated by a newline."),
         Field("dateline", "STRING", description="Dateline removed from the first paragraph, as written."),
         Field("dateline_place", "STRING", description="Place named by the dateline."),
-        Field("byline", "STRING"),
+        Field("byline", "STRING", description="Author as the feed or the page named them."),
         Field("language", "STRING", description="ISO 639-1 code of the body's language."),
-        Field("word_count", "INT64", "REQUIRED"),
+        Field("word_count", "INT64", "REQUIRED", "Words in the clean body."),
         Field("url", "STRING", description="Canonical URL (tracking parameters and fragment removed)."),
         Field("link", "STRING", description="Link as the feed gave it."),
-        Field("guid", "STRING"),
-        Field("tags", "STRING", "REPEATED"),
-        Field("images", "RECORD", "REPEATED", fields=_IMAGE),
+        Field("guid", "STRING", description="The entry's guid as the feed gave it (it may not identify the entry)."),
+        Field("tags", "STRING", "REPEATED", description="The entry's categories/tags as the feed gave them."),
+        Field("images", "RECORD", "REPEATED", description="Images of the entry, with captions and credits "
+              "taken out of the body.", fields=_IMAGE),
         Field("published_at", "TIMESTAMP", "REQUIRED", "Publication time in UTC."),
         Field("published_raw", "STRING", description="Date string as the feed gave it."),
         Field("published_from_fetch", "BOOL", "REQUIRED",
               "True when the feed had no usable date and fetched_at was used."),
-        Field("updated_at", "TIMESTAMP"),
+        Field("updated_at", "TIMESTAMP", description="Update time the feed gave, in UTC."),
         Field("withdrawn", "BOOL", "REQUIRED", "The agency withdrew (killed) this story."),
         Field("removed_rules", "STRING", "REPEATED",
               description="Boilerplate rules that fired on this item, and cleaning markers: clean.* (echoes "
@@ -137,7 +139,7 @@ ARTICLES = Table(
                           "page.fallback_* (the page was fetched but not used, and why)."),
         *_LINEAGE,
         Field("processed_at", "TIMESTAMP", "REQUIRED", "When the pipeline produced this row."),
-        Field("schema_version", "INT64", "REQUIRED"),
+        Field("schema_version", "INT64", "REQUIRED", _SCHEMA_VERSION_TEXT),
     ),
 )
 
@@ -150,16 +152,16 @@ DEAD_LETTER = Table(
     clustering=("step", "feed_id"),
     fields=(
         Field("dead_letter_id", "STRING", "REQUIRED", "Hash of message id, step and payload (idempotent)."),
-        Field("message_id", "STRING"),
-        Field("feed_id", "STRING"),
+        Field("message_id", "STRING", description="Pub/Sub message id, or file://PATH#LN (lineage)."),
+        Field("feed_id", "STRING", description="Feed of the input, when it could be read."),
         Field("step", "STRING", "REQUIRED", "Pipeline step that failed, e.g. 'parse'."),
-        Field("error_class", "STRING", "REQUIRED"),
-        Field("error_message", "STRING", "REQUIRED"),
+        Field("error_class", "STRING", "REQUIRED", "Python class of the error, e.g. 'CleanError'."),
+        Field("error_message", "STRING", "REQUIRED", "What went wrong, as the error said it."),
         Field("payload", "STRING", "REQUIRED", "Raw message data (UTF-8, or base64 if payload_encoding says so)."),
         Field("payload_encoding", "STRING", "REQUIRED", "'utf-8' or 'base64'."),
-        Field("attributes", "JSON"),
-        Field("failed_at", "TIMESTAMP", "REQUIRED"),
-        Field("schema_version", "INT64", "REQUIRED"),
+        Field("attributes", "JSON", description="Pub/Sub attributes as a JSON object."),
+        Field("failed_at", "TIMESTAMP", "REQUIRED", "When the step failed."),
+        Field("schema_version", "INT64", "REQUIRED", _SCHEMA_VERSION_TEXT),
     ),
 )
 
@@ -185,7 +187,7 @@ STORIES = Table(
         Field("article_ids", "STRING", "REPEATED", description="Every article of the story, sorted."),
         Field("updated_at", "TIMESTAMP", "REQUIRED",
               "When this snapshot was made; later snapshots of a cluster_id supersede earlier ones."),
-        Field("schema_version", "INT64", "REQUIRED"),
+        Field("schema_version", "INT64", "REQUIRED", _SCHEMA_VERSION_TEXT),
         # Appended last: BigQuery adds new columns to an existing table at the end.
         Field("merged_into", "STRING",
               description="Set when a later article showed this story to be part of another: the "
@@ -219,7 +221,7 @@ LEARNED_BOILERPLATE = Table(
         Field("last_seen", "TIMESTAMP", "REQUIRED", "Publication time of the latest item with the line."),
         Field("updated_at", "TIMESTAMP", "REQUIRED",
               "When this snapshot was made; later snapshots of a line supersede earlier ones."),
-        Field("schema_version", "INT64", "REQUIRED"),
+        Field("schema_version", "INT64", "REQUIRED", _SCHEMA_VERSION_TEXT),
     ),
 )
 

@@ -70,6 +70,19 @@ def duckdb_ddl(table: Table) -> str:
     return f'CREATE TABLE IF NOT EXISTS "{table.name}" (\n' + ",\n".join(cols) + "\n)"
 
 
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def duckdb_comments(table: Table) -> list[str]:
+    """``COMMENT ON`` statements giving the table and each column its description, so a reader of
+    the DuckDB file finds them where BigQuery keeps them (``duckdb_columns().comment``)."""
+    out = [f'COMMENT ON TABLE "{table.name}" IS {_sql_text(table.description)}']
+    out += [f'COMMENT ON COLUMN "{table.name}"."{f.name}" IS {_sql_text(f.description)}'
+            for f in table.fields if f.description]
+    return out
+
+
 # --- Beam -------------------------------------------------------------------------------------
 
 def _python_type(f: Field, owner: str):

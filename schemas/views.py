@@ -8,6 +8,9 @@ learned line, that is its current state.
 
 Two derived views answer the first questions of every reader, in BigQuery and in DuckDB alike:
 ``articles_latest`` (the latest version of each article) and ``stories_current`` (one row per story).
+
+DuckDB has the ``_unique`` views too, so a query written for one warehouse runs on the other: there
+the primary keys already keep one row per key, and the views return each table as it is.
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ def unique_view_sql(table: Table, project: str = PROJECT_PLACEHOLDER, dataset: s
         f"SELECT *\nFROM `{project}.{dataset}.{table.name}`\nWHERE TRUE\n"
         f"QUALIFY ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {order} DESC) = 1\n"
     )
+
+
+def unique_view_description(table: Table) -> str:
+    return f"{table.name} with one row per primary key ({', '.join(table.primary_key)}): the last written."
+
+
+def duckdb_unique_view_sql(table: Table) -> str:
+    """The DuckDB statement creating (or replacing) the ``<table>_unique`` view."""
+    keys = ", ".join(f'"{k}"' for k in table.primary_key)
+    return (f'CREATE OR REPLACE VIEW "{unique_view_name(table)}" AS\nSELECT *\nFROM "{table.name}"\n'
+            f'QUALIFY ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY "{WRITE_ORDER[table.name]}" DESC) = 1\n')
+
+
+def duckdb_view_comment(name: str, description: str) -> str:
+    return f'COMMENT ON VIEW "{name}" IS \'' + description.replace("'", "''") + "'"
 
 
 # -- Derived views: the questions every reader of these tables asks first ----------------------------

@@ -22,10 +22,12 @@ MACHINE_TYPE="${MACHINE_TYPE:-n2-standard-2}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-# The pipeline parameters (each one is declared in deploy/dataflow/metadata.json).
+# The pipeline parameters (each one is declared in deploy/dataflow/metadata.json), named as Google's
+# Pub/Sub-to-BigQuery templates name them. DEADLETTER_TABLE: another table for dead letters.
 template_parameters() {
-  local params="input=pubsub://projects/${PROJECT}/subscriptions/${SUBSCRIPTION}"
-  params+=",warehouse=bigquery://${PROJECT}/${DATASET}"
+  local params="inputSubscription=projects/${PROJECT}/subscriptions/${SUBSCRIPTION}"
+  params+=",outputTableSpec=${PROJECT}:${DATASET}.articles"
+  params+=",outputDeadletterTable=${DEADLETTER_TABLE:-${PROJECT}:${DATASET}.dead_letter}"
   if [[ -n "${DEDUP_TTL_HOURS:-}" ]]; then
     params+=",dedup_ttl_hours=${DEDUP_TTL_HOURS}"
   fi

@@ -11,12 +11,22 @@ output "dataflow_service_account" {
 }
 
 output "subscription" {
-  description = "Pass to the job as --input pubsub://<this>."
+  description = "Pass to the job as inputSubscription (or --input pubsub://<this>)."
   value       = google_pubsub_subscription.raw_items.id
 }
 
+output "output_table_spec" {
+  description = "Pass to the job as outputTableSpec: the articles table; the other tables are beside it."
+  value       = "${var.project}:${google_bigquery_dataset.newswire.dataset_id}.articles"
+}
+
+output "deadletter_table_spec" {
+  description = "Pass to the job as outputDeadletterTable."
+  value       = "${var.project}:${google_bigquery_dataset.newswire.dataset_id}.dead_letter"
+}
+
 output "warehouse" {
-  description = "Pass to the job as --warehouse."
+  description = "The same dataset in newswire's own form, for --warehouse."
   value       = "bigquery://${var.project}/${google_bigquery_dataset.newswire.dataset_id}"
 }
 

@@ -33,12 +33,6 @@ variable "message_retention" {
   default     = "604800s"
 }
 
-variable "max_delivery_attempts" {
-  description = "Deliveries before Pub/Sub moves a message to the dead-letter topic (5-100). Dataflow acknowledges on checkpoint, so only messages the job can never take get there."
-  type        = number
-  default     = 20
-}
-
 variable "poller_image" {
   description = "Container image of the pollers (deploy/Makefile pollers-image prints it). Empty: the Cloud Run job is not created."
   type        = string

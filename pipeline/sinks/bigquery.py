@@ -32,7 +32,10 @@ _BATCH_SIZE = 500
 
 
 def table_spec(spec: WarehouseSpec, table: Table) -> str:
-    """``PROJECT:DATASET.TABLE``, the destination form Beam's BigQuery IO parses."""
+    """``PROJECT:DATASET.TABLE``, the destination form Beam's BigQuery IO parses. Dead letters go
+    to the warehouse's ``dead_letter_table`` when one is given (``outputDeadletterTable``)."""
+    if table.name == DEAD_LETTER.name and spec.dead_letter_table:
+        return spec.dead_letter_table
     return f"{spec.project}:{spec.dataset}.{table.name}"
 
 

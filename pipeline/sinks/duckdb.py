@@ -7,12 +7,14 @@ version keeps the cluster_id its article was first written with); stories are up
 snapshot with the latest ``updated_at``, and so are learned_boilerplate rows. Running the same input
 twice, or replaying messages after a restart, therefore leaves the same rows.
 
-The views of ``schemas.views.DERIVED_VIEWS`` (latest version of each article, one row per story)
-are created with the tables.
+The views of ``schemas.views`` (latest version of each article, one row per story, and the
+``<table>_unique`` views BigQuery has) are created with the tables, and tables, columns and views
+carry their descriptions from ``schemas`` (``COMMENT ON``).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
@@ -32,15 +34,50 @@ from schemas import (
     WAREHOUSE_TABLES,
     Table,
     arrow_schema,
+    duckdb_comments,
     duckdb_ddl,
     duckdb_type,
 )
-from schemas.views import DERIVED_VIEWS, duckdb_view_sql
+from schemas.views import (
+    DERIVED_VIEWS,
+    duckdb_unique_view_sql,
+    duckdb_view_comment,
+    duckdb_view_sql,
+    unique_view_description,
+    unique_view_name,
+)
 from transforms.model import Unit
 
 # The unit's fields that hold one row (or None), by table, in the order they are written.
 _ONE_ROW = ((RAW_ITEMS, attrgetter("raw_item")), (DEAD_LETTER, attrgetter("dead_letter")),
             (ARTICLES, attrgetter("article")))
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse file cannot be used as it is; the message says why and what to do."""
+
+
+# Extensions are never fetched: a warehouse needs none, and offline the attempt only fails slowly
+# (a SQLite file given as the warehouse would otherwise make DuckDB try to download its reader).
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def open_error(path: str | Path, exc: duckdb.Error) -> WarehouseError:
+    """What a failure to open the warehouse file means for the user."""
+    text = str(exc)
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        return WarehouseError(
+            f"warehouse {path} is in use by another process{f' (PID {pid[1]})' if pid else ''}, a "
+            "running 'newswire run' or 'newswire process': query it through that one with "
+            "'newswire query', or stop it first")
+    if "not a valid DuckDB database" in text:
+        return WarehouseError(f"warehouse {path} is not a DuckDB database (a damaged file, or another "
+                              "kind of file): move it away, or give --warehouse a new path")
+    if "sqlite" in text.lower():
+        return WarehouseError(f"warehouse {path} is a SQLite file, not a DuckDB database: give "
+                              "--warehouse a .duckdb path (the pollers' state is the .pollers.sqlite file)")
+    return WarehouseError(f"cannot open warehouse {path}: {text.splitlines()[0]}")
 
 
 @dataclass(frozen=True)
@@ -59,12 +96,9 @@ class DuckDBWarehouse:
         self.path = str(Path(path).resolve())
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = duckdb.connect(self.path)
-        except duckdb.IOException as exc:
-            raise RuntimeError(
-                f"cannot open warehouse {self.path} for writing: {exc}. Another process (a running "
-                "'newswire run'?) holds it; stop it, or query through it with 'newswire query'."
-            ) from exc
+            self._conn = duckdb.connect(self.path, config=_CONFIG)
+        except duckdb.Error as exc:
+            raise open_error(self.path, exc) from exc
         self._lock = threading.Lock()
         try:
             self.ensure_tables()
@@ -90,12 +124,31 @@ class DuckDBWarehouse:
 
     def ensure_tables(self) -> None:
         with self._lock:
+            self._refuse_foreign_file()
             self._migrate_raw_items()
             for table in WAREHOUSE_TABLES:
                 self._conn.execute(duckdb_ddl(table))
                 self._add_missing_columns(table)
+                self._conn.execute(duckdb_unique_view_sql(table))
+                # Descriptions as BigQuery has them; set on every start, so they follow schemas/.
+                for statement in (*duckdb_comments(table), duckdb_view_comment(
+                        unique_view_name(table), unique_view_description(table))):
+                    self._conn.execute(statement)
             for view in DERIVED_VIEWS:
                 self._conn.execute(duckdb_view_sql(view))
+                self._conn.execute(duckdb_view_comment(view.name, view.description))
+
+    def _refuse_foreign_file(self) -> None:
+        """A DuckDB file with tables and none of newswire's belongs to something else: refuse it
+        rather than add newswire's tables beside another application's."""
+        have = sorted(r[0] for r in self._conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall())
+        ours = {t.name for t in WAREHOUSE_TABLES} | {v.name for v in DERIVED_VIEWS}
+        if have and not ours & set(have):
+            shown = ", ".join(have[:5]) + (", …" if len(have) > 5 else "")
+            raise WarehouseError(
+                f"warehouse {self.path} is another application's DuckDB database (tables {shown}, none "
+                "of newswire's): give --warehouse a new path")
 
     def _migrate_raw_items(self) -> None:
         """Re-key a raw_items table of an older release (keyed by message_id) by ``replay_key``.
@@ -135,9 +188,10 @@ class DuckDBWarehouse:
             if f.name in have:
                 continue
             if f.mode == "REQUIRED":
-                raise RuntimeError(
-                    f"warehouse {self.path}: table {table.name} lacks the required column {f.name!r}; "
-                    "it was written by an incompatible release: write to a new file")
+                raise WarehouseError(
+                    f"warehouse {self.path}: its table {table.name} lacks the required column {f.name!r}: "
+                    "the file was made by another application (or by a newswire release too old to "
+                    "upgrade); write to a new file (--warehouse NEW.duckdb)")
             self._conn.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{f.name}" {duckdb_type(f)}')
 
     # -- writes ----------------------------------------------------------------------------------
@@ -331,6 +385,18 @@ class DuckDBWarehouse:
         finally:
             cur.close()
 
+    def read_arrow(self, sql: str):
+        """Like ``read_query``, as a ``pyarrow.Table`` with every column's type."""
+        from ..query_server import check_read_only  # noqa: PLC0415
+
+        check_read_only(sql)
+        with self._lock:
+            cur = self._conn.cursor()
+        try:
+            return cur.execute(sql).to_arrow_table()
+        finally:
+            cur.close()
+
     def query_ids(self, sql: str, ids: list[str]) -> tuple[list[str], list[tuple]]:
         """Run ``sql`` with the table ``ids(id)`` bound to the given strings (fast for many ids)."""
         ids = pa.table({"id": pa.array(ids, pa.string())})  # noqa: F841 - read by SQL
@@ -349,11 +415,27 @@ def _replay_key(unit: Unit) -> str:
     return unit.raw_item["replay_key"]
 
 
+def query_file_arrow(path: str | Path, sql: str):
+    """Like ``query_file``, as a ``pyarrow.Table``."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run 'newswire process' or 'newswire run' first")
+    try:
+        conn = duckdb.connect(str(path), read_only=True, config=_CONFIG)
+    except duckdb.Error as exc:
+        raise open_error(path, exc) from exc
+    with conn:
+        return conn.execute(sql).to_arrow_table()
+
+
 def query_file(path: str | Path, sql: str) -> tuple[list[str], list[tuple]]:
     """Run one read-only query against a warehouse file no process is writing."""
     if not Path(path).exists():
         raise FileNotFoundError(f"no warehouse at {path}: run 'newswire process' or 'newswire run' first")
-    with duckdb.connect(str(path), read_only=True) as conn:
+    try:
+        conn = duckdb.connect(str(path), read_only=True, config=_CONFIG)
+    except duckdb.Error as exc:
+        raise open_error(path, exc) from exc
+    with conn:
         cur = conn.execute(sql)
         cols = [d[0] for d in cur.description] if cur.description else []
         return cols, cur.fetchall()

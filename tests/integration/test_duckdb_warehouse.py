@@ -1,4 +1,5 @@
 import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 
 import duckdb
@@ -156,3 +157,27 @@ def test_a_raw_items_table_keyed_by_message_id_is_rekeyed_by_content(tmp_path):
         assert wh.write(RAW_ITEMS, [row]).inserted == 0
     finally:
         wh._conn.close()
+
+
+def test_tables_columns_and_views_carry_their_descriptions_and_match_bigquery(tmp_path):
+    """DuckDB has the views BigQuery has (as Terraform makes them), and the descriptions of schemas/."""
+    from schemas import WAREHOUSE_TABLES
+    from schemas.export import render
+
+    wh = DuckDBWarehouse(tmp_path / "w.duckdb")
+    tables = dict(wh.query("SELECT table_name, comment FROM duckdb_tables()")[1])
+    columns = {(t, c): comment for t, c, comment in wh.query(
+        "SELECT table_name, column_name, comment FROM duckdb_columns()")[1]}
+    views = dict(wh.query("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal")[1])
+    for table in WAREHOUSE_TABLES:
+        assert tables[table.name] == table.description
+        for f in table.fields:
+            assert f.description and columns[(table.name, f.name)] == f.description, (table.name, f.name)
+    files = render()
+    bigquery_views = ({t["unique_view"] for t in json.loads(files["tables.json"]).values()}
+                      | set(json.loads(files["derived_views.json"])))
+    assert set(views) == bigquery_views
+    assert all(views.values())
+    for table in WAREHOUSE_TABLES:  # each _unique view has its table's columns
+        cols = wh.query(f'SELECT * FROM "{table.name}_unique" LIMIT 0')[0]
+        assert cols == table.field_names()

@@ -12,7 +12,7 @@ import pytest
 
 from pollers import FailureKind, FeedConfig, HttpSettings, PollerSettings, RetryPolicy
 from tests.factories import message
-from transforms.dofns import ItemSteps
+from transforms.cleaning.dofns import ItemSteps
 from transforms.cleaning import parse_raw_item
 
 from .feedserver import Reply, fixture
@@ -50,7 +50,7 @@ def local(server, feed_id, path, *replies, **kw) -> FeedConfig:
 def through_pipeline(m) -> tuple[object, dict | None]:
     """The pipeline's first step on a message as received: (raw item, dead-letter row)."""
     raw, unit = ItemSteps().parse(message(m.data, m.message_id, **m.attributes))
-    return raw, unit["dead_letter"] if unit else None
+    return raw, unit.dead_letter if unit else None
 
 
 @pytest.mark.parametrize("bad", ["&#xD800;", "&#55296;", "&#99999999999999;", "&#x110000;"])

@@ -14,6 +14,7 @@ from google.cloud import pubsub_v1
 
 from pipeline.pubsub_admin import LEDGER_ACK_DEADLINE_S, RETENTION, PubSubLayout, ensure_layout
 from pipeline.recovery import reconcile, recover
+from transforms.identity import replay_key
 
 from .support import wait_for
 
@@ -143,8 +144,11 @@ def test_recover_seeks_the_pipeline_back_to_the_oldest_message_not_yet_durable(l
     publisher, subscriber = clients
     ids = _publish(publisher, layout.topic, 6)
     # What the DirectRunner does: pull and acknowledge everything at once; three were written.
-    _ack(subscriber, layout.subscription, _pull_n(subscriber, layout.subscription, 6))
-    durable = set(ids[:3])
+    pulled = _pull_n(subscriber, layout.subscription, 6)
+    _ack(subscriber, layout.subscription, pulled)
+    # The ledger asks about replay keys (what names each message's content), not message ids.
+    key_of = {rm.message.message_id: replay_key(rm.message.attributes, rm.message.data) for rm in pulled}
+    durable = {key_of[i] for i in ids[:3]}
 
     state = recover(subscriber, pipeline_subscription=layout.subscription, ledger=layout.ledger,
                     durable=lambda batch: {i for i in batch if i in durable})
@@ -154,7 +158,7 @@ def test_recover_seeks_the_pipeline_back_to_the_oldest_message_not_yet_durable(l
     assert state.oldest_pending == min(r.message.publish_time for r in replayed)
     assert _pull_now(subscriber, layout.subscription) == []
 
-    durable.update(ids)
+    durable.update(key_of.values())
     after = reconcile(subscriber, layout.ledger, lambda batch: {i for i in batch if i in durable})
     assert (after.acked, after.pending, after.oldest_pending) == (3, 0, None)
     assert _pull_now(subscriber, layout.ledger) == []

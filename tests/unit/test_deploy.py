@@ -25,8 +25,11 @@ PARAMS = {p["name"]: p for p in METADATA["parameters"]}
 
 # newswire options that only make sense for local runs, so the template does not offer them.
 LOCAL_ONLY_OPTIONS = {"ledger_subscription"}
-# What build_pipeline cannot do without.
-REQUIRED_OPTIONS = {"input", "warehouse"}
+# Every parameter is optional to the template: the input and the warehouse each have two names
+# (Google's inputSubscription / outputTableSpec, and newswire's input / warehouse), one of which the
+# job requires (resolve_template_aliases).
+REQUIRED_OPTIONS: set[str] = set()
+GOOGLE_NAMES = {"inputSubscription", "outputTableSpec", "outputDeadletterTable"}
 
 
 def _newswire_option_names() -> set[str]:
@@ -152,12 +155,14 @@ def test_terraform_tables_come_from_the_generated_schema_files():
         assert index[table.name]["clustering"] == list(table.clustering)
 
 
-def test_subscription_has_dead_letter_retry_and_retention():
+def test_the_subscription_dataflow_reads_has_no_retry_or_dead_letter_policy():
+    """Dataflow acknowledges on its own checkpoint and does not support Pub/Sub dead-letter topics on
+    the subscriptions it reads; poison messages go to the pipeline's dead_letter table instead."""
     resources, _ = _resources("pubsub.tf")
     sub = resources["google_pubsub_subscription.raw_items"]
     assert sub["retain_acked_messages"] is True
-    assert sub["dead_letter_policy"][0]["dead_letter_topic"] == "${google_pubsub_topic.raw_items_dead_letter.id}"
-    assert sub["retry_policy"][0]["minimum_backoff"] and sub["retry_policy"][0]["maximum_backoff"]
+    assert "dead_letter_policy" not in sub and "retry_policy" not in sub
+    assert not [name for name in resources if "dead_letter" in name]
 
 
 def test_service_accounts_get_no_broad_roles():
@@ -189,7 +194,10 @@ def _template_parameters(**env) -> dict[str, str]:
 
 def test_scripts_pass_only_declared_parameters_with_valid_values():
     params = _template_parameters(PROJECT="my-project")
-    assert set(params) == {"input", "warehouse"}
+    assert set(params) == GOOGLE_NAMES  # named as Google's templates name them
+    assert params == {"inputSubscription": "projects/my-project/subscriptions/raw-items",
+                      "outputTableSpec": "my-project:newswire.articles",
+                      "outputDeadletterTable": "my-project:newswire.dead_letter"}
     params = _template_parameters(PROJECT="my-project", DEDUP_TTL_HOURS="72")
     assert set(params) <= set(PARAMS)
     for name, value in params.items():
@@ -200,3 +208,49 @@ def test_scripts_are_valid_bash():
     for script in sorted((DEPLOY / "scripts").glob("*.sh")):
         proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         assert proc.returncode == 0, f"{script.name}: {proc.stderr}"
+
+
+# --- Google's parameter names -------------------------------------------------------------------
+
+def _resolved(*flags: str) -> NewswireOptions:
+    from pipeline.options import resolve_template_aliases
+
+    opts = PipelineOptions(list(flags)).view_as(NewswireOptions)
+    resolve_template_aliases(opts)
+    return opts
+
+
+def test_google_parameter_names_mean_the_same_as_newswires():
+    for name in GOOGLE_NAMES | {"input", "warehouse"}:
+        assert PARAMS[name].get("isOptional") is True, name
+    opts = _resolved("--inputSubscription=projects/my-project/subscriptions/raw-items",
+                     "--outputTableSpec=my-project:newswire.articles",
+                     "--outputDeadletterTable=my-project:ops.failed_items")
+    assert opts.input == "pubsub://projects/my-project/subscriptions/raw-items"
+    spec = parse_warehouse(opts.warehouse)
+    assert (spec.project, spec.dataset, spec.dead_letter_table) == ("my-project", "newswire", "my-project:ops.failed_items")
+    from pipeline.sinks.bigquery import table_spec
+    from schemas import ARTICLES, DEAD_LETTER
+
+    assert table_spec(spec, DEAD_LETTER) == "my-project:ops.failed_items"
+    assert table_spec(spec, ARTICLES) == "my-project:newswire.articles"
+    old = _resolved("--input=pubsub://projects/my-project/subscriptions/raw-items",
+                    "--warehouse=bigquery://my-project/newswire")  # the old names still work
+    assert parse_warehouse(old.warehouse).dead_letter_table is None
+    for good in ("projects/my-project/subscriptions/raw-items",):
+        assert _matches("inputSubscription", good)
+    assert _matches("outputTableSpec", "example.com:proj-1:news_wire.articles")
+    assert not _matches("outputTableSpec", "my-project:newswire.stories")
+    assert _matches("outputDeadletterTable", "my-project:newswire.dead_letter")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--inputSubscription=projects/a-project/subscriptions/s", "--input=pubsub://projects/b-project/subscriptions/s"],
+     "disagree"),
+    (["--outputTableSpec=my-project:newswire.stories"], "name the articles table"),
+    (["--outputTableSpec=my-project.newswire.articles"], "expected PROJECT:DATASET.TABLE"),
+    (["--warehouse=out.duckdb", "--outputDeadletterTable=p-project:d.t"], "for a BigQuery warehouse"),
+])
+def test_google_parameter_mistakes_are_option_errors(flags, message):
+    with pytest.raises(OptionError, match=message):
+        _resolved(*flags)
