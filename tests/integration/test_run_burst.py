@@ -9,12 +9,22 @@ The local graph keeps state under a fixed number of keys and reads Pub/Sub in la
 
 from __future__ import annotations
 
+import random
+import signal
 import time
 
 import duckdb
 import pytest
 
-from tests.integration.service_support import GrowingSite, article_versions, check_exactly_once, run_until_idle
+from tests.integration.service_support import (
+    GrowingSite,
+    article_versions,
+    check_exactly_once,
+    kill_group,
+    newswire,
+    run_until_idle,
+    wait_for_articles,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,3 +61,26 @@ def test_a_burst_of_2000_items_is_written_exactly_once_and_a_second_run_adds_its
         # A correction keeps the story its first version was given.
         assert conn.execute("SELECT count(*) FROM (SELECT article_id FROM articles GROUP BY article_id "
                             "HAVING count(DISTINCT cluster_id) > 1)").fetchone() == (0,)
+
+
+def test_a_burst_of_10000_items_killed_mid_write_is_finished_by_the_next_run_exactly_once(tmp_path, monkeypatch):
+    """200 feeds of 50 entries at once; the whole process group is SIGKILLed once a few thousand
+    rows are in, while the rest are queued or in a bundle, and a second run finishes the burst."""
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+    site = GrowingSite(tmp_path / "site", feed_ids=tuple(f"wire{n:03d}" for n in range(200)), window=60)
+    wh = tmp_path / "wh.duckdb"
+    feeds = site.feeds_yaml(tmp_path / "feeds.yaml")
+    site.grow(50)
+    assert len(site.expected()) == 10_000
+    proc = newswire("run", "--feeds", str(feeds), "--serve", str(site.root), "--warehouse", str(wh))
+    try:
+        seen = wait_for_articles(wh, at_least=random.Random(10).randint(1500, 4000), timeout=600, proc=proc)
+    finally:
+        kill_group(proc, signal.SIGKILL)
+        proc.communicate()
+    assert seen < 10_000, "the burst was written before the kill; the test proves nothing"
+    run_until_idle(feeds, site.root, wh, timeout=900)
+    check_exactly_once(site, wh)
+    with duckdb.connect(str(wh), read_only=True) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT replay_key) FROM raw_items").fetchone() == (10_000, 10_000)
+        assert conn.execute("SELECT count(*) FROM dead_letter").fetchone() == (0,)
