@@ -187,3 +187,53 @@ def test_items_without_a_page_are_cleaned_as_before():
     assert (content.body_source, summary_only.body_source, headline_only.body_source) == ("content", "summary", "none")
     for article in (content, summary_only, headline_only):
         assert not any(r.startswith("page.") for r in article.removed_rules)
+
+
+# --- the verdict judges by the feed's text anywhere on the page ----------------------------------
+
+DEK = "Why a county bet on cheap, thirsty trees to keep its floodplain in place"
+
+
+def test_a_dek_written_apart_from_the_story_keeps_the_page_text():
+    # The dek shares few words with the story, but the page carries the feed's title (its headline)
+    # and the dek itself: it is the story's page, and its text wins over the teaser.
+    title = "Willows against the floods"
+    page = (f"<html><head><title>{title} | Fen Courier</title></head><body><header><h1>{title}</h1>"
+            f"<p class='dek'>{DEK}</p></header><div class='story'>{_paragraphs_html(STORY)}</div></body></html>")
+    raw = raw_dict(title=title, summary=DEK)
+    raw["page_html"] = page
+    article = clean_item(parse(raw))
+    assert article.body_source == "page" and PAGE_USED in article.removed_rules
+    assert STORY[1] in article.body and STORY[-1] in article.body
+    # Judged on the extracted text alone, the same dek would not have been enough.
+    assert page_verdict(STORY, [DEK], DEK) == PAGE_UNRELATED
+    assert page_verdict(STORY, [DEK], DEK, title=title, page_text=f"{title} {DEK} {' '.join(STORY)}") == PAGE_USED
+
+
+def test_a_page_that_is_not_the_story_s_still_falls_back():
+    other = ["Shipyard workers in Velmora agreed a new wage deal on Monday after three weeks of talks.",
+             "The deal raises pay by four percent this year and by three next year, the union said."]
+    page_text = "Velmora Times " + " ".join(other)
+    assert page_verdict(other * 3, [DEK], DEK, title="Willows against the floods", page_text=page_text) == PAGE_UNRELATED
+    # The story's page, but the extractor took a block that shares none of the feed's words.
+    assert page_verdict(other * 3, [DEK], DEK, title="Willows against the floods",
+                        page_text=f"Willows against the floods {DEK} {page_text}") == PAGE_UNRELATED
+
+
+def test_unspaced_scripts_are_compared_by_character_pairs():
+    story = ["柳树志愿者周六在哈洛河被侵蚀的河岸种植了四千根柳条，县水务局表示。",
+             "这些柳条旨在秋季洪水到来之前固定土壤，去年洪水在一些地方冲走了近一米的河岸。"]
+    lead = "志愿者在哈洛河岸种植四千根柳条"
+    assert page_verdict(story, [lead], lead) == PAGE_USED
+    assert page_verdict(story, [lead], "造船厂工人经过三周谈判后与管理层达成新的工资协议") == PAGE_UNRELATED
+
+
+def test_a_page_wrapped_in_one_form_keeps_its_story_but_small_forms_go():
+    # ASP.NET pages put the whole body in one <form>; the search and newsletter forms still go.
+    search = "<form action='/search'><p>Search the Fen Courier archive by keyword or date</p><input name='q'></form>"
+    page = (f"<html><body>{search}<form id='aspnetForm' method='post'><div class='page'>"
+            f"<div class='story'>{_paragraphs_html(STORY)}</div></div></form>"
+            f"<form class='signup'><p>Get the morning briefing in your inbox every day</p></form></body></html>")
+    found = extract_page(page)
+    assert found.paragraphs == STORY
+    assert "archive by keyword" not in found.text and "morning briefing" not in found.text

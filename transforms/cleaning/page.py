@@ -47,7 +47,9 @@ logging.getLogger("trafilatura.core").setLevel(logging.CRITICAL)
 MAX_PAGE_CHARS = 5_000_000
 # Elements that never carry article text, dropped with their content before extraction.
 _DROP = ("script, style, noscript, template, svg, math, iframe, frame, object, embed, video, audio, "
-         "canvas, form, nav, button, select, textarea, input, aside, footer, dialog")
+         "canvas, nav, button, select, textarea, input, aside, footer, dialog")
+# Forms are search boxes, comment and newsletter forms, except on sites (ASP.NET) that wrap the whole
+# page in one: a form goes unless it holds most of the page's paragraph text.
 # Blocks whose class or id names them as chrome: related stories, comments, share bars, cookie and
 # newsletter prompts, ads, sidebars, breadcrumbs. The CSS preselects candidates (in lexbor's C code);
 # a candidate is dropped only if one of its class/id words, split on "-" and "_", is in _CHROME_WORDS
@@ -86,6 +88,9 @@ class PageText:
     paragraphs: list[str] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
     region: str = "body"  # 'article' | 'main' | 'body': where the text was found
+    # All the visible text of the page (its <title> and body, without scripts, styles and other
+    # elements that never hold text): where page_verdict looks for the feed's title and lead.
+    text: str = ""
 
 
 class PageExtractionError(Exception):
@@ -223,12 +228,27 @@ def _extract(html: str) -> list[str]:
     return _tree_paragraphs(doc.body)
 
 
+def _drop_forms(body: LexborNode) -> None:
+    forms = body.css("form")
+    if not forms:
+        return
+    total = _paragraph_chars(body)
+    for form in forms:  # never nested: the HTML parser ignores a <form> inside another
+        if not total or _paragraph_chars(form) <= _MAX_CHROME_SHARE * total:
+            form.decompose()
+
+
 def _extract_page(page_html: str, base_url: str | None) -> PageText:
-    body = LexborHTMLParser(page_html).body
+    tree = LexborHTMLParser(page_html)
+    body = tree.body
     if body is None:
         return PageText()
     for node in body.css(_DROP):
         node.decompose()
+    if "<form" in page_html or "<FORM" in page_html:
+        _drop_forms(body)
+    head_title = tree.css_first("head title")
+    text = f"{head_title.text(deep=True) if head_title is not None else ''}\n{body.text(deep=True, separator=' ')}"
     if "<br" in page_html or "<BR" in page_html:
         _split_break_runs(body)  # first: region choice and chrome shares count paragraph text
     region, name = _region(body)
@@ -237,7 +257,7 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     if not paragraphs and region is not body:
         region, name = body, "body"
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
-    return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name)
+    return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name, text=text)
 
 
 def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
@@ -259,12 +279,23 @@ def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
 
 # --- is the page worth more than the feed? ------------------------------------------------------
 
+# Words of four letters or more, compared by their first five letters so that inflected forms of a
+# word meet ("Islamisten"/"Islamist", "российский"/"российская"); runs of Han, kana and Hangul, which
+# are not spaced into such words, are compared as character pairs.
 _WORD = re.compile(r"[^\W\d_]{4,}")
+_DENSE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]{2,}")
+_STEM = 5
 _TRUNCATED = re.compile(r"\s*(?:\[(?:…|\.\.\.)\]|…|\.\.\.|\[\+\d+ chars\])\s*$")
-# How much of the feed's lead (its words of four letters or more) the page must contain when the
-# lead is not found in it verbatim (a teaser written apart from the story still shares its names,
-# places and key words; the text of another story does not).
+# How much of the feed's text (title and lead) the extracted text must contain to be taken as the
+# story without further ado.
 MIN_LEAD_OVERLAP = 0.6
+# A page that carries the feed's text somewhere (its headline, a dek, the lead) is the story's page;
+# its extracted text is then used unless it shares almost none of the feed's words, which means the
+# extractor took another block (a list of other stories, comments). An editorial summary (a dek
+# written apart from the story) shares a third to a half of its words with the story; the text of
+# another story on the same site as much as half too, so the words alone cannot tell a dek from
+# another story: where the page is the story's, it wins.
+MIN_TEXT_OVERLAP = 0.2
 _MIN_LEAD_WORDS = 5
 _LEAD_KEY_CHARS = 80
 
@@ -276,33 +307,63 @@ PAGE_ERROR = "page.fallback_error"
 
 
 def _words(paragraphs: Sequence[str]) -> int:
-    return sum(len(p.split()) for p in paragraphs)
+    # Text without spaces between words (Chinese, Japanese) counts one word per two characters.
+    return sum(len(p.split()) + sum(len(m) for m in _DENSE.findall(p)) // 2 for p in paragraphs)
 
 
-def page_verdict(page: Sequence[str], feed: Sequence[str], lead: str | None) -> str:
+def feed_words(text: str) -> set[str]:
+    """The comparison words of a text (see ``_WORD``): stems of its longer words and dense pairs."""
+    text = text.casefold()
+    out = {w[:_STEM] for w in _WORD.findall(text) if not _DENSE.fullmatch(w)}
+    for run in _DENSE.findall(text):
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def _share(words: set[str], text_words: set[str]) -> float:
+    return len(words & text_words) / len(words) if words else 0.0
+
+
+def page_verdict(page: Sequence[str], feed: Sequence[str], lead: str | None, *,
+                 title: str | None = None, page_text: str | None = None) -> str:
     """Which text to use: PAGE_USED, or the PAGE_* fallback marker that says why the feed's.
 
     The page is used when it has text, more words than the feed's own body (otherwise it adds
-    nothing, or the extractor found only a fragment), and it is about the same story: the feed's
-    lead (summary, else first paragraph) appears in it, or most of the lead's words do. The last
-    check catches an extractor that picked the wrong block (related-story teasers, comments).
+    nothing, or the extractor found only a fragment), and it is about the same story. That is judged
+    from the feed's text (``title`` and ``lead``: the summary, else the first paragraph) against the
+    extracted text and against ``page_text``, all the text of the page (``PageText.text``; the
+    extracted text when not given):
+
+    - the lead (or the title) appears in the extracted text, or most of their words do: used;
+    - the feed's text is on the page (the title or lead verbatim, or most of their words): this is
+      the story's page, and its extracted text wins over a teaser summary unless it shares almost
+      none of the feed's words (``MIN_TEXT_OVERLAP``: the extractor took another block);
+    - otherwise the page is not the story's (a consent wall, a home page, another article).
     """
     if not page:
         return PAGE_EMPTY
     if _words(page) <= _words(feed):
         return PAGE_NOT_LONGER
-    if lead:
-        lead = _TRUNCATED.sub("", lead)
-        key = paragraph_key(lead)[:_LEAD_KEY_CHARS]
-        page_text = " ".join(page)
-        if key and key in paragraph_key(page_text):
+    lead = _TRUNCATED.sub("", lead) if lead else ""
+    keys = [k for k in (paragraph_key(lead)[:_LEAD_KEY_CHARS], paragraph_key(title or "")) if k]
+    words = feed_words(f"{title or ''} {lead}")
+    if not keys and not words:
+        return PAGE_USED
+    text = " ".join(page)
+    text_key = paragraph_key(text)
+    if any(k in text_key for k in keys):
+        return PAGE_USED
+    if len(words) < _MIN_LEAD_WORDS:
+        return PAGE_USED  # too few words to judge by
+    in_text = _share(words, feed_words(text))
+    if in_text >= MIN_LEAD_OVERLAP:
+        return PAGE_USED
+    if page_text is not None:
+        on_page = (any(k in paragraph_key(page_text) for k in keys)
+                   or _share(words, feed_words(page_text)) >= MIN_LEAD_OVERLAP)
+        if on_page and in_text >= MIN_TEXT_OVERLAP:
             return PAGE_USED
-        lead_words = set(_WORD.findall(lead.casefold()))
-        if len(lead_words) >= _MIN_LEAD_WORDS:
-            found = lead_words & set(_WORD.findall(page_text.casefold()))
-            if len(found) < MIN_LEAD_OVERLAP * len(lead_words):
-                return PAGE_UNRELATED
-    return PAGE_USED
+    return PAGE_UNRELATED
 
 
 # Echoes shorter than this (in key characters) are left alone: short lines repeat legitimately.
