@@ -237,3 +237,48 @@ def test_a_page_wrapped_in_one_form_keeps_its_story_but_small_forms_go():
     found = extract_page(page)
     assert found.paragraphs == STORY
     assert "archive by keyword" not in found.text and "morning briefing" not in found.text
+
+
+# --- region, tables, chrome ---------------------------------------------------------------------
+
+def test_a_story_outside_p_tags_is_not_lost_to_teaser_cards():
+    # The story's paragraphs are <div>s; the teaser cards are <article>s with <p>s, mostly links.
+    cards = "".join(f"<article class='card'><h3><a href='/s{i}'>Other story {i} about the coast</a></h3>"
+                    f"<p><a href='/s{i}'>A teaser of another story, number {i}, with its own link</a></p></article>"
+                    for i in range(3))
+    story = "".join(f"<div class='para'>{p}</div>" for p in STORY)
+    page = f"<html><body><div class='story'>{story}</div><section class='more'>{cards}</section></body></html>"
+    found = extract_page(page)
+    assert found.region != "article"
+    assert STORY[0] in found.paragraphs and STORY[-1] in found.paragraphs
+
+
+def test_the_article_headed_by_the_page_title_wins_over_a_longer_next_story():
+    title = "Volunteers plant willows on the Harlow"
+    nxt = [f"The ferry between Kelderport and Ossara ran its last winter crossing on Sunday, trip {i}, "
+           f"with three hundred passengers and a brass band on the quay." for i in range(8)]
+    page = (f"<html><head><title>{title} | Fen Courier</title></head><body><main>"
+            f"<article id='story'><h1>{title}</h1>{_paragraphs_html(STORY)}</article>"
+            f"<div class='next'><article id='second'><h1>Last winter ferry</h1>{_paragraphs_html(nxt)}</article></div>"
+            f"</main></body></html>")
+    found = extract_page(page)
+    assert found.region == "article"
+    assert STORY[1] in found.paragraphs and nxt[0] not in found.paragraphs
+
+
+def test_a_table_that_is_the_story_is_kept_one_row_a_paragraph():
+    page = ("<html><body><article><h1>Standings</h1><p>The table after the fourth round of the regional "
+            "league, with two rounds left to play this season.</p><table><tr><th>Team</th><th>Points</th></tr>"
+            "<tr><td>Harlow United</td><td>12</td></tr><tr><td>Fen Rovers</td><td>9</td></tr></table></article>"
+            "</body></html>")
+    assert extract_page(page).paragraphs[-3:] == ["Team | Points", "Harlow United | 12", "Fen Rovers | 9"]
+
+
+def test_a_story_split_over_blocks_named_like_chrome_is_kept_whole():
+    # A layout grid called "sidebar-grid": each of its blocks holds part of the story, none most of it.
+    parts = "".join(f"<div class='sidebar-grid__container'><div class='sidebar-grid__content'><p>{p}</p></div></div>"
+                    for p in STORY)
+    page = (f"<html><body><article>{parts}<div class='sidebar'><p>Most read this week on the Fen Courier "
+            f"site and elsewhere</p></div></article></body></html>")
+    found = extract_page(page)
+    assert found.paragraphs == STORY

@@ -4,16 +4,21 @@ Used by the cleaning chain when a poller fetched the item's page (``page_html``)
 go through the same rules as feed text. Three steps:
 
 1. **Pre-trim** (selectolax/lexbor, ~0.4 ms for a 100 KB page): drop elements that never hold article
-   text (scripts, styles, SVG, navigation, forms, asides, footers …) and keep the article's region:
-   the ``<article>`` with the most paragraph text, else ``itemprop=articleBody``/``<main>``/
-   ``role=main``, else the body; within it, blocks whose class or id names them as chrome (related
-   stories, comments, share bars, cookie and newsletter prompts, ads) go too. Runs of two or more
-   ``<br>`` become paragraph breaks (as readability's "replaceBrs" does), so a story written as one
-   ``<div>`` of break-separated text is seen as paragraphs. trafilatura then reads a
-   4–12 KB region instead of a 50–150 KB page, which makes extraction more than twice as fast
+   text (scripts, styles, SVG, navigation, asides, footers …; forms unless one holds most of the
+   page's text, as ASP.NET pages wrap everything in one) and keep the article's region: the
+   ``<article>`` headed by the page's title, else the one with the most text outside links (a teaser
+   card is mostly links), else ``itemprop=articleBody``/``<main>``/``role=main``, else the body;
+   within it, blocks whose class or id names them as chrome (related stories, comments, share bars,
+   cookie and newsletter prompts, ads) go too, unless the blocks of that class hold most of the text.
+   Runs of two or more ``<br>`` become paragraph breaks (as readability's "replaceBrs" does), so a
+   story written as one ``<div>`` of break-separated text is seen as paragraphs. trafilatura then
+   reads a 4–12 KB region instead of a 50–150 KB page, which makes extraction more than twice as fast
    (``benchmarks/bench_pages.py``). A region that yields nothing is retried as the whole body.
-2. **trafilatura** in fast mode (no readability/justext fallback), without comments, tables, images
-   or metadata: dates and authors come from the feed, never from the page.
+2. **trafilatura** in fast mode (no readability/justext fallback), without comments, images or
+   metadata (dates and authors come from the feed, never from the page); tables are kept, a row a
+   paragraph, as some stories are tables (standings, results). When trafilatura keeps less than half
+   of the region's paragraph text (it reads only the first of several sibling containers), the
+   region's own paragraphs and intertitles are used.
 3. trafilatura's XML body tree → paragraphs: every block element and every line break ends one, and
    each is normalized like feed text (``normalize.normalize_text``).
 
@@ -75,9 +80,10 @@ _REGIONS = ('[itemprop="articleBody"]', "main", '[role="main"]')
 _MIN_REGION_SHARE = 0.3
 _BR_RUN = re.compile(r"(?:<br\s*/?>\s*){2,}", re.IGNORECASE)
 _MAX_FIGURES = 10
+_MIN_EXTRACTED_SHARE = 0.5
 
 # Fast mode (no readability/justext fallback), nothing but the main text.
-TRAFILATURA_OPTIONS = Extractor(output_format="xml", fast=True, comments=False, tables=False, images=False,
+TRAFILATURA_OPTIONS = Extractor(output_format="xml", fast=True, comments=False, tables=True, images=False,
                        links=False, formatting=False, with_metadata=False)
 # trafilatura's output tree: these elements stay inside a paragraph, everything else is a block.
 _INLINE = frozenset({"hi", "ref", "del", "span", "a", "b", "i", "em", "strong", "sub", "sup"})
@@ -134,12 +140,20 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
     if not hits:
         return
     total = _paragraph_chars(region)
+    chars = [_paragraph_chars(n) for n in hits]
+    # Blocks of one class share their fate: a story laid out in several "sidebar-grid__container"
+    # blocks, each with a part of it, is kept whole.
+    classes = [n.attributes.get("class") or "" for n in hits]
+    by_class: dict[str, int] = {}
+    for cls, c in zip(classes, chars):
+        if cls:
+            by_class[cls] = by_class.get(cls, 0) + c
     # Outermost first; a hit inside one already dropped is gone with it (and must not be touched).
     dropped: list[LexborNode] = []
-    for node in hits:
+    for node, cls, c in zip(hits, classes, chars):
         if any(_contains(d, node) for d in dropped):
             continue
-        if total and _paragraph_chars(node) > _MAX_CHROME_SHARE * total:
+        if total and by_class.get(cls, c) > _MAX_CHROME_SHARE * total:
             continue
         dropped.append(node)
     for node in dropped:
@@ -155,16 +169,30 @@ def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
     return False
 
 
-def _region(body: LexborNode) -> tuple[LexborNode, str]:
-    floor = _MIN_REGION_SHARE * _paragraph_chars(body)
-    articles = body.css("article")
+def _prose_chars(node: LexborNode) -> int:
+    """Characters of text outside links: a story's text, in <p> or not; a teaser card is mostly links."""
+    return len(node.text(deep=True)) - sum(len(a.text(deep=True)) for a in node.css("a"))
+
+
+def _heads_title(node: LexborNode, title_key: str) -> bool:
+    """The node's own headline (its first h1, else h2) is the page's title: the story, not a card."""
+    head = node.css_first("h1") or node.css_first("h2")
+    key = paragraph_key(head.text(deep=True)) if head is not None else ""
+    return len(key) >= 8 and key in title_key
+
+
+def _region(body: LexborNode, title_key: str = "") -> tuple[LexborNode, str]:
+    floor = _MIN_REGION_SHARE * _prose_chars(body)
+    articles = [(_prose_chars(a), a) for a in body.css("article")]
+    articles = [(c, a) for c, a in articles if c and c >= floor]
     if articles:
-        best_chars, best = max(((_paragraph_chars(a), a) for a in articles), key=lambda s: s[0])
-        if best_chars and best_chars >= floor:
-            return best, "article"
+        # The story's own <article> carries the page's title as its headline; an article printed
+        # under it (the next story of an endless page) may hold more text.
+        titled = [s for s in articles if title_key and _heads_title(s[1], title_key)]
+        return max(titled or articles, key=lambda s: s[0])[1], "article"
     for selector in _REGIONS:
         node = body.css_first(selector)
-        if node is not None and _paragraph_chars(node) >= floor:
+        if node is not None and _prose_chars(node) >= floor:
             return node, "main"
     return body, "body"
 
@@ -202,6 +230,14 @@ def _tree_paragraphs(body: _Element) -> list[str]:
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag == "lb":
             flush()
+        elif tag == "cell":
+            # A table row is one paragraph, its cells apart: "Team | Played | Points".
+            if buf and "".join(buf).strip():
+                buf.append(" | ")
+            if el.text:
+                buf.append(el.text)
+            for child in el:
+                walk(child)
         else:
             block = tag not in _INLINE
             if block:
@@ -248,15 +284,23 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     if "<form" in page_html or "<FORM" in page_html:
         _drop_forms(body)
     head_title = tree.css_first("head title")
-    text = f"{head_title.text(deep=True) if head_title is not None else ''}\n{body.text(deep=True, separator=' ')}"
+    title = head_title.text(deep=True) if head_title is not None else ""
+    og_title = tree.css_first('meta[property="og:title"]')
+    title_key = paragraph_key(f"{title} {og_title.attributes.get('content') or '' if og_title is not None else ''}")
+    text = f"{title}\n{body.text(deep=True, separator=' ')}"
     if "<br" in page_html or "<BR" in page_html:
         _split_break_runs(body)  # first: region choice and chrome shares count paragraph text
-    region, name = _region(body)
+    region, name = _region(body, title_key)
     _drop_chrome_blocks(region)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
     if not paragraphs and region is not body:
         region, name = body, "body"
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
+    region_chars = _paragraph_chars(region)
+    if region_chars and sum(map(len, paragraphs)) < _MIN_EXTRACTED_SHARE * region_chars:
+        own = [t for n in region.css("p, h2, h3") if (t := normalize_text(n.text(deep=True)))]
+        if sum(map(len, own)) > sum(map(len, paragraphs)):
+            paragraphs = own
     return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name, text=text)
 
 
