@@ -282,3 +282,12 @@ def test_a_story_split_over_blocks_named_like_chrome_is_kept_whole():
             f"site and elsewhere</p></div></article></body></html>")
     found = extract_page(page)
     assert found.paragraphs == STORY
+
+
+def test_lines_that_are_all_link_are_teasers_of_other_pages():
+    teasers = ("<h3><a href='/ferry'>Ferry returns to Kelderport after the winter</a></h3>"
+               "<ul><li><a href='/a'>Council backs the harbour plan</a></li><li><a href='/b'>Storm closes the "
+               "coast road for a second day</a></li></ul><p><a href='/blog'>Live blog: all the news from the fen</a></p>")
+    linked = STORY[2].replace("Petra Lindqvist", "<a href='/people/lindqvist'>Petra Lindqvist</a>")
+    page = f"<html><body><article>{_paragraphs_html([STORY[0], STORY[1], linked, STORY[3]])}{teasers}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY  # a sentence with a link in it stays

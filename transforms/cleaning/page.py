@@ -17,8 +17,8 @@ go through the same rules as feed text. Three steps:
 2. **trafilatura** in fast mode (no readability/justext fallback), without comments, images or
    metadata (dates and authors come from the feed, never from the page); tables are kept, a row a
    paragraph, as some stories are tables (standings, results). When trafilatura keeps less than half
-   of the region's paragraph text (it reads only the first of several sibling containers), the
-   region's own paragraphs and intertitles are used.
+   of an article region's paragraph text (it reads only the first of several sibling containers),
+   the region's own paragraphs and intertitles are used.
 3. trafilatura's XML body tree → paragraphs: every block element and every line break ends one, and
    each is normalized like feed text (``normalize.normalize_text``).
 
@@ -160,6 +160,30 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
         node.decompose()
 
 
+# A paragraph, list item or heading whose text is (almost) all link text is a teaser of another page
+# ("Russian drones: hidden in Germany too?", "Newsblog: all the news on …", a list of sources): the
+# story's own intertitles and sentences are not links.
+_LINK_LINES = "p, li, h2, h3, h4, h5, h6"
+_MIN_LINK_SHARE = 0.9
+
+
+def _drop_link_lines(region: LexborNode) -> None:
+    gone: set[int] = set()
+    for node in region.css(_LINK_LINES):
+        links = node.css("a")
+        if not links:
+            continue
+        text = len(node.text(deep=True).strip())
+        if not text or sum(len(a.text(deep=True).strip()) for a in links) < _MIN_LINK_SHARE * text:
+            continue
+        parent, inside = node.parent, False
+        while parent is not None and not inside:  # inside one already gone: gone with it
+            inside, parent = parent.mem_id in gone, parent.parent
+        if not inside:
+            gone.add(node.mem_id)
+            node.decompose()
+
+
 def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
     parent = node.parent
     while parent is not None:
@@ -292,11 +316,14 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
         _split_break_runs(body)  # first: region choice and chrome shares count paragraph text
     region, name = _region(body, title_key)
     _drop_chrome_blocks(region)
+    if "<a" in page_html:
+        _drop_link_lines(region)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
     if not paragraphs and region is not body:
         region, name = body, "body"
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
-    region_chars = _paragraph_chars(region)
+    # Only inside an article region: the body's own paragraphs are every block of the page.
+    region_chars = _paragraph_chars(region) if region is not body else 0
     if region_chars and sum(map(len, paragraphs)) < _MIN_EXTRACTED_SHARE * region_chars:
         own = [t for n in region.css("p, h2, h3") if (t := normalize_text(n.text(deep=True)))]
         if sum(map(len, own)) > sum(map(len, paragraphs)):
