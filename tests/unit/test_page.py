@@ -291,3 +291,10 @@ def test_lines_that_are_all_link_are_teasers_of_other_pages():
     linked = STORY[2].replace("Petra Lindqvist", "<a href='/people/lindqvist'>Petra Lindqvist</a>")
     page = f"<html><body><article>{_paragraphs_html([STORY[0], STORY[1], linked, STORY[3]])}{teasers}</article></body></html>"
     assert extract_page(page).paragraphs == STORY  # a sentence with a link in it stays
+
+
+def test_a_link_around_blocks_is_a_teaser_card():
+    card = ("<a href='/ferry' class='teaser'><div class='kicker'>Transport</div><h4>Ferry returns to "
+            "Kelderport</h4><p>The winter timetable ends on Monday, the operator said in a statement.</p></a>")
+    page = f"<html><body><article>{_paragraphs_html(STORY)}{card}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY

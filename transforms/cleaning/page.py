@@ -140,54 +140,65 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
     if not hits:
         return
     total = _paragraph_chars(region)
-    chars = [_paragraph_chars(n) for n in hits]
-    # Blocks of one class share their fate: a story laid out in several "sidebar-grid__container"
-    # blocks, each with a part of it, is kept whole.
     classes = [n.attributes.get("class") or "" for n in hits]
+    # Blocks of one class share their fate: a story laid out in several "sidebar-grid__container"
+    # blocks, each with a part of it, is kept whole. Only repeated classes are summed up front.
+    seen: dict[str, int] = {}
+    for cls in classes:
+        seen[cls] = seen.get(cls, 0) + 1
     by_class: dict[str, int] = {}
-    for cls, c in zip(classes, chars):
-        if cls:
-            by_class[cls] = by_class.get(cls, 0) + c
+    for node, cls in zip(hits, classes):
+        if cls and seen[cls] > 1:
+            by_class[cls] = by_class.get(cls, 0) + _paragraph_chars(node)
     # Outermost first; a hit inside one already dropped is gone with it (and must not be touched).
     dropped: list[LexborNode] = []
-    for node, cls, c in zip(hits, classes, chars):
-        if any(_contains(d, node) for d in dropped):
+    gone: set[int] = set()
+    for node, cls in zip(hits, classes):
+        if _inside(node, gone):
             continue
-        if total and by_class.get(cls, c) > _MAX_CHROME_SHARE * total:
-            continue
+        if total:
+            share = by_class[cls] if cls in by_class else _paragraph_chars(node)
+            if share > _MAX_CHROME_SHARE * total:
+                continue
         dropped.append(node)
+        gone.add(node.mem_id)
     for node in dropped:
         node.decompose()
 
 
 # A paragraph, list item or heading whose text is (almost) all link text is a teaser of another page
 # ("Russian drones: hidden in Germany too?", "Newsblog: all the news on …", a list of sources): the
-# story's own intertitles and sentences are not links.
-_LINK_LINES = "p, li, h2, h3, h4, h5, h6"
+# story's own intertitles and sentences are not links. So is a link around blocks (a teaser card).
+_LINK_LINES = "p, li, h2, h3, h4, h5, h6, a"
+_CARD_BLOCKS = "h2, h3, h4, h5, h6, p, div, li"
 _MIN_LINK_SHARE = 0.9
+
+
+def _is_link_line(node: LexborNode) -> bool:
+    if node.tag == "a":  # a link around blocks is a teaser card: headline, teaser text, picture
+        return node.css_first(_CARD_BLOCKS) is not None
+    links = node.css("a")
+    if not links:
+        return False
+    text = len(node.text(deep=True).strip())
+    return bool(text) and sum(len(a.text(deep=True).strip()) for a in links) >= _MIN_LINK_SHARE * text
 
 
 def _drop_link_lines(region: LexborNode) -> None:
     gone: set[int] = set()
     for node in region.css(_LINK_LINES):
-        links = node.css("a")
-        if not links:
+        if not _is_link_line(node):
             continue
-        text = len(node.text(deep=True).strip())
-        if not text or sum(len(a.text(deep=True).strip()) for a in links) < _MIN_LINK_SHARE * text:
-            continue
-        parent, inside = node.parent, False
-        while parent is not None and not inside:  # inside one already gone: gone with it
-            inside, parent = parent.mem_id in gone, parent.parent
-        if not inside:
+        if not _inside(node, gone):  # inside one already gone: gone with it
             gone.add(node.mem_id)
             node.decompose()
 
 
-def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
+def _inside(node: LexborNode, ids: set[int]) -> bool:
+    """Whether an ancestor of the node is one of ``ids`` (mem_ids)."""
     parent = node.parent
     while parent is not None:
-        if parent.mem_id == ancestor.mem_id:
+        if parent.mem_id in ids:
             return True
         parent = parent.parent
     return False
