@@ -8,6 +8,10 @@ Prints pages per CPU-second of this process (= per core) as the median of severa
 of time in each stage, and how well the text came out (every story paragraph kept, no chrome left).
 
     PYTHONPATH=. python -m benchmarks.bench_pages [--pages 200] [--runs 5] [--stages] [--profile]
+
+With ``--scrapinghub DIR`` and/or ``--fundus DIR`` (local checkouts of
+scrapinghub/article-extraction-benchmark and flairNLP/fundus) it measures real pages instead: see
+``benchmarks.bench_real_pages``.
 """
 
 from __future__ import annotations
@@ -100,10 +104,18 @@ def stage_times(items: list[bytes]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pages", type=int, default=200)
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=None, help="timed runs (5; 3 on real pages)")
     ap.add_argument("--stages", action="store_true", help="print the time of each stage instead")
     ap.add_argument("--profile", action="store_true", help="print the top functions of one run instead")
+    ap.add_argument("--scrapinghub", metavar="DIR", help="real pages: a checkout of article-extraction-benchmark")
+    ap.add_argument("--fundus", metavar="DIR", help="real pages: a checkout of flairNLP/fundus")
+    ap.add_argument("--details", metavar="FILE", help="real pages: write each page's outputs and scores")
     args = ap.parse_args(argv)
+    if args.scrapinghub or args.fundus:
+        from benchmarks.bench_real_pages import run_real
+
+        return run_real(args.scrapinghub, args.fundus, runs=args.runs or 3, details=args.details)
+    args.runs = args.runs or 5
     pages = make_pages(args.pages)
     items = [item_bytes(p, i) for i, p in enumerate(pages)]
     if args.stages:

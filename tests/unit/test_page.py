@@ -187,3 +187,114 @@ def test_items_without_a_page_are_cleaned_as_before():
     assert (content.body_source, summary_only.body_source, headline_only.body_source) == ("content", "summary", "none")
     for article in (content, summary_only, headline_only):
         assert not any(r.startswith("page.") for r in article.removed_rules)
+
+
+# --- the verdict judges by the feed's text anywhere on the page ----------------------------------
+
+DEK = "Why a county bet on cheap, thirsty trees to keep its floodplain in place"
+
+
+def test_a_dek_written_apart_from_the_story_keeps_the_page_text():
+    # The dek shares few words with the story, but the page carries the feed's title (its headline)
+    # and the dek itself: it is the story's page, and its text wins over the teaser.
+    title = "Willows against the floods"
+    page = (f"<html><head><title>{title} | Fen Courier</title></head><body><header><h1>{title}</h1>"
+            f"<p class='dek'>{DEK}</p></header><div class='story'>{_paragraphs_html(STORY)}</div></body></html>")
+    raw = raw_dict(title=title, summary=DEK)
+    raw["page_html"] = page
+    article = clean_item(parse(raw))
+    assert article.body_source == "page" and PAGE_USED in article.removed_rules
+    assert STORY[1] in article.body and STORY[-1] in article.body
+    # Judged on the extracted text alone, the same dek would not have been enough.
+    assert page_verdict(STORY, [DEK], DEK) == PAGE_UNRELATED
+    assert page_verdict(STORY, [DEK], DEK, title=title, page_text=f"{title} {DEK} {' '.join(STORY)}") == PAGE_USED
+
+
+def test_a_page_that_is_not_the_story_s_still_falls_back():
+    other = ["Shipyard workers in Velmora agreed a new wage deal on Monday after three weeks of talks.",
+             "The deal raises pay by four percent this year and by three next year, the union said."]
+    page_text = "Velmora Times " + " ".join(other)
+    assert page_verdict(other * 3, [DEK], DEK, title="Willows against the floods", page_text=page_text) == PAGE_UNRELATED
+    # The story's page, but the extractor took a block that shares none of the feed's words.
+    assert page_verdict(other * 3, [DEK], DEK, title="Willows against the floods",
+                        page_text=f"Willows against the floods {DEK} {page_text}") == PAGE_UNRELATED
+
+
+def test_unspaced_scripts_are_compared_by_character_pairs():
+    story = ["柳树志愿者周六在哈洛河被侵蚀的河岸种植了四千根柳条，县水务局表示。",
+             "这些柳条旨在秋季洪水到来之前固定土壤，去年洪水在一些地方冲走了近一米的河岸。"]
+    lead = "志愿者在哈洛河岸种植四千根柳条"
+    assert page_verdict(story, [lead], lead) == PAGE_USED
+    assert page_verdict(story, [lead], "造船厂工人经过三周谈判后与管理层达成新的工资协议") == PAGE_UNRELATED
+
+
+def test_a_page_wrapped_in_one_form_keeps_its_story_but_small_forms_go():
+    # ASP.NET pages put the whole body in one <form>; the search and newsletter forms still go.
+    search = "<form action='/search'><p>Search the Fen Courier archive by keyword or date</p><input name='q'></form>"
+    page = (f"<html><body>{search}<form id='aspnetForm' method='post'><div class='page'>"
+            f"<div class='story'>{_paragraphs_html(STORY)}</div></div></form>"
+            f"<form class='signup'><p>Get the morning briefing in your inbox every day</p></form></body></html>")
+    found = extract_page(page)
+    assert found.paragraphs == STORY
+    assert "archive by keyword" not in found.text and "morning briefing" not in found.text
+
+
+# --- region, tables, chrome ---------------------------------------------------------------------
+
+def test_a_story_outside_p_tags_is_not_lost_to_teaser_cards():
+    # The story's paragraphs are <div>s; the teaser cards are <article>s with <p>s, mostly links.
+    cards = "".join(f"<article class='card'><h3><a href='/s{i}'>Other story {i} about the coast</a></h3>"
+                    f"<p><a href='/s{i}'>A teaser of another story, number {i}, with its own link</a></p></article>"
+                    for i in range(3))
+    story = "".join(f"<div class='para'>{p}</div>" for p in STORY)
+    page = f"<html><body><div class='story'>{story}</div><section class='more'>{cards}</section></body></html>"
+    found = extract_page(page)
+    assert found.region != "article"
+    assert STORY[0] in found.paragraphs and STORY[-1] in found.paragraphs
+
+
+def test_the_article_headed_by_the_page_title_wins_over_a_longer_next_story():
+    title = "Volunteers plant willows on the Harlow"
+    nxt = [f"The ferry between Kelderport and Ossara ran its last winter crossing on Sunday, trip {i}, "
+           f"with three hundred passengers and a brass band on the quay." for i in range(8)]
+    page = (f"<html><head><title>{title} | Fen Courier</title></head><body><main>"
+            f"<article id='story'><h1>{title}</h1>{_paragraphs_html(STORY)}</article>"
+            f"<div class='next'><article id='second'><h1>Last winter ferry</h1>{_paragraphs_html(nxt)}</article></div>"
+            f"</main></body></html>")
+    found = extract_page(page)
+    assert found.region == "article"
+    assert STORY[1] in found.paragraphs and nxt[0] not in found.paragraphs
+
+
+def test_a_table_that_is_the_story_is_kept_one_row_a_paragraph():
+    page = ("<html><body><article><h1>Standings</h1><p>The table after the fourth round of the regional "
+            "league, with two rounds left to play this season.</p><table><tr><th>Team</th><th>Points</th></tr>"
+            "<tr><td>Harlow United</td><td>12</td></tr><tr><td>Fen Rovers</td><td>9</td></tr></table></article>"
+            "</body></html>")
+    assert extract_page(page).paragraphs[-3:] == ["Team | Points", "Harlow United | 12", "Fen Rovers | 9"]
+
+
+def test_a_story_split_over_blocks_named_like_chrome_is_kept_whole():
+    # A layout grid called "sidebar-grid": each of its blocks holds part of the story, none most of it.
+    parts = "".join(f"<div class='sidebar-grid__container'><div class='sidebar-grid__content'><p>{p}</p></div></div>"
+                    for p in STORY)
+    page = (f"<html><body><article>{parts}<div class='sidebar'><p>Most read this week on the Fen Courier "
+            f"site and elsewhere</p></div></article></body></html>")
+    found = extract_page(page)
+    assert found.paragraphs == STORY
+
+
+def test_lines_that_are_all_link_are_teasers_of_other_pages():
+    teasers = ("<h3><a href='/ferry'>Ferry returns to Kelderport after the winter</a></h3>"
+               "<ul><li><a href='/a'>Council backs the harbour plan</a></li><li><a href='/b'>Storm closes the "
+               "coast road for a second day</a></li></ul><p><a href='/blog'>Live blog: all the news from the fen</a></p>")
+    linked = STORY[2].replace("Petra Lindqvist", "<a href='/people/lindqvist'>Petra Lindqvist</a>")
+    page = f"<html><body><article>{_paragraphs_html([STORY[0], STORY[1], linked, STORY[3]])}{teasers}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY  # a sentence with a link in it stays
+
+
+def test_a_link_around_blocks_is_a_teaser_card():
+    card = ("<a href='/ferry' class='teaser'><div class='kicker'>Transport</div><h4>Ferry returns to "
+            "Kelderport</h4><p>The winter timetable ends on Monday, the operator said in a statement.</p></a>")
+    page = f"<html><body><article>{_paragraphs_html(STORY)}{card}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY

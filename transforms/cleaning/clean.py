@@ -60,7 +60,8 @@ def pick_body(entry: Entry) -> tuple[str | None, bool]:
     return entry.summary, False
 
 
-def _page_blocks(raw: RawItem, feed: HtmlBlocks, lead: str | None) -> tuple[HtmlBlocks | None, str]:
+def _page_blocks(raw: RawItem, feed: HtmlBlocks, lead: str | None,
+                 title: str | None = None) -> tuple[HtmlBlocks | None, str]:
     """The page's text as blocks when it is worth more than the feed's, and the marker saying so."""
     from . import page  # here, not at the top: trafilatura loads only where pages are cleaned
 
@@ -70,7 +71,7 @@ def _page_blocks(raw: RawItem, feed: HtmlBlocks, lead: str | None) -> tuple[Html
         _LOG.warning("message %s: page not usable, cleaning the feed text instead: %s", raw.message_id, exc)
         return None, page.PAGE_ERROR
     paragraphs = page.drop_echoes(text.paragraphs)
-    verdict = page.page_verdict(paragraphs, feed.paragraphs, lead)
+    verdict = page.page_verdict(paragraphs, feed.paragraphs, lead, title=title, page_text=text.text)
     if verdict != page.PAGE_USED:
         return None, verdict
     return HtmlBlocks(paragraphs=paragraphs, images=feed.images + text.images), verdict
@@ -144,7 +145,7 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
     summary_paras: list[str] | None = None
     if raw.page_html:
         summary_paras = html_to_blocks(e.summary).paragraphs if e.summary else []
-        page_blocks, marker = _page_blocks(raw, blocks, _lead(summary_paras, blocks.paragraphs))
+        page_blocks, marker = _page_blocks(raw, blocks, _lead(summary_paras, blocks.paragraphs), title)
         fired.append(marker)
         if page_blocks is not None:
             blocks, from_content, source = page_blocks, True, "page"

@@ -4,16 +4,21 @@ Used by the cleaning chain when a poller fetched the item's page (``page_html``)
 go through the same rules as feed text. Three steps:
 
 1. **Pre-trim** (selectolax/lexbor, ~0.4 ms for a 100 KB page): drop elements that never hold article
-   text (scripts, styles, SVG, navigation, forms, asides, footers …) and keep the article's region:
-   the ``<article>`` with the most paragraph text, else ``itemprop=articleBody``/``<main>``/
-   ``role=main``, else the body; within it, blocks whose class or id names them as chrome (related
-   stories, comments, share bars, cookie and newsletter prompts, ads) go too. Runs of two or more
-   ``<br>`` become paragraph breaks (as readability's "replaceBrs" does), so a story written as one
-   ``<div>`` of break-separated text is seen as paragraphs. trafilatura then reads a
-   4–12 KB region instead of a 50–150 KB page, which makes extraction more than twice as fast
+   text (scripts, styles, SVG, navigation, asides, footers …; forms unless one holds most of the
+   page's text, as ASP.NET pages wrap everything in one) and keep the article's region: the
+   ``<article>`` headed by the page's title, else the one with the most text outside links (a teaser
+   card is mostly links), else ``itemprop=articleBody``/``<main>``/``role=main``, else the body;
+   within it, blocks whose class or id names them as chrome (related stories, comments, share bars,
+   cookie and newsletter prompts, ads) go too, unless the blocks of that class hold most of the text.
+   Runs of two or more ``<br>`` become paragraph breaks (as readability's "replaceBrs" does), so a
+   story written as one ``<div>`` of break-separated text is seen as paragraphs. trafilatura then
+   reads a 4–12 KB region instead of a 50–150 KB page, which makes extraction more than twice as fast
    (``benchmarks/bench_pages.py``). A region that yields nothing is retried as the whole body.
-2. **trafilatura** in fast mode (no readability/justext fallback), without comments, tables, images
-   or metadata: dates and authors come from the feed, never from the page.
+2. **trafilatura** in fast mode (no readability/justext fallback), without comments, images or
+   metadata (dates and authors come from the feed, never from the page); tables are kept, a row a
+   paragraph, as some stories are tables (standings, results). When trafilatura keeps less than half
+   of an article region's paragraph text (it reads only the first of several sibling containers),
+   the region's own paragraphs and intertitles are used.
 3. trafilatura's XML body tree → paragraphs: every block element and every line break ends one, and
    each is normalized like feed text (``normalize.normalize_text``).
 
@@ -47,7 +52,9 @@ logging.getLogger("trafilatura.core").setLevel(logging.CRITICAL)
 MAX_PAGE_CHARS = 5_000_000
 # Elements that never carry article text, dropped with their content before extraction.
 _DROP = ("script, style, noscript, template, svg, math, iframe, frame, object, embed, video, audio, "
-         "canvas, form, nav, button, select, textarea, input, aside, footer, dialog")
+         "canvas, nav, button, select, textarea, input, aside, footer, dialog")
+# Forms are search boxes, comment and newsletter forms, except on sites (ASP.NET) that wrap the whole
+# page in one: a form goes unless it holds most of the page's paragraph text.
 # Blocks whose class or id names them as chrome: related stories, comments, share bars, cookie and
 # newsletter prompts, ads, sidebars, breadcrumbs. The CSS preselects candidates (in lexbor's C code);
 # a candidate is dropped only if one of its class/id words, split on "-" and "_", is in _CHROME_WORDS
@@ -73,9 +80,10 @@ _REGIONS = ('[itemprop="articleBody"]', "main", '[role="main"]')
 _MIN_REGION_SHARE = 0.3
 _BR_RUN = re.compile(r"(?:<br\s*/?>\s*){2,}", re.IGNORECASE)
 _MAX_FIGURES = 10
+_MIN_EXTRACTED_SHARE = 0.5
 
 # Fast mode (no readability/justext fallback), nothing but the main text.
-TRAFILATURA_OPTIONS = Extractor(output_format="xml", fast=True, comments=False, tables=False, images=False,
+TRAFILATURA_OPTIONS = Extractor(output_format="xml", fast=True, comments=False, tables=True, images=False,
                        links=False, formatting=False, with_metadata=False)
 # trafilatura's output tree: these elements stay inside a paragraph, everything else is a block.
 _INLINE = frozenset({"hi", "ref", "del", "span", "a", "b", "i", "em", "strong", "sub", "sup"})
@@ -86,6 +94,9 @@ class PageText:
     paragraphs: list[str] = field(default_factory=list)
     images: list[Image] = field(default_factory=list)
     region: str = "body"  # 'article' | 'main' | 'body': where the text was found
+    # All the visible text of the page (its <title> and body, without scripts, styles and other
+    # elements that never hold text): where page_verdict looks for the feed's title and lead.
+    text: str = ""
 
 
 class PageExtractionError(Exception):
@@ -129,37 +140,94 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
     if not hits:
         return
     total = _paragraph_chars(region)
+    classes = [n.attributes.get("class") or "" for n in hits]
+    # Blocks of one class share their fate: a story laid out in several "sidebar-grid__container"
+    # blocks, each with a part of it, is kept whole. Only repeated classes are summed up front.
+    seen: dict[str, int] = {}
+    for cls in classes:
+        seen[cls] = seen.get(cls, 0) + 1
+    by_class: dict[str, int] = {}
+    for node, cls in zip(hits, classes):
+        if cls and seen[cls] > 1:
+            by_class[cls] = by_class.get(cls, 0) + _paragraph_chars(node)
     # Outermost first; a hit inside one already dropped is gone with it (and must not be touched).
     dropped: list[LexborNode] = []
-    for node in hits:
-        if any(_contains(d, node) for d in dropped):
+    gone: set[int] = set()
+    for node, cls in zip(hits, classes):
+        if _inside(node, gone):
             continue
-        if total and _paragraph_chars(node) > _MAX_CHROME_SHARE * total:
-            continue
+        if total:
+            share = by_class[cls] if cls in by_class else _paragraph_chars(node)
+            if share > _MAX_CHROME_SHARE * total:
+                continue
         dropped.append(node)
+        gone.add(node.mem_id)
     for node in dropped:
         node.decompose()
 
 
-def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
+# A paragraph, list item or heading whose text is (almost) all link text is a teaser of another page
+# ("Russian drones: hidden in Germany too?", "Newsblog: all the news on …", a list of sources): the
+# story's own intertitles and sentences are not links. So is a link around blocks (a teaser card).
+_LINK_LINES = "p, li, h2, h3, h4, h5, h6, a"
+_CARD_BLOCKS = "h2, h3, h4, h5, h6, p, div, li"
+_MIN_LINK_SHARE = 0.9
+
+
+def _is_link_line(node: LexborNode) -> bool:
+    if node.tag == "a":  # a link around blocks is a teaser card: headline, teaser text, picture
+        return node.css_first(_CARD_BLOCKS) is not None
+    links = node.css("a")
+    if not links:
+        return False
+    text = len(node.text(deep=True).strip())
+    return bool(text) and sum(len(a.text(deep=True).strip()) for a in links) >= _MIN_LINK_SHARE * text
+
+
+def _drop_link_lines(region: LexborNode) -> None:
+    gone: set[int] = set()
+    for node in region.css(_LINK_LINES):
+        if not _is_link_line(node):
+            continue
+        if not _inside(node, gone):  # inside one already gone: gone with it
+            gone.add(node.mem_id)
+            node.decompose()
+
+
+def _inside(node: LexborNode, ids: set[int]) -> bool:
+    """Whether an ancestor of the node is one of ``ids`` (mem_ids)."""
     parent = node.parent
     while parent is not None:
-        if parent.mem_id == ancestor.mem_id:
+        if parent.mem_id in ids:
             return True
         parent = parent.parent
     return False
 
 
-def _region(body: LexborNode) -> tuple[LexborNode, str]:
-    floor = _MIN_REGION_SHARE * _paragraph_chars(body)
-    articles = body.css("article")
+def _prose_chars(node: LexborNode) -> int:
+    """Characters of text outside links: a story's text, in <p> or not; a teaser card is mostly links."""
+    return len(node.text(deep=True)) - sum(len(a.text(deep=True)) for a in node.css("a"))
+
+
+def _heads_title(node: LexborNode, title_key: str) -> bool:
+    """The node's own headline (its first h1, else h2) is the page's title: the story, not a card."""
+    head = node.css_first("h1") or node.css_first("h2")
+    key = paragraph_key(head.text(deep=True)) if head is not None else ""
+    return len(key) >= 8 and key in title_key
+
+
+def _region(body: LexborNode, title_key: str = "") -> tuple[LexborNode, str]:
+    floor = _MIN_REGION_SHARE * _prose_chars(body)
+    articles = [(_prose_chars(a), a) for a in body.css("article")]
+    articles = [(c, a) for c, a in articles if c and c >= floor]
     if articles:
-        best_chars, best = max(((_paragraph_chars(a), a) for a in articles), key=lambda s: s[0])
-        if best_chars and best_chars >= floor:
-            return best, "article"
+        # The story's own <article> carries the page's title as its headline; an article printed
+        # under it (the next story of an endless page) may hold more text.
+        titled = [s for s in articles if title_key and _heads_title(s[1], title_key)]
+        return max(titled or articles, key=lambda s: s[0])[1], "article"
     for selector in _REGIONS:
         node = body.css_first(selector)
-        if node is not None and _paragraph_chars(node) >= floor:
+        if node is not None and _prose_chars(node) >= floor:
             return node, "main"
     return body, "body"
 
@@ -197,6 +265,14 @@ def _tree_paragraphs(body: _Element) -> list[str]:
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag == "lb":
             flush()
+        elif tag == "cell":
+            # A table row is one paragraph, its cells apart: "Team | Played | Points".
+            if buf and "".join(buf).strip():
+                buf.append(" | ")
+            if el.text:
+                buf.append(el.text)
+            for child in el:
+                walk(child)
         else:
             block = tag not in _INLINE
             if block:
@@ -223,21 +299,47 @@ def _extract(html: str) -> list[str]:
     return _tree_paragraphs(doc.body)
 
 
+def _drop_forms(body: LexborNode) -> None:
+    forms = body.css("form")
+    if not forms:
+        return
+    total = _paragraph_chars(body)
+    for form in forms:  # never nested: the HTML parser ignores a <form> inside another
+        if not total or _paragraph_chars(form) <= _MAX_CHROME_SHARE * total:
+            form.decompose()
+
+
 def _extract_page(page_html: str, base_url: str | None) -> PageText:
-    body = LexborHTMLParser(page_html).body
+    tree = LexborHTMLParser(page_html)
+    body = tree.body
     if body is None:
         return PageText()
     for node in body.css(_DROP):
         node.decompose()
+    if "<form" in page_html or "<FORM" in page_html:
+        _drop_forms(body)
+    head_title = tree.css_first("head title")
+    title = head_title.text(deep=True) if head_title is not None else ""
+    og_title = tree.css_first('meta[property="og:title"]')
+    title_key = paragraph_key(f"{title} {og_title.attributes.get('content') or '' if og_title is not None else ''}")
+    text = f"{title}\n{body.text(deep=True, separator=' ')}"
     if "<br" in page_html or "<BR" in page_html:
         _split_break_runs(body)  # first: region choice and chrome shares count paragraph text
-    region, name = _region(body)
+    region, name = _region(body, title_key)
     _drop_chrome_blocks(region)
+    if "<a" in page_html:
+        _drop_link_lines(region)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
     if not paragraphs and region is not body:
         region, name = body, "body"
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
-    return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name)
+    # Only inside an article region: the body's own paragraphs are every block of the page.
+    region_chars = _paragraph_chars(region) if region is not body else 0
+    if region_chars and sum(map(len, paragraphs)) < _MIN_EXTRACTED_SHARE * region_chars:
+        own = [t for n in region.css("p, h2, h3") if (t := normalize_text(n.text(deep=True)))]
+        if sum(map(len, own)) > sum(map(len, paragraphs)):
+            paragraphs = own
+    return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name, text=text)
 
 
 def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
@@ -259,12 +361,23 @@ def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
 
 # --- is the page worth more than the feed? ------------------------------------------------------
 
+# Words of four letters or more, compared by their first five letters so that inflected forms of a
+# word meet ("Islamisten"/"Islamist", "российский"/"российская"); runs of Han, kana and Hangul, which
+# are not spaced into such words, are compared as character pairs.
 _WORD = re.compile(r"[^\W\d_]{4,}")
+_DENSE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]{2,}")
+_STEM = 5
 _TRUNCATED = re.compile(r"\s*(?:\[(?:…|\.\.\.)\]|…|\.\.\.|\[\+\d+ chars\])\s*$")
-# How much of the feed's lead (its words of four letters or more) the page must contain when the
-# lead is not found in it verbatim (a teaser written apart from the story still shares its names,
-# places and key words; the text of another story does not).
+# How much of the feed's text (title and lead) the extracted text must contain to be taken as the
+# story without further ado.
 MIN_LEAD_OVERLAP = 0.6
+# A page that carries the feed's text somewhere (its headline, a dek, the lead) is the story's page;
+# its extracted text is then used unless it shares almost none of the feed's words, which means the
+# extractor took another block (a list of other stories, comments). An editorial summary (a dek
+# written apart from the story) shares a third to a half of its words with the story; the text of
+# another story on the same site as much as half too, so the words alone cannot tell a dek from
+# another story: where the page is the story's, it wins.
+MIN_TEXT_OVERLAP = 0.2
 _MIN_LEAD_WORDS = 5
 _LEAD_KEY_CHARS = 80
 
@@ -276,33 +389,63 @@ PAGE_ERROR = "page.fallback_error"
 
 
 def _words(paragraphs: Sequence[str]) -> int:
-    return sum(len(p.split()) for p in paragraphs)
+    # Text without spaces between words (Chinese, Japanese) counts one word per two characters.
+    return sum(len(p.split()) + sum(len(m) for m in _DENSE.findall(p)) // 2 for p in paragraphs)
 
 
-def page_verdict(page: Sequence[str], feed: Sequence[str], lead: str | None) -> str:
+def feed_words(text: str) -> set[str]:
+    """The comparison words of a text (see ``_WORD``): stems of its longer words and dense pairs."""
+    text = text.casefold()
+    out = {w[:_STEM] for w in _WORD.findall(text) if not _DENSE.fullmatch(w)}
+    for run in _DENSE.findall(text):
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def _share(words: set[str], text_words: set[str]) -> float:
+    return len(words & text_words) / len(words) if words else 0.0
+
+
+def page_verdict(page: Sequence[str], feed: Sequence[str], lead: str | None, *,
+                 title: str | None = None, page_text: str | None = None) -> str:
     """Which text to use: PAGE_USED, or the PAGE_* fallback marker that says why the feed's.
 
     The page is used when it has text, more words than the feed's own body (otherwise it adds
-    nothing, or the extractor found only a fragment), and it is about the same story: the feed's
-    lead (summary, else first paragraph) appears in it, or most of the lead's words do. The last
-    check catches an extractor that picked the wrong block (related-story teasers, comments).
+    nothing, or the extractor found only a fragment), and it is about the same story. That is judged
+    from the feed's text (``title`` and ``lead``: the summary, else the first paragraph) against the
+    extracted text and against ``page_text``, all the text of the page (``PageText.text``; the
+    extracted text when not given):
+
+    - the lead (or the title) appears in the extracted text, or most of their words do: used;
+    - the feed's text is on the page (the title or lead verbatim, or most of their words): this is
+      the story's page, and its extracted text wins over a teaser summary unless it shares almost
+      none of the feed's words (``MIN_TEXT_OVERLAP``: the extractor took another block);
+    - otherwise the page is not the story's (a consent wall, a home page, another article).
     """
     if not page:
         return PAGE_EMPTY
     if _words(page) <= _words(feed):
         return PAGE_NOT_LONGER
-    if lead:
-        lead = _TRUNCATED.sub("", lead)
-        key = paragraph_key(lead)[:_LEAD_KEY_CHARS]
-        page_text = " ".join(page)
-        if key and key in paragraph_key(page_text):
+    lead = _TRUNCATED.sub("", lead) if lead else ""
+    keys = [k for k in (paragraph_key(lead)[:_LEAD_KEY_CHARS], paragraph_key(title or "")) if k]
+    words = feed_words(f"{title or ''} {lead}")
+    if not keys and not words:
+        return PAGE_USED
+    text = " ".join(page)
+    text_key = paragraph_key(text)
+    if any(k in text_key for k in keys):
+        return PAGE_USED
+    if len(words) < _MIN_LEAD_WORDS:
+        return PAGE_USED  # too few words to judge by
+    in_text = _share(words, feed_words(text))
+    if in_text >= MIN_LEAD_OVERLAP:
+        return PAGE_USED
+    if page_text is not None:
+        on_page = (any(k in paragraph_key(page_text) for k in keys)
+                   or _share(words, feed_words(page_text)) >= MIN_LEAD_OVERLAP)
+        if on_page and in_text >= MIN_TEXT_OVERLAP:
             return PAGE_USED
-        lead_words = set(_WORD.findall(lead.casefold()))
-        if len(lead_words) >= _MIN_LEAD_WORDS:
-            found = lead_words & set(_WORD.findall(page_text.casefold()))
-            if len(found) < MIN_LEAD_OVERLAP * len(lead_words):
-                return PAGE_UNRELATED
-    return PAGE_USED
+    return PAGE_UNRELATED
 
 
 # Echoes shorter than this (in key characters) are left alone: short lines repeat legitimately.

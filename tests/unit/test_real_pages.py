@@ -1,0 +1,98 @@
+"""The real-page benchmark's scorer and loaders: the same F1 as the scrapinghub benchmark's own
+``evaluate.py`` (a copy in tests/fixtures/pages/scrapinghub), and pages paired with their truth."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.real_pages import halves, line_shares, load_fundus, load_scrapinghub, score, tp_fp_fn
+
+EVALUATE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "scrapinghub" / "evaluate.py"
+
+
+@pytest.fixture(scope="module")
+def evaluate():
+    spec = importlib.util.spec_from_file_location("scrapinghub_evaluate", EVALUATE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PAIRS = [  # (truth, prediction): each path through evaluate.py's precision and recall
+    ("The council met on Monday to vote on the harbour budget.", "The council met on Monday to vote on the harbour budget."),
+    ("The council met on Monday to vote on the harbour budget.", "Menu Home The council met on Monday to vote."),
+    ("Short one", ""),
+    ("", "Subscribe to our newsletter for more stories like this"),
+    ("", ""),
+    ("a b c a b c a b c d", "a b c a b c"),
+    ("Straße über die Brücke, sagte die Stadt am Montag.", "Straße über die Brücke, sagte die Stadt am Montag. Mehr lesen"),
+    ("x y", "x y z w v"),
+]
+
+
+@pytest.mark.parametrize(("true", "pred"), PAIRS)
+def test_per_page_counts_are_evaluate_py_s(evaluate, true, pred):
+    assert tp_fp_fn(true, pred) == pytest.approx(evaluate.string_shingle_matching(true=true, pred=pred))
+
+
+def test_corpus_f1_is_evaluate_py_s(evaluate):
+    truth = {str(i): {"articleBody": t} for i, (t, _) in enumerate(PAIRS)}
+    pred = {str(i): {"articleBody": p} for i, (_, p) in enumerate(PAIRS)}
+    theirs = evaluate.evaluate(truth, pred, n_bootstrap=0)
+    ours = score(PAIRS)
+    assert (ours.f1, ours.precision, ours.recall) == pytest.approx((theirs["f1"], theirs["precision"], theirs["recall"]))
+    # Not a mean of per-page F1s: the harmonic mean of mean precision and mean recall.
+    per_page = [score([p]).f1 for p in PAIRS]
+    assert ours.f1 != pytest.approx(sum(per_page) / len(per_page))
+
+
+def test_line_shares_count_chrome_lines_and_lost_paragraphs():
+    truth = ["The council met on Monday to vote on the harbour budget.",
+             "The vote was delayed until the ferry operator had answered."]
+    out = ["The council met on Monday to vote on the harbour budget.", "Sign up for our weekly newsletter today"]
+    assert line_shares(truth, out) == (1, 2, 1, 2)
+
+
+def _gz(path: Path, text: str) -> None:
+    path.write_bytes(gzip.compress(text.encode("utf-8")))
+
+
+def test_loaders_pair_each_page_with_its_truth_and_feed_metadata(tmp_path):
+    sh = tmp_path / "sh"
+    (sh / "html").mkdir(parents=True)
+    page = ("<html><head><meta property='og:title' content='Ferry returns'><meta property='og:description' "
+            "content='The ferry is back.'></head><body><p>The ferry returned.</p></body></html>")
+    for key in ("b2", "a1"):
+        _gz(sh / "html" / f"{key}.html.gz", page)
+    (sh / "ground-truth.json").write_text(json.dumps({k: {"articleBody": f"Body {k}\n\nSecond", "url": f"https://x/{k}"}
+                                                      for k in ("b2", "a1")}))
+    pages = load_scrapinghub(sh)
+    assert [p.id for p in pages] == ["a1", "b2"]
+    assert (pages[0].truth, pages[0].title, pages[0].summary, pages[0].url) == (
+        ["Body a1", "Second"], "Ferry returns", "The ferry is back.", "https://x/a1")
+
+    # fundus: two parser versions of one publisher, matched to its pages by crawl date.
+    data = tmp_path / "fundus" / "tests" / "resources" / "parser" / "test_data" / "xx"
+    data.mkdir(parents=True)
+    meta = {"Daily_2025_01_02.html.gz": {"url": "https://d/new", "crawl_date": "2025-01-02 10:00:00"},
+            "Daily_2023_05_06.html.gz": {"url": "https://d/old", "crawl_date": "2023-05-06 10:00:00"},
+            "Daily_2020_01_01.html.gz": {"url": "https://d/gone", "crawl_date": "2020-01-01 10:00:00"}}
+    (data / "meta.info").write_text(json.dumps(meta))
+    for name in list(meta)[:2]:  # the third is listed but no longer there
+        _gz(data / name, f"<html><body><p>{name}</p></body></html>")
+    body = lambda s: {"summary": [f"Dek {s}"], "sections": [{"headline": [], "paragraphs": [f"Old {s}"]},
+                                                          {"headline": [f"Sub {s}"], "paragraphs": [f"More {s}"]}]}
+    (data / "Daily.json").write_text(json.dumps({"V1_1": {"body": body("v1.1")}, "V1": {"body": body("v1")}}))
+    fpages = load_fundus(tmp_path / "fundus")
+    assert [(p.id, p.url, p.truth) for p in fpages] == [
+        ("xx/Daily_2023_05_06.html.gz", "https://d/old", ["Dek v1", "Old v1", "Sub v1", "More v1"]),
+        ("xx/Daily_2025_01_02.html.gz", "https://d/new", ["Dek v1.1", "Old v1.1", "Sub v1.1", "More v1.1"]),
+    ]
+    tune, held = halves(fpages + pages)
+    assert [p.id for p in tune] == ["a1", "xx/Daily_2023_05_06.html.gz"] and [p.id for p in held] == [
+        "b2", "xx/Daily_2025_01_02.html.gz"]
