@@ -165,3 +165,14 @@ def test_simple_html_tag_sets_match_the_tree_walk():
     assert PARAGRAPHS <= normalize._LEAF_BLOCKS and CONTAINERS <= normalize._BLOCK
     assert not INLINE & (normalize._BLOCK | normalize._DROP | {"br", "img", "figure"})
 
+
+
+# --- text normalization -------------------------------------------------------------------------
+
+def test_printable_text_never_holds_an_invisible_character():
+    # normalize_text skips the invisible-character regex for printable text: exact only if every
+    # character that regex removes is unprintable.
+    invisible = [c for c in map(chr, range(0x30000)) if normalize._INVISIBLE.match(c)]
+    assert invisible and not any(c.isprintable() for c in invisible)
+    assert normalize_text("a\u200bb\u00adc") == "abc"
+    assert normalize_text("a\ufeff b\x07") == "a b"

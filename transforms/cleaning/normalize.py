@@ -62,7 +62,8 @@ def _straight(m: re.Match) -> str:
 def normalize_text(text: str) -> str:
     """One line of clean text (see the module doc for every rule)."""
     s = text
-    if _INVISIBLE.search(s):
+    # Every invisible character is unprintable (Cc or Cf), and isprintable() is a cheap scan.
+    if not s.isprintable() and _INVISIBLE.search(s):
         s = _INVISIBLE.sub("", s)
     if not s.isascii():
         if _QUOTE.search(s):
