@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 
 import orjson
 import pytest
 
 from tests.quality.check_cleaning import load_corpus
-from transforms.cleaning import clean_item, html_to_blocks, normalize, normalize_text, parse_raw_item, pick_body
+from transforms.cleaning import (
+    clean_item,
+    default_rules,
+    html_to_blocks,
+    load_rules,
+    normalize,
+    normalize_text,
+    parse_raw_item,
+    pick_body,
+    rulepacks,
+)
 from transforms.cleaning.simplehtml import CONTAINERS, INLINE, PARAGRAPHS, simple_runs
 from transforms.model import _WORD, word_count
 
@@ -176,3 +187,61 @@ def test_printable_text_never_holds_an_invisible_character():
     assert invisible and not any(c.isprintable() for c in invisible)
     assert normalize_text("a\u200bb\u00adc") == "abc"
     assert normalize_text("a\ufeff b\x07") == "a b"
+
+
+# --- rule matching: answers cached per text, agency finder --------------------------------------
+
+def _rule_texts(rules) -> list[str]:
+    """Every example and keep of every rule, and variants that sit on the edges of prefilters."""
+    base = [x for r in rules.rules for x in (*r.examples, *r.keeps)]
+    out = []
+    for s in base:
+        out += [s, s.upper(), s.lower(), s + " (Xinhua/Li Wen)", "İ" + s, s.replace("a", "ı"), s[: len(s) // 2]]
+    return out
+
+
+def test_cached_answers_equal_fresh_ones(golden_texts):
+    rules = load_rules()  # a rule set of its own: its caches start empty
+    texts = _rule_texts(rules) + golden_texts
+    # Each matcher with the re method strip_boilerplate uses it with.
+    uses = {"whole": "fullmatch", "caption": "search", "strip": "search", "byline": "fullmatch", "dateline": "match"}
+    for kind, how in uses.items():
+        matcher = rules.matchers[kind]
+        for text in texts + texts:  # the second time round, short texts come from the cache
+            got, fresh = matcher.first(text, how), matcher._first(text, how)
+            assert (got is None) == (fresh is None), (kind, how, text)
+            if got is not None:
+                assert got[0] is fresh[0] and got[1].span() == fresh[1].span(), (kind, how, text)
+                assert got[1].groupdict() == fresh[1].groupdict()
+        assert matcher.answers[how]
+
+
+def test_answer_cache_stays_bounded(monkeypatch):
+    rules = load_rules()
+    monkeypatch.setattr(rulepacks, "_CACHE_ENTRIES", 50)
+    whole = rules.matchers["whole"]
+    for i in range(500):
+        whole.first(f"Distinct paragraph number {i} of the test.", "fullmatch")
+    assert 0 < len(whole.answers["fullmatch"]) <= 50
+    assert whole.first("Leave a Reply", "fullmatch") is not None  # still answers after emptying
+    long = "A long paragraph. " * 40
+    whole.first(long, "fullmatch")
+    assert long not in whole.answers["fullmatch"]  # longer than _CACHED_CHARS: never stored
+
+
+def _finditer_plain(finder, text: str) -> list[str | None]:
+    """The agency finder without its first-character lookahead."""
+    pattern = finder.pattern
+    assert pattern.startswith("(?=[")
+    plain = re.compile(pattern[pattern.index("])") + 2:], finder.flags)
+    return [m.lastgroup for m in plain.finditer(text)]
+
+
+def test_agency_finder_lookahead_finds_the_same_names(golden_texts):
+    rules = default_rules()
+    finders = [r.finder for k in rules.by_kind.values() for r in k if r.finder is not None]
+    assert finders
+    texts = _rule_texts(rules) + golden_texts
+    for finder in finders:
+        for text in texts:
+            assert [m.lastgroup for m in finder.finditer(text)] == _finditer_plain(finder, text), text

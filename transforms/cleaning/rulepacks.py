@@ -57,6 +57,7 @@ _MAX_SEQUENTIAL = 12
 # paragraphs are unique and not worth the memory), at most this many per matcher.
 _CACHED_CHARS = 400
 _CACHE_ENTRIES = 4096
+_MISS = object()
 _END_ANCHOR = re.compile(r"(?<!\\)\$\s*$")
 _SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -136,6 +137,9 @@ class Matcher:
     # paragraph is only tried against the few rules that can match something that long.
     widths: tuple[float, ...] = ()
     buckets: dict[tuple[str, int], "Matcher"] = field(default_factory=dict, compare=False, repr=False)
+    # Answers of ``first`` by re method, then text (see ``first``).
+    answers: dict[str, dict[str, tuple[Rule, re.Match[str]] | None]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def _bucket(self, text: str) -> "Matcher":
         if self.edge is None or not text:
@@ -154,16 +158,23 @@ class Matcher:
 
     def first(self, text: str, how: str) -> tuple[Rule, re.Match[str]] | None:
         """The first rule (in rule order) matching ``text`` with the ``re`` method ``how``, and its match."""
-        if len(text) <= _CACHED_CHARS:
-            return self._cached_first(text, how)
-        return self._first(text, how)
-
-    @cached_property
-    def _cached_first(self):
         # Boilerplate repeats: the same chrome, signature and about-lines arrive with every item of
-        # a source, and the answer for a text never changes (rules are immutable), so short texts
-        # are answered from a bounded LRU cache; long body paragraphs are nearly always unique.
-        return lru_cache(maxsize=_CACHE_ENTRIES)(self._first)
+        # a source, and the answer for a text never changes (rules are immutable), so texts up to
+        # _CACHED_CHARS are answered from a cache. A plain dict emptied when full costs a fraction
+        # of an LRU's bookkeeping on the many misses (body paragraphs are nearly all unique), and
+        # the lines that repeat are back in it after a few items.
+        if len(text) > _CACHED_CHARS:
+            return self._first(text, how)
+        cache = self.answers.get(how)
+        if cache is None:
+            cache = self.answers.setdefault(how, {})
+        hit = cache.get(text, _MISS)
+        if hit is _MISS:
+            hit = self._first(text, how)
+            if len(cache) >= _CACHE_ENTRIES:
+                cache.clear()
+            cache[text] = hit
+        return hit
 
     def _first(self, text: str, how: str) -> tuple[Rule, re.Match[str]] | None:
         m = self._bucket(text)
