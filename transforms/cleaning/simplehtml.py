@@ -57,8 +57,11 @@ def _plain_code_point(cp: int) -> bool:
 
 def _decode(text: str) -> str | None:
     """``text`` with its character references decoded, or None for one the parser might read otherwise."""
+    amps = text.count("&")
+    if text.count("&amp;") == amps:
+        return text.replace("&amp;", "&")  # the usual case, read left to right as the parser does
     refs = list(_REF.finditer(text))
-    if len(refs) != text.count("&"):
+    if len(refs) != amps:
         return None  # an "&" the pattern does not read, e.g. "&amp" without ";" (still decoded)
     out: list[str] = []
     pos = 0
