@@ -20,9 +20,23 @@ _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['’\-.,:][^\W_{_CJK}]+)*")
 
 
+# For ASCII text, the same count without the regex (which costs ~60 ns a character): map each
+# byte to "a" (letter or digit), "j" (a character that may join two runs of them) or " ". A run of
+# "a" starts a word unless a lone "j" ties it to the run before, so (with a " " put in front) words
+# start at every " a", and at every "ja" whose "j" follows " " or another "j".
+_JOINERS = "'-.,:"
+_ASCII_CLASSES = bytes(ord("a") if chr(c).isalnum() else ord("j") if chr(c) in _JOINERS else ord(" ")
+                       for c in range(256))
+
+
 def word_count(text: str) -> int:
     """Words in clean text: space-delimited scripts by word, CJK by character."""
-    return len(_WORD.findall(text)) if text else 0
+    if not text:
+        return 0
+    if text.isascii():
+        c = b" " + text.encode("ascii").translate(_ASCII_CLASSES)
+        return c.count(b" a") + c.count(b" ja") + c.count(b"jja")
+    return len(_WORD.findall(text))
 
 
 @dataclass(frozen=True)

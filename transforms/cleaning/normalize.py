@@ -34,6 +34,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from transforms.model import Image
 
 from .dates import Published, parse_date, resolve_published  # noqa: F401  (re-exported)
+from .simplehtml import simple_runs
 from .urls import canonical_url  # noqa: F401  (re-exported)
 
 __all__ = [
@@ -61,7 +62,8 @@ def _straight(m: re.Match) -> str:
 def normalize_text(text: str) -> str:
     """One line of clean text (see the module doc for every rule)."""
     s = text
-    if _INVISIBLE.search(s):
+    # Every invisible character is unprintable (Cc or Cf), and isprintable() is a cheap scan.
+    if not s.isprintable() and _INVISIBLE.search(s):
         s = _INVISIBLE.sub("", s)
     if not s.isascii():
         if _QUOTE.search(s):
@@ -161,6 +163,9 @@ def html_to_blocks(markup: str | None) -> HtmlBlocks:
         return HtmlBlocks()
     if not _TAGGY.search(markup):
         return HtmlBlocks(paragraphs=text_to_paragraphs(_html.unescape(markup)))
+    runs = simple_runs(markup)  # the common simple shapes, without a document tree
+    if runs is not None:
+        return HtmlBlocks(paragraphs=[p for p in map(normalize_text, runs) if p])
     root = LexborHTMLParser(markup).body
     out = _Collector()
     if root is None:

@@ -53,6 +53,10 @@ TAIL_WINDOW = 400
 _MAX_BUCKETS = 1024
 _LENGTH_TIERS = (16, 32, 64, 128, 256, 512)  # upper bounds of paragraph-length tiers
 _MAX_SEQUENTIAL = 12
+# Matcher answers cached per text: texts up to this long (chrome and agency lines are short; long
+# paragraphs are unique and not worth the memory), at most this many per matcher.
+_CACHED_CHARS = 400
+_CACHE_ENTRIES = 4096
 _END_ANCHOR = re.compile(r"(?<!\\)\$\s*$")
 _SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -149,6 +153,19 @@ class Matcher:
         return sub
 
     def first(self, text: str, how: str) -> tuple[Rule, re.Match[str]] | None:
+        """The first rule (in rule order) matching ``text`` with the ``re`` method ``how``, and its match."""
+        if len(text) <= _CACHED_CHARS:
+            return self._cached_first(text, how)
+        return self._first(text, how)
+
+    @cached_property
+    def _cached_first(self):
+        # Boilerplate repeats: the same chrome, signature and about-lines arrive with every item of
+        # a source, and the answer for a text never changes (rules are immutable), so short texts
+        # are answered from a bounded LRU cache; long body paragraphs are nearly always unique.
+        return lru_cache(maxsize=_CACHE_ENTRIES)(self._first)
+
+    def _first(self, text: str, how: str) -> tuple[Rule, re.Match[str]] | None:
         m = self._bucket(text)
         if m.regex is None:
             return None
@@ -429,7 +446,13 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
             f"(?P<_a{j}>" + _alternation(by_slug[r.agency].names, literal=True) + "|"
             + _alternation(by_slug[r.agency].tags, literal=False) + ")"
             for j, r in enumerate(inst))
-        compiled.append(replace(merged, finder=re.compile(finder, 0 if merged.case_sensitive else re.IGNORECASE)))
+        finder_flags = 0 if merged.case_sensitive else re.IGNORECASE
+        # re tries every agency's alternatives at every position; the class of the characters a
+        # name can start with lets it skip most positions with one test (same matches, 3-5x faster).
+        first = first_char_class(finder, finder_flags)
+        if first:
+            finder = f"(?={first})(?:{finder})"
+        compiled.append(replace(merged, finder=re.compile(finder, finder_flags)))
     packs.append(Pack(name="templates", version=templates["version"], description=templates["description"]))
     packs.append(Pack(name="generic", version=generic["version"], description=generic["description"]))
     for i, raw in enumerate(generic.get("rules") or ()):

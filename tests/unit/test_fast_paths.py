@@ -1,0 +1,178 @@
+"""Shortcuts taken for speed give exactly the answers of the plain path they stand in for.
+
+Each fast path (a cache, a prefilter, an ASCII-only formula) is compared with the general code it
+replaces, on tricky strings made to hit its edges and on the texts of the golden corpus.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import orjson
+import pytest
+
+from tests.quality.check_cleaning import load_corpus
+from transforms.cleaning import clean_item, html_to_blocks, normalize, normalize_text, parse_raw_item, pick_body
+from transforms.cleaning.simplehtml import CONTAINERS, INLINE, PARAGRAPHS, simple_runs
+from transforms.model import _WORD, word_count
+
+
+def _regex_word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+@pytest.fixture(scope="module")
+def golden_texts() -> list[str]:
+    """Every body paragraph, title and summary of the golden corpus, as the chain sees them."""
+    texts: list[str] = []
+    for item in load_corpus():
+        raw = parse_raw_item(orjson.dumps(item.raw), {}, item.id)
+        texts += html_to_blocks(pick_body(raw.entry)[0]).paragraphs
+        texts += html_to_blocks(raw.entry.summary).paragraphs
+        texts.append(raw.entry.title or "")
+        texts.append("\n".join(clean_item(raw).body))
+    return texts
+
+
+# --- word count ---------------------------------------------------------------------------------
+
+def test_ascii_word_count_equals_the_regex_on_every_short_string_of_its_alphabet():
+    # Letters, digits, every joiner, "_" (a word character that is not a letter) and separators:
+    # all strings up to five characters, so every way joiners sit between runs is covered.
+    alphabet = "a1_'-.,: \n!"
+    for n in range(6):
+        for chars in itertools.product(alphabet, repeat=n):
+            text = "".join(chars)
+            assert word_count(text) == _regex_word_count(text), repr(text)
+
+
+def test_ascii_word_count_equals_the_regex_on_random_and_real_text(golden_texts):
+    rng = random.Random(11)
+    samples = ["".join(rng.choice("ab9Z_'-.,:;!? \t\n\"()") for _ in range(rng.randint(0, 60)))
+               for _ in range(5000)]
+    samples += ["U.S. forces", "3,000.50 yuan", "a-b-c", "a--b", "'quoted'", "rock'n'roll", "end.", ".start"]
+    for text in samples + golden_texts:
+        assert word_count(text) == _regex_word_count(text), repr(text)
+    assert sum(t.isascii() for t in golden_texts) > 100  # the fast path was really taken
+    assert any(not t.isascii() for t in golden_texts)  # and the regex path too
+
+
+def test_non_ascii_text_keeps_the_regex_count():
+    assert word_count("İki kıyı devletinin bakanları") == 4
+    assert word_count("两个沿海国家") == 6
+    assert word_count("l’équipe a gagné") == 3
+
+
+# --- simple HTML without a document tree --------------------------------------------------------
+
+def _tree_blocks(markup: str, monkeypatch) -> object:
+    """html_to_blocks by the document tree alone (the simple reader declining everything)."""
+    with monkeypatch.context() as m:
+        m.setattr(normalize, "simple_runs", lambda _markup: None)
+        return html_to_blocks(markup)
+
+
+_TEXTS = ["Port Alden opened", " the terminal ", "said &amp; did", "a &amp b", "&nbsp;x&nbsp;", "&#39;q&#39;",
+          "&#x2019;", "&#8212;", "&#0;", "&#128;", "&#xFFFE;", "&#13;", "&notit;", "&copy 2024", "&hellip;",
+          "&Eacute;cole", "&", "& more", "&#", "&#x;", "a < b", "<3", "x > y", "\r\n", "\n\n", "\t", "\x00",
+          "\xa0", "\u200b", "Ankara’da", "İzmir", "两个", "l\u200d", "\ud800", "R&D", "&amp;amp;", "&lt;p&gt;"]
+_OPEN = ["<p>", "<P>", "<p class=\"lead\">", "<p data-x='a>b'>", "<p id=x>", "<p\xa0class=x>", "<p/>", "<h2>",
+         "<H3 class=t>", "<div>", "<div class=\"a<b\">", "<section>", "<blockquote>", "<em>", "<EM>", "<a href=\"/x?a=1&amp;b=2\">",
+         "<a>", "<span style='x'>", "<b>", "<i>", "<strong>", "<font color=red>", "<q>", "<li>", "<ul>", "<td>",
+         "<img src=\"https://x.example/a.jpg\">", "<figure>", "<br>", "<br/>", "<br />", "</br>", "<!-- c -->",
+         "<script>var a = '<p>';</script>", "<foo>", "<p =x>", "<p a=\"1\"b=2>", "<p\n>", "</ p>", "<p a=`x`>"]
+_CLOSE = {"<p": "</p>", "<P": "</P>", "<h2": "</h2>", "<H3": "</h3>", "<div": "</div>", "<section": "</section>",
+          "<blockquote": "</blockquote>", "<em": "</em>", "<EM": "</em>", "<a": "</a>", "<span": "</span>",
+          "<b>": "</b>", "<i>": "</i>", "<strong": "</strong>", "<font": "</font>", "<q": "</q>", "<li": "</li>",
+          "<ul": "</ul>", "<td": "</td>", "<figure": "</figure>", "<foo": "</foo>"}
+
+
+def _close_of(tag: str) -> str | None:
+    return next((c for o, c in _CLOSE.items() if tag.startswith(o) and (o[-1] == ">" or not tag[len(o)].isalpha())), None)
+
+
+def _random_markup(rng: random.Random) -> str:
+    """Markup built mostly well formed (so the simple reader accepts much of it), with mistakes."""
+    out, stack = [], []
+    for _ in range(rng.randint(1, 14)):
+        r = rng.random()
+        if r < 0.4:
+            out.append(rng.choice(_TEXTS[:4]) if rng.random() < 0.6 else rng.choice(_TEXTS))
+        elif r < 0.7:
+            tag = rng.choice(_OPEN[:6] + _OPEN[13:20]) if rng.random() < 0.7 else rng.choice(_OPEN)
+            out.append(tag)
+            close = _close_of(tag)
+            if close and not tag.endswith("/>"):
+                stack.append(close)
+        elif stack:
+            # Mostly the right end tag; sometimes another one (misnesting) or none at all.
+            out.append(stack.pop() if rng.random() < 0.9 else rng.choice(list(_CLOSE.values())))
+    while stack and rng.random() < 0.95:
+        out.append(stack.pop())
+    return "".join(out)
+
+
+def test_simple_html_reader_agrees_with_the_document_tree(monkeypatch):
+    rng = random.Random(5)
+    accepted = 0
+    for _ in range(6000):
+        markup = _random_markup(rng)
+        if simple_runs(markup) is None:
+            continue
+        accepted += 1
+        assert html_to_blocks(markup) == _tree_blocks(markup, monkeypatch), repr(markup)
+    assert accepted > 1000  # the generator reaches the simple reader, not only the fallback
+
+
+@pytest.mark.parametrize("markup", [
+    "<p>a <em>b</em> &amp; c</p><p>d&nbsp;e</p>",
+    "\n<p>One.</p>\n\n<p>Two &#8212; three.</p>\n",
+    "Lead text <b>bold</b><p>Para</p> tail",
+    "<div><h2>Head</h2><p>Body<br>next line</p></div>",
+    "<p>Spending &gt; 5% &amp;amp; more & less</p>",
+    "<P CLASS=\"x\">Upper<BR/>case</P>",
+])
+def test_simple_html_reader_takes_common_feed_markup(markup, monkeypatch):
+    assert simple_runs(markup) is not None
+    assert html_to_blocks(markup) == _tree_blocks(markup, monkeypatch)
+
+
+@pytest.mark.parametrize("markup", [
+    "<p>a &amp b</p>", "<p>a<img src=x.jpg>b</p>", "<p>a<!-- c -->b</p>", "<p>a<p>b</p>", "<p><em>a</p></em>",
+    "<p>x &#0; y</p>", "<p>a < b</p>", "<div>a<p>b</div></p>", "<p>a</p></div>", "<em>a<p>b</p></em>",
+    "<p>R&D</p>", "<p>a\x00b</p>", "<p>a\ud800b</p>", "<p>x</br>y</p>", "<span/>x", "<p>a &notit; b</p>",
+])
+def test_simple_html_reader_leaves_the_rest_to_the_parser(markup, monkeypatch):
+    assert simple_runs(markup) is None
+    assert html_to_blocks(markup) == _tree_blocks(markup, monkeypatch)
+
+
+def test_simple_html_reader_agrees_on_the_golden_corpus(monkeypatch):
+    markups = []
+    for item in load_corpus():
+        entry = item.raw["entry"]
+        markups += [c["value"] for c in entry.get("content") or ()] + [entry.get("summary") or ""]
+    accepted = [m for m in markups if "<" in m and simple_runs(m) is not None]
+    assert len(accepted) > 50
+    for markup in markups:
+        assert html_to_blocks(markup) == _tree_blocks(markup, monkeypatch), repr(markup[:200])
+
+
+def test_simple_html_tag_sets_match_the_tree_walk():
+    # The reader ends a run exactly where the walk flushes: at paragraph-like and container
+    # elements (block elements of the walk), never at inline ones, and it drops nothing.
+    assert PARAGRAPHS <= normalize._LEAF_BLOCKS and CONTAINERS <= normalize._BLOCK
+    assert not INLINE & (normalize._BLOCK | normalize._DROP | {"br", "img", "figure"})
+
+
+
+# --- text normalization -------------------------------------------------------------------------
+
+def test_printable_text_never_holds_an_invisible_character():
+    # normalize_text skips the invisible-character regex for printable text: exact only if every
+    # character that regex removes is unprintable.
+    invisible = [c for c in map(chr, range(0x30000)) if normalize._INVISIBLE.match(c)]
+    assert invisible and not any(c.isprintable() for c in invisible)
+    assert normalize_text("a\u200bb\u00adc") == "abc"
+    assert normalize_text("a\ufeff b\x07") == "a b"
