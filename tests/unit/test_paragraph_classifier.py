@@ -87,3 +87,12 @@ def test_features_are_computed_for_the_asked_paragraphs_only():
     assert some == [full[3]]
     assert full[3][FEATURE_NAMES.index("cue_cta")] == 1.0
     assert full[0][FEATURE_NAMES.index("cue_cta")] == 0.0
+
+
+def test_a_line_above_the_dateline_is_no_lede_to_protect():
+    lead = "TOKYO, Nov. 4 (Kyodo) -- " + STORY[0]
+    above = "This article was originally published by Kyodo News and is reproduced here under licence."
+    art = _clean("".join(f"<p>{p}</p>" for p in [above, lead, *STORY[1:]]))
+    assert art.body == STORY
+    assert art.agency == "kyodo" and art.dateline is not None
+    assert any(r.startswith("classifier.") for r in art.removed_rules)

@@ -237,8 +237,10 @@ def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
         ntok = max(1, len(toks))
         v[16] = sum(map(str.istitle, toks)) / ntok
         v[17] = float(any(s in sample for s in _SEPARATORS))
-        # Desk slugs are in one case ("NFZ ZUL GR", "jm/sst"); a short headline is capitalized.
-        v[18] = float(words <= 7 and (text.isupper() or text.islower()) and _SLUG.fullmatch(text) is not None)
+        # Desk slugs are in one case or joined by slashes ("NFZ ZUL GR", "mhe/ads/DP/zb"); a short
+        # headline is capitalized.
+        v[18] = float(words <= 7 and (text.isupper() or text.islower() or "/" in text)
+                      and _SLUG.fullmatch(text) is not None)
         low = sample.lower()
         lw = low.translate(_PUNCT_TO_SPACE).split()
         # Set operations in C instead of a Python loop per word: distinct words, their first four
