@@ -24,7 +24,7 @@ setup(
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["schemas*", "transforms*", "pipeline*", "pollers*", "emulator*"]),
     include_package_data=True,
-    package_data={"transforms.cleaning": ["rules/*.yaml"], "pipeline": ["data/*"]},
+    package_data={"transforms.cleaning": ["rules/*.yaml", "models/*.json"], "pipeline": ["data/*"]},
     install_requires=_requirements(),
     entry_points={"console_scripts": ["newswire=pipeline.cli:entry"]},
 )

@@ -27,12 +27,13 @@ between two agencies with no hint leaves ``agency`` unset: no attribution beats 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from transforms.model import Image
 
+from .classifier import ParagraphModel
 from .normalize import normalize_text, paragraph_key
 from .rulepacks import TAIL_WINDOW, Rule, RuleSet, default_rules
 
@@ -49,6 +50,12 @@ EVIDENCE_WEIGHTS: dict[str, int] = {
 _HEAD_SKIP_WORDS = 8
 # Rule id reported when a paragraph matches a learned line of its source.
 LEARNED_RULE_ID = "learned.line"
+# Prefix of the rule ids of paragraphs dropped for the chrome wrapper they sat in.
+STRUCTURE_PREFIX = "structure."
+# A first paragraph longer than this is the lede: the classifier does not take it.
+_LEDE_WORDS = 12
+# ... unless the model is this sure (a licence or "originally published by" line above the story).
+_LEDE_SCORE = 0.97
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,8 @@ def strip_boilerplate(
     signatures: Iterable[str] = (),
     learned: Collection[str] = (),
     rules: RuleSet | None = None,
+    structural: Mapping[str, str] | None = None,
+    model: ParagraphModel | None = None,
 ) -> BoilerplateResult:
     """Apply every rule to normalized paragraphs (see the module doc for order and attribution).
 
@@ -176,6 +185,13 @@ def strip_boilerplate(
     ``signatures`` (the feed's author field) naming one are ``signature`` evidence. ``learned``
     holds :func:`transforms.cleaning.paragraph_key` keys of lines learned as this source's
     boilerplate; a paragraph whose key is among them is dropped as ``learned.line``.
+
+    After the rules, two kinds of evidence that do not depend on a wording drop whole paragraphs
+    the rules kept: ``structural`` (paragraph text → the chrome wrapper it sat in, from
+    :func:`transforms.cleaning.structure.chrome_paragraphs`), reported as ``structure.<wrapper>``;
+    and, last, ``model``'s verdicts on what the rules left (:mod:`transforms.cleaning.classifier`),
+    reported as ``classifier.<kind>@<score>``. The model never takes a lede of more than a few
+    words, and never every paragraph: a body it would empty keeps them.
     """
     rs = rules or default_rules()
     res = BoilerplateResult(paragraphs=[])
@@ -186,7 +202,6 @@ def strip_boilerplate(
     if learned and not isinstance(learned, frozenset):
         learned = frozenset(learned)
     learned_heads = _learned_heads(learned) if learned else None
-
     for text in paragraphs:
         if has_captions:
             cap = _find_caption(text, rs)
@@ -211,12 +226,19 @@ def strip_boilerplate(
             if _words(text) <= cutting.max_words:
                 continue
             cutting = None
+        if structural and text in structural:
+            rid = f"{STRUCTURE_PREFIX}{structural[text]}"
+            if rid not in res.fired:
+                res.fired.append(rid)
+            continue
         kept.append(text)
 
     _apply_byline(kept, rs, res)
     _apply_dateline(kept, rs, res)
     _apply_strips(kept, rs, res)
     _apply_attribution(kept, rs, res)
+    if model is not None and kept:
+        _apply_model(kept, model, rs, res)
     for kind, texts in (("credit", media_credits), ("signature", signatures)):
         for text in texts:
             res.evidence.extend(Evidence(agency, kind, f"feed.{kind}") for agency in agencies_named(text, rs))
@@ -224,6 +246,31 @@ def strip_boilerplate(
     res.paragraphs = kept
     res.agency = choose_agency(res.evidence, agency_hint, rs.agencies)
     return res
+
+
+def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: BoilerplateResult) -> None:
+    """Drop what the classifier calls boilerplate among the paragraphs the rules left.
+
+    It judges the text the rules leave (a story line whose trailer a strip rule cut is judged
+    without it), after attribution has seen everything.
+    """
+    verdicts = model.judge(kept, rs)
+    # A first paragraph followed by the dateline paragraph stands above the story (a licence or
+    # "originally published by" line), so it is no lede to protect.
+    above_dateline = (res.dateline is None and len(kept) > 1
+                      and rs.matchers["dateline"].first(kept[1], "match") is not None)
+    drop = {i for i, v in enumerate(verdicts) if v is not None
+            and (i > 0 or above_dateline or _words(kept[0]) <= _LEDE_WORDS or v.score >= _LEDE_SCORE)}
+    if not drop or len(drop) == len(kept):  # the model alone would empty the body: keep the text
+        return
+    for i in sorted(drop):
+        rid = verdicts[i].rule_id
+        if rid not in res.fired:
+            res.fired.append(rid)
+    kept[:] = [t for j, t in enumerate(kept) if j not in drop]
+    if res.dateline is None and min(drop) < 2:  # a licence line above the lede hid its dateline
+        _apply_dateline(kept, rs, res)
+        _apply_attribution(kept, rs, res)
 
 
 def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:

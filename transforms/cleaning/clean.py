@@ -26,6 +26,7 @@ from transforms.errors import CleanError
 from transforms.model import CleanArticle, Content, Entry, Image, RawItem
 
 from .boilerplate import split_caption_credit, strip_boilerplate
+from .classifier import default_model
 from .dates import parse_date, resolve_published
 from .language import detect_language
 from .metadata import clean_byline
@@ -39,6 +40,7 @@ from .normalize import (
     split_standfirst,
 )
 from .rulepacks import RuleSet, default_rules
+from .structure import chrome_paragraphs
 from .urls import canonical_url, guid_identifies
 
 _LOG = logging.getLogger(__name__)
@@ -167,9 +169,13 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
 
     media = [_clean_image(m, rs) for m in e.media]
     author = clean_byline(e.author)
+    # The feed's markup says which paragraphs sat in chrome wrappers; a page's text is already its
+    # article region (transforms.cleaning.page).
+    structural = chrome_paragraphs(markup) if source != "page" else None
     bp = strip_boilerplate(paras, agency_hint=raw.agency_hint, learned=learned, rules=rs,
                            media_credits=[m.credit for m in media if m.credit],
-                           signatures=[author] if author else ())
+                           signatures=[author] if author else (), structural=structural,
+                           model=default_model())
     body = bp.paragraphs
     if standfirst and split_standfirst(standfirst, body)[0] is None:
         standfirst = None

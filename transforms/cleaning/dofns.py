@@ -45,6 +45,7 @@ class ItemSteps:
 
     def _count_rules(self, rules) -> None:
         for rule in rules:
+            rule = rule.split("@", 1)[0]  # "classifier.<kind>@<score>": one counter per kind
             c = self._rule_counters.get(rule)
             if c is None:
                 c = self._rule_counters[rule] = Metrics.counter("boilerplate", rule)

@@ -1,0 +1,98 @@
+"""The paragraph classifier and the HTML-structure evidence (transforms.cleaning.classifier,
+features, structure), through clean_item and on their own."""
+
+from __future__ import annotations
+
+import orjson
+
+from transforms.cleaning import clean_item, default_rules, parse_raw_item
+from transforms.cleaning.classifier import MODEL_PATH, ParagraphModel, default_model
+from transforms.cleaning.features import FEATURE_NAMES, paragraph_features
+from transforms.cleaning.structure import chrome_paragraphs
+
+STORY = [
+    "The regional water board said on Tuesday it would raise the northern dike by half a metre over "
+    "the next four years, after two winters of record river levels.",
+    "The work will cost about 140 million euros and start in the spring, the board said.",
+    "Farmers whose land lies behind the dike will be paid for the strips the wider embankment needs.",
+]
+
+
+def _raw(html: str) -> bytes:
+    return orjson.dumps({
+        "schema_version": 1, "feed_id": "t", "feed_url": "https://t.example.org/rss", "agency_hint": None,
+        "fetched_at": "2026-11-05T12:00:00Z", "http": {},
+        "entry": {"id": "1", "link": "https://t.example.org/a/1", "title": "Dike to be raised",
+                  "summary": None, "content": [{"type": "text/html", "value": html}],
+                  "published": "Thu, 05 Nov 2026 09:00:00 GMT", "updated": None, "author": None,
+                  "tags": [], "media": []},
+        "page_html": None})
+
+
+def _clean(html: str):
+    return clean_item(parse_raw_item(_raw(html), {}, "m1"))
+
+
+def test_bundled_model_loads_and_matches_the_features():
+    model = ParagraphModel.load(MODEL_PATH)
+    assert model.weights.shape == (len(FEATURE_NAMES),)
+    assert model.kind_coef.shape == (len(model.kinds), len(FEATURE_NAMES))
+    assert 0.5 < model.threshold < 1.0
+
+
+def test_unseen_licence_and_contact_lines_leave_and_name_their_class():
+    # Wordings of no rule pack: the form (end of the item, licence stems, an address) decides.
+    tail = ["© 2026 Lakeside Courier. Material from this page may not be reproduced or redistributed "
+            "without the prior written permission of the publisher.",
+            "Story tips and corrections: newsroom@lakesidecourier.example.com"]
+    art = _clean("".join(f"<p>{p}</p>" for p in STORY + tail))
+    assert art.body == STORY
+    fired = [r for r in art.removed_rules if r.startswith("classifier.")]
+    assert len(fired) == 2
+    for rid in fired:
+        kind, score = rid.removeprefix("classifier.").split("@")
+        assert kind in default_model().kinds and 0.5 < float(score) <= 1.0
+
+
+def test_story_lines_without_marks_stay_however_short():
+    short = ["Fares rise", "Tickets: 4 euros", "The ferry runs hourly."]
+    art = _clean("".join(f"<p>{p}</p>" for p in STORY + short))
+    assert art.body == STORY + short
+
+
+def test_chrome_wrappers_leave_by_structure():
+    html = ("<p>" + "</p><p>".join(STORY) + "</p>"
+            '<div class="related-articles"><h3>Mehr aus der Region</h3><ul><li><a href="/x">Deich bricht</a>'
+            '</li></ul></div><aside><p>Unsere Zeitung im Abo: jetzt testen</p></aside>'
+            '<div role="complementary"><p>Wetter heute: 12 Grad</p></div>')
+    found = chrome_paragraphs(html)
+    assert set(found) == {"Mehr aus der Region", "Deich bricht", "Unsere Zeitung im Abo: jetzt testen",
+                          "Wetter heute: 12 Grad"}
+    art = _clean(html)
+    assert art.body == STORY
+    assert {"structure.class-related", "structure.aside", "structure.role-complementary"} <= set(art.removed_rules)
+
+
+def test_a_wrapper_holding_the_story_is_layout_not_chrome():
+    html = '<div class="article-body share-enabled">' + "".join(f"<p>{p}</p>" for p in STORY) + "</div>"
+    assert chrome_paragraphs(html) == {}
+    assert _clean(html).body == STORY
+
+
+def test_features_are_computed_for_the_asked_paragraphs_only():
+    rs = default_rules()
+    paras = STORY + ["Follow us on Telegram"]
+    full = paragraph_features(paras, rs)
+    some = paragraph_features(paras, rs, only=[3])
+    assert some == [full[3]]
+    assert full[3][FEATURE_NAMES.index("cue_cta")] == 1.0
+    assert full[0][FEATURE_NAMES.index("cue_cta")] == 0.0
+
+
+def test_a_line_above_the_dateline_is_no_lede_to_protect():
+    lead = "TOKYO, Nov. 4 (Kyodo) -- " + STORY[0]
+    above = "This article was originally published by Kyodo News and is reproduced here under licence."
+    art = _clean("".join(f"<p>{p}</p>" for p in [above, lead, *STORY[1:]]))
+    assert art.body == STORY
+    assert art.agency == "kyodo" and art.dateline is not None
+    assert any(r.startswith("classifier.") for r in art.removed_rules)

@@ -1,0 +1,296 @@
+"""Features of a paragraph's form, for the boilerplate classifier (``transforms.cleaning.classifier``).
+
+What a paragraph looks like rather than what it says: where it stands (from the end of the item
+especially), how long it is, whether it ends like a sentence, how much of it is capitals, digits or
+short function words, and whether it carries the marks boilerplate carries in any wording: ©,
+years, e-mail addresses, handles and URLs, agency names, letter-group desk slugs and reference
+codes, calls to action, licence and about vocabulary (a short multilingual list of stems, not
+phrasings), photo credits, time stamps, verbs of attribution, and "related" markers, also on the
+paragraph before it (the headline line that follows "Read also:").
+
+Cost matters (cleaning runs at 2,000 items/s/core): cues are counted (one word half, two or more the whole of a cue) word by word in one dict
+(whole words, word stems by their first letters, and word pairs), not searched by regular
+expressions, and a long paragraph is read at its two ends only, where boilerplate marks sit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+from .rulepacks import RuleSet
+
+# Lexicon per cue: "word" matches the whole word, "stem*" any word starting so, "two words" a pair.
+_CUES: dict[str, str] = {
+    "copy": "copyright copyrighted © derechos* droits* rechte diritti direitos hak cipta haklar* reservados "
+            "réservés reserved",
+    "rights": "rights reproduc* redistribut* republish* licen* permission* authoriz* authoris* intellectual "
+              "prohibit* prohibid* interdit* untersagt vietat* proibid* dilarang yasak* reproduz* riprodu* "
+              "wiedergabe propiedad propriété eigentum propriet* syndicat* originally unauthori* consent "
+              "autorización autorisation genehmigung autorizzazione autorização izin",
+    "about": "founded established headquarter* bureaus bureau correspondents subscribers disseminat* "
+             "fundada fundado fondée gegründet fondata didirikan kurulan agency agencia agence incorporated "
+             "nachrichtenagentur agenzia agência kantor ajans* state-run state-owned network "
+             "news agency",
+    "cta": "subscrib* sign up signup newsletter* download* follow join click* tap share* listen* watch app "
+           "apps whatsapp telegram facebook twitter instagram youtube tiktok linkedin comment* suscr* "
+           "síguenos abonn* suivez folgen iscriviti seguici inscreva* assine siga ikuti berlangganan takip "
+           "abone unduh télécharg* herunterladen scarica baixe alerts notifications",
+    "contact": "e-mail email contact* reporter* editor* editing desk tel phone redac* redaks* hubungi "
+               "iletişim kontakt* correspondent pewarta muhabir redaktion write to",
+    "photo": "photo photos foto* picture* image images imagen bild credit* getty handout file photo",
+    "stamp": "updated published modified actualizado actualizada aktualisiert aggiornato aggiornata "
+             "atualizado atualizada diperbarui güncelleme güncellendi ist gmt utc cet wib trt",
+    "ad": "advertis* sponsor* anzeige publicidad publicité pubblicità iklan reklam* paywall premium promo* "
+          "subscribers-only",
+    "readtime": "min read minute read minutes read reading time lesezeit lectura leitura lecture okuma",
+    "said": "said says told added according to announced reported dijo afirmó explicó según selon "
+            "déclaré indiqué sagte teilte erklärte laut detto affermato secondo disse afirmou segundo "
+            "kata ujar menurut dedi açıkladı göre заявил сообщил",
+    "source": "source fuente quelle fonte sumber kaynak via full story original article",
+}
+_RELATED_STARTS = (
+    "related", "read also", "also read", "see also", "read more", "more on", "lea también", "lee también",
+    "lea tambien", "lire aussi", "à lire", "a lire", "voir aussi", "lesen sie auch", "mehr zum thema",
+    "auch interessant", "leggi anche", "potrebbe interessarti", "leia também", "veja também", "saiba mais",
+    "baca juga", "simak juga", "ayrıca okuyun", "ayrıca bakınız", "ilgili haber", "you may also",
+    "you might also", "more from", "latest from", "también te puede", "te puede interesar",
+)
+# Punctuation around words becomes space (str.translate, in C: several times faster than a regex
+# findall); hyphens and apostrophes inside words stay ("state-run", "e-mail").
+_PUNCT_TO_SPACE = str.maketrans({c: " " for c in ',.;:!?"()[]{}«»“”„…|/·•—–*+=<>#'})
+_YEAR = re.compile(r"\b(?:19[5-9]\d|20[0-4]\d)\b")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.\w")
+_HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
+_URL = re.compile(r"https?://|\bwww\.|\b[\w-]+\.(?:com|org|net|co|io|news|info|de|fr|es|it|id|tr|ru|my|in|pk|jp|cn)\b")
+_CODE = re.compile(r"\b[a-z]{2,5}:\d{6}-\d{2,4}-\d{3,}|\b\d{6}-\d{2,4}-\d{4,}|\b[A-Z]{2,}\d{2,}[A-Z]*\b")
+_SLASHSLUG = re.compile(r"(?<![\w/])[a-z]{2,4}(?:-[a-z]{2,4})?/[a-z]{2,4}(?:/[a-z]{2,4})*(?![\w/])")
+# A paragraph that is nothing but short letter groups: "NFZ ZUL GR", "jm/sst", "cor-abc/def".
+_SLUG = re.compile(r"[A-Za-z]{1,6}(?:[ /.,;-]{1,3}[A-Za-z]{1,6}){0,6}[ .;]*")
+_END_PUNCT = frozenset('.!?"»”’)…')
+_SEPARATORS = ("|", "•", "·", "—", "»", "›")
+_SCAN_HEAD = 140
+_SCAN_TAIL = 110
+# Short function words of the corpus languages: running prose has many, chrome and slugs few.
+_FUNCTION = frozenset(
+    "the a an of to in on at for and or but that with by from was were is are has have had be been "
+    "it its as which who this than after before would will could not their they he she his her "
+    "el la los las de del y en que por con un una se su al es fue para lo "
+    "le les des du et à au aux dans pour sur une qui est a été par "
+    "der die das und den dem des ein eine ist im mit von zu auf für nicht sich "
+    "il lo gli di da che è con per una sono ha "
+    "o os as do da dos das em um uma que com não é "
+    "dan yang di ke dari untuk dengan pada ini itu akan "
+    "ve bir bu da de için ile olarak".split())
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "bias", "is_first", "is_last", "is_last2", "in_tail3", "rel_pos", "from_end_inv",
+    "log_words", "words_le3", "words_le8", "words_le20", "words_gt60",
+    "ends_sentence", "ends_colon", "upper_ratio", "digit_ratio", "titlecase_ratio", "separators",
+    "slug_only", "agency_name", "agency_name_short",
+    *(f"cue_{k}" for k in _CUES), "cue_related",
+    "mark_email", "mark_handle", "mark_url", "mark_year", "mark_code", "mark_slashslug", "mark_paren",
+    "prev_related", "prev_related_short", "sentence_like", "function_share",
+    "about_agency", "cue_count", "said_sentence",
+)
+_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
+# The columns that are a mark of boilerplate rather than a matter of position or length: the
+# classifier never drops a paragraph on its form alone (see classifier.ParagraphModel.judge).
+EVIDENCE_COLUMNS: tuple[int, ...] = tuple(
+    i for i, name in enumerate(FEATURE_NAMES)
+    if (name.startswith(("cue_", "mark_", "agency_name", "prev_related")) or name == "slug_only")
+    and name not in ("cue_said", "cue_count", "mark_year", "agency_name_short"))
+
+
+_CUE_COLUMNS = tuple(_INDEX[f"cue_{k}"] for k in _CUES if k != "said")
+_LEXICON_COLUMNS = tuple(_INDEX[f"cue_{k}"] for k in _CUES)
+
+
+def _lexicon() -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    words: dict[str, set[int]] = {}
+    stems: dict[str, set[int]] = {}
+    pairs: dict[str, set[int]] = {}
+    for cue, spec in _CUES.items():
+        idx = _INDEX[f"cue_{cue}"]
+        toks = spec.split()
+        # Word pairs are written as two consecutive entries of the spec joined by the reader below:
+        # a pair is any two adjacent spec words that also form a phrase in the list of pairs.
+        for tok in toks:
+            if tok.endswith("*"):
+                stems.setdefault(tok[:-1], set()).add(idx)
+            else:
+                words.setdefault(tok, set()).add(idx)
+        for a, b in zip(toks, toks[1:]):
+            if not a.endswith("*") and not b.endswith("*"):
+                pairs.setdefault(f"{a} {b}", set()).add(idx)
+    freeze = lambda d: {k: tuple(sorted(v)) for k, v in d.items()}  # noqa: E731
+    return freeze(words), freeze(stems), freeze(pairs)
+
+
+# Single words that are common in prose are only cues as part of a pair ("to" in "according to").
+_PAIR_ONLY = frozenset({"to", "time", "read", "up", "via", "story", "article", "full", "original", "file",
+                        "news", "min", "minute", "minutes", "reading", "write"})
+_WORDS, _STEMS, _PAIRS = _lexicon()
+_WORDS = {k: v for k, v in _WORDS.items() if k not in _PAIR_ONLY}
+# Stems by their first four letters: one failed dict lookup per word, in the common case.
+_STEM4: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
+for _stem, _ids in _STEMS.items():
+    _STEM4[_stem[:4]] = (*_STEM4.get(_stem[:4], ()), (_stem, _ids))
+
+_AGENCY_NAMES: dict[int, tuple[RuleSet, frozenset[str], re.Pattern[str] | None]] = {}
+_GENERIC_NAME_WORDS = frozenset({"news", "agency", "press", "the", "of", "service", "international", "national",
+                                 "associated", "agence", "agencia", "state", "official", "media", "de", "la"})
+
+
+def _agency_names(rs: RuleSet) -> tuple[frozenset[str], re.Pattern[str] | None]:
+    """(lowercase distinctive name words, a pattern of the case-sensitive short tags) of the rule
+    packs' agencies."""
+    hit = _AGENCY_NAMES.get(id(rs))
+    if hit is not None and hit[0] is rs:
+        return hit[1], hit[2]
+    lower: set[str] = set()
+    tags: set[str] = set()
+    for p in rs.packs:
+        if not p.agency:
+            continue
+        for name in (*p.names, *p.tags):
+            parts = name.split()
+            if len(parts) == 1 and len(name) <= 4:
+                tags.add(name)
+            for w in parts:
+                if len(w) >= 4 and w.lower() not in _GENERIC_NAME_WORDS:
+                    lower.add(w.lower())
+    if len(_AGENCY_NAMES) > 8:  # rule sets load once per process; tests load a few more
+        _AGENCY_NAMES.clear()
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, tags), key=len, reverse=True)) + r")\b") \
+        if tags else None
+    _AGENCY_NAMES[id(rs)] = (rs, frozenset(lower), pattern)
+    return frozenset(lower), pattern
+
+
+_TLDS = (".com", ".org", ".net", ".co", ".io", ".news", ".info", ".de", ".fr", ".es", ".it", ".id", ".tr",
+         ".ru", ".my", ".in", ".pk", ".jp", ".cn")
+_UPPER_B = bytes(range(65, 91))
+_LOWER_B = bytes(range(97, 123))
+_DIGIT_B = bytes(range(48, 58))
+
+
+def _char_counts(text: str) -> tuple[int, int, int]:
+    """(letters, capitals, digits), by deleting byte classes in C for ASCII text."""
+    if text.isascii():
+        b = text.encode("ascii")
+        n = len(b)
+        upper = n - len(b.translate(None, _UPPER_B))
+        lower = n - len(b.translate(None, _LOWER_B))
+        return upper + lower, upper, n - len(b.translate(None, _DIGIT_B))
+    return (sum(map(str.isalpha, text)), sum(map(str.isupper, text)), sum(map(str.isdigit, text)))
+
+
+def _scan_text(text: str) -> str:
+    if len(text) <= _SCAN_HEAD + _SCAN_TAIL:
+        return text
+    return text[:_SCAN_HEAD] + " \n " + text[-_SCAN_TAIL:]
+
+
+def _starts_related(low: str) -> bool:
+    return low.startswith(_RELATED_STARTS)
+
+
+def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
+                       only: Sequence[int] | None = None) -> list[list[float]]:
+    """One feature vector (in ``FEATURE_NAMES`` order) per paragraph, in context of its item.
+
+    ``only``: the indexes to compute (the others are not returned), for callers that judge a few.
+    """
+    names, tags = _agency_names(rs)
+    n = len(paragraphs)
+    width = len(FEATURE_NAMES)
+    idx = _INDEX
+    words_d, stem4, pairs_d = _WORDS, _STEM4, _PAIRS
+    out: list[list[float]] = []
+    for i in (range(n) if only is None else only):
+        text = paragraphs[i]
+        v = [0.0] * width
+        v[0] = 1.0
+        from_end = n - 1 - i
+        v[1] = float(i == 0)
+        v[2] = float(from_end == 0)
+        v[3] = float(from_end == 1)
+        v[4] = float(from_end <= 2)
+        v[5] = i / (n - 1) if n > 1 else 0.0
+        v[6] = 1.0 / (1 + from_end)
+        words = text.count(" ") + 1 if text else 0
+        v[7] = math.log1p(words)
+        v[8] = float(words <= 3)
+        v[9] = float(words <= 8)
+        v[10] = float(words <= 20)
+        v[11] = float(words > 60)
+        last = text[-1] if text else ""
+        v[12] = float(last in _END_PUNCT)
+        v[13] = float(last == ":")
+        sample = _scan_text(text)
+        letters, upper, digits = _char_counts(sample)
+        v[14] = upper / (letters or 1)
+        v[15] = digits / max(1, len(sample))
+        toks = sample.split()
+        ntok = max(1, len(toks))
+        v[16] = sum(map(str.istitle, toks)) / ntok
+        v[17] = float(any(s in sample for s in _SEPARATORS))
+        # Desk slugs are in one case or joined by slashes ("NFZ ZUL GR", "mhe/ads/DP/zb"); a short
+        # headline is capitalized.
+        v[18] = float(words <= 7 and (text.isupper() or text.islower() or "/" in text)
+                      and _SLUG.fullmatch(text) is not None)
+        low = sample.lower()
+        lw = low.translate(_PUNCT_TO_SPACE).split()
+        # Set operations in C instead of a Python loop per word: distinct words, their first four
+        # letters (for stems) and adjacent pairs, each intersected with the lexicon.
+        ws = set(lw)
+        for w in ws.intersection(words_d):
+            for j in words_d[w]:
+                v[j] += 0.5
+        heads = {w[:4] for w in ws}.intersection(stem4)
+        if heads:
+            for w in ws:
+                cands = stem4.get(w[:4]) if w[:4] in heads else None
+                if cands:
+                    for stem, hit in cands:
+                        if w.startswith(stem):
+                            for j in hit:
+                                v[j] += 0.5
+        if len(lw) > 1:
+            for pair in set(map(" ".join, zip(lw, lw[1:]))).intersection(pairs_d):
+                for j in pairs_d[pair]:
+                    v[j] += 0.5
+        fn = sum(map(_FUNCTION.__contains__, lw))
+        agency = not ws.isdisjoint(names)
+        for j in _LEXICON_COLUMNS:  # one cue word is half the evidence, two or more all of it
+            if v[j] > 1.0:
+                v[j] = 1.0
+        v[19] = float(agency)
+        v[20] = float(agency and words <= 12)
+        v[idx["cue_related"]] = float(_starts_related(low))
+        if "@" in sample:
+            v[idx["mark_email"]] = float(_EMAIL.search(sample) is not None)
+            v[idx["mark_handle"]] = float(_HANDLE.search(sample) is not None)
+        if "://" in low or "www." in low or any(t in low for t in _TLDS):
+            v[idx["mark_url"]] = float(_URL.search(sample) is not None)
+        if digits >= 4 and ("19" in sample or "20" in sample):
+            v[idx["mark_year"]] = float(_YEAR.search(sample) is not None)
+        if digits >= 2 or sample.isupper():
+            v[idx["mark_code"]] = float(_CODE.search(sample) is not None)
+        if "/" in sample:
+            v[idx["mark_slashslug"]] = float(_SLASHSLUG.search(sample) is not None)
+        v[idx["mark_paren"]] = float(text[:1] == "(" and last == ")")
+        if i > 0:
+            p = paragraphs[i - 1]
+            if p.count(" ") < 12 and _starts_related(p[:40].lower()):
+                v[idx["prev_related"]] = 1.0
+                v[idx["prev_related_short"]] = float(words <= 20)
+        v[idx["sentence_like"]] = float(words >= 5 and text[:1].isupper() and last in '.!?"”»')
+        v[idx["function_share"]] = fn / ntok
+        v[idx["about_agency"]] = v[idx["cue_about"]] * v[19]
+        v[idx["cue_count"]] = sum(v[j] for j in _CUE_COLUMNS) / 3.0
+        v[idx["said_sentence"]] = v[idx["cue_said"]] * v[idx["sentence_like"]]
+        out.append(v)
+    return out
