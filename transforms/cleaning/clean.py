@@ -5,6 +5,8 @@ page and it is worth more than the feed's text, else entry content, else summary
 (summary) kept only if the body does not already say it → boilerplate rules and agency attribution →
 images (feed media, HTML figures and captions found in the text or page, merged) → dates → canonical
 URL → tags, byline (the body's "By …" line, else the feed's author) and language.
+The chosen title, standfirst and
+paragraphs then take back the publisher's curly quotes (``transforms.cleaning.typography``).
 
 Page text (``transforms.cleaning.page``) goes through the same normalization and rules as feed HTML.
 Which text was used is ``CleanArticle.body_source``, and a ``page.*`` marker in ``removed_rules``
@@ -40,6 +42,7 @@ from .normalize import (
     split_standfirst,
 )
 from .rulepacks import RuleSet, default_rules
+from .typography import has_typeset_quotes, restore_typography, typeset_source
 from .structure import chrome_paragraphs
 from .urls import canonical_url, guid_identifies
 
@@ -184,6 +187,14 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
     if not title and not body:
         raise CleanError("no usable title and no body text (after removing markup and boilerplate)")
 
+    page_html = raw.page_html if source == "page" else None
+    if has_typeset_quotes(e.title, markup, e.summary, page_html):
+        sources = [typeset_source(m) for m in dict.fromkeys((markup, e.summary, page_html)) if m]
+        body = restore_typography(body, sources)
+        if standfirst:
+            standfirst = restore_typography([standfirst], sources)[0]
+        if title:
+            title = restore_typography([title], [typeset_source(e.title)])[0]
     found = [_clean_image(i, rs) for i in blocks.images] + bp.images
     published = resolve_published(e.published, e.updated, raw.fetched_at)
     return CleanArticle(

@@ -6,8 +6,9 @@ Text normalization (``normalize_text``), applied to every paragraph, title and c
   full-width CJK punctuation, i.e. change what the agency wrote);
 - curly single and double quotes (‘ ’ ‚ ‛ “ ” „ ‟) become ASCII ``'`` and ``"``: the same wire story
   reaches us typeset by different outlets, and straight quotes make their clean text, content hash,
-  boilerplate patterns and clusters agree. Guillemets (« ») and primes are real punctuation of
-  Spanish/French copy and measurements, and are kept. Dashes are kept: datelines use them;
+  boilerplate patterns and clusters agree (the clean output takes the publisher's quotes back at
+  the end: ``transforms.cleaning.typography``). Guillemets (« ») and primes are real punctuation
+  of Spanish/French copy and measurements, and are kept. Dashes are kept: datelines use them;
 - every Unicode space (nbsp, thin, narrow, ideographic …) is a space; runs of whitespace collapse;
 - invisible characters are removed: U+200B zero-width space, U+2060 word joiner, U+FEFF BOM, U+00AD
   soft hyphen, C0/C1 control characters. U+200C/U+200D (ZWNJ/ZWJ) are removed too, except between

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from schemas import SCHEMA_VERSION
 
 from transforms.cleaning import canonical_url, guid_identifies
+from transforms.cleaning.typography import fold_quotes
 from transforms.model import CleanArticle, RawItem
 
 # A guid that is only digits/date-like is stable only within one feed system, so it is scoped to the
@@ -35,8 +36,8 @@ def _digest(*parts: str) -> str:
 
 
 def _fold(text: str) -> str:
-    """Case-, space- and width-insensitive form of text for content keys."""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    """Case-, space-, width- and quote-insensitive form of text for content keys."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", fold_quotes(text))).strip().casefold()
 
 
 def identity_key(raw: RawItem, clean: CleanArticle) -> tuple[str, str]:
@@ -67,9 +68,12 @@ def article_id(raw: RawItem, clean: CleanArticle) -> tuple[str, str]:
 
 
 def content_hash(clean: CleanArticle) -> str:
-    """SHA-256 over what a reader sees: a change here is a correction (a new version)."""
+    """SHA-256 over what a reader sees: a change here is a correction (a new version). Quotes are
+    folded: an outlet re-typesetting its quotes has not corrected anything, and rows stored when
+    the body itself was kept with straight quotes keep their hash."""
     return _digest(
-        clean.title, clean.standfirst or "", clean.body_text, "withdrawn" if clean.withdrawn else ""
+        fold_quotes(clean.title), fold_quotes(clean.standfirst or ""), fold_quotes(clean.body_text),
+        "withdrawn" if clean.withdrawn else "",
     )
 
 
