@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from schemas import SCHEMA_VERSION
 
-from transforms.cleaning import canonical_url, guid_identifies
+from transforms.cleaning import canonical_url, guid_identifies, outlet_of
 from transforms.model import CleanArticle, RawItem
 
 # A guid that is only digits/date-like is stable only within one feed system, so it is scoped to the
@@ -115,6 +115,9 @@ def article_row(raw: RawItem, clean: CleanArticle, *, processed_at: datetime | N
         "fetched_at": raw.fetched_at,
         "processed_at": processed_at or datetime.now(timezone.utc),
         "schema_version": SCHEMA_VERSION,
+        # The host that published it: the canonical URL's, else the link's, else the feed's, so
+        # that two feeds of one site are one outlet (stories count outlets by it).
+        "outlet": outlet_of(clean.url, clean.link, raw.feed_url),
     }
 
 

@@ -102,6 +102,7 @@ class StoryArticle:
     is_agency_copy: bool = False  # published by the agency itself, not republished by an outlet
     title: str | None = None
     has_dateline: bool = False  # the copy kept the agency's dateline, i.e. the wire text as sent
+    outlet: str | None = None  # articles.outlet: the publishing site, shared by its feeds
 
     def __post_init__(self) -> None:
         if not self.article_id:
@@ -117,6 +118,12 @@ class StoryArticle:
         if self.is_agency_copy:
             return 0
         return 1 if self.agency and self.has_dateline else 2
+
+    @property
+    def outlet_name(self) -> str:
+        """The outlet a story counts this copy under: its ``outlet``, else its feed (an article
+        written before outlets were recorded, or without a host to name)."""
+        return self.outlet or self.feed_id
 
     @property
     def order_key(self) -> tuple[datetime, str]:
@@ -161,10 +168,12 @@ class Story:
     last_seen: datetime
     feed_ids: tuple[str, ...]
     article_ids: tuple[str, ...]
+    outlets: tuple[str, ...] = ()  # distinct StoryArticle.outlet_name, sorted
 
     @property
     def outlet_count(self) -> int:
-        return len(self.feed_ids)
+        """Distinct outlets, not feeds: two feeds of one site are one outlet."""
+        return len(self.outlets)
 
 
 def single_story(article: StoryArticle) -> Story:
@@ -179,6 +188,7 @@ def single_story(article: StoryArticle) -> Story:
         last_seen=article.first_seen,
         feed_ids=(article.feed_id,),
         article_ids=(article.article_id,),
+        outlets=(article.outlet_name,),
     )
 
 
@@ -195,6 +205,7 @@ class _Cluster:
     last_seen: datetime
     feed_ids: set[str]
     article_ids: set[str]  # every article that was ever in the cluster, held or not
+    outlets: set[str] = field(default_factory=set)
     aliases: set[str] = field(default_factory=set)  # ids retired into this cluster
 
     @classmethod
@@ -207,12 +218,20 @@ class _Cluster:
             last_seen=article.first_seen,
             feed_ids={article.feed_id},
             article_ids={article.article_id},
+            outlets={article.outlet_name},
         )
+
+    def __setstate__(self, state: dict) -> None:
+        # A graph pickled before outlets were kept (state of a job updated in place): its feeds
+        # are the outlets it knew.
+        state.setdefault("outlets", set(state.get("feed_ids", ())))
+        self.__dict__.update(state)
 
     def absorb(self, other: "_Cluster") -> None:
         self.members |= other.members
         self.feed_ids |= other.feed_ids
         self.article_ids |= other.article_ids
+        self.outlets |= other.outlets
         self.aliases |= other.aliases | {other.root.article_id}
         self.last_seen = max(self.last_seen, other.last_seen)
         self.canonical = min(self.canonical, other.canonical, key=_canonical_key)
@@ -230,6 +249,7 @@ class _Cluster:
             last_seen=self.last_seen,
             feed_ids=tuple(sorted(self.feed_ids)),
             article_ids=tuple(sorted(self.article_ids)),
+            outlets=tuple(sorted(self.outlets)),
         )
 
 

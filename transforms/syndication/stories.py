@@ -118,13 +118,13 @@ class ClusterInput:
         a = self.article
         content = self.fingerprint.to_bytes() if self.fingerprint is not None else self.body
         return (self.message_id, a.article_id, _micros(a.first_seen), a.feed_id, a.agency, a.is_agency_copy,
-                a.title, a.has_dateline, content)
+                a.title, a.has_dateline, content, a.outlet)
 
     @classmethod
     def from_record(cls, record: tuple) -> "ClusterInput":
-        message_id, article_id, seen, feed_id, agency, own, title, dateline, content = record
+        message_id, article_id, seen, feed_id, agency, own, title, dateline, content, *rest = record
         article = StoryArticle(article_id, _EPOCH + timedelta(microseconds=seen), feed_id, agency, own, title,
-                               dateline)
+                               dateline, outlet=rest[0] if rest else None)
         if isinstance(content, bytes):
             return cls(message_id, article, fingerprint=Fingerprint.from_bytes(content))
         return cls(message_id, article, body=content)
@@ -163,6 +163,7 @@ def story_article(row: dict, feed_agency: str | None = None) -> StoryArticle:
         is_agency_copy=own,
         title=row.get("title") or None,
         has_dateline=bool(row.get("dateline")),
+        outlet=row.get("outlet"),
     )
 
 
@@ -212,6 +213,7 @@ def story_row(story: Story, updated_at: datetime, *, cluster_id: str | None = No
         "updated_at": updated_at,
         "schema_version": SCHEMA_VERSION,
         "merged_into": merged_into,
+        "outlets": list(story.outlets),
     }
 
 
