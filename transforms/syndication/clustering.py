@@ -418,7 +418,12 @@ class _BandIndex:
 
     def stack(self, article_ids: list[str]) -> FingerprintStack:
         rows = np.fromiter(map(self._rows.__getitem__, article_ids), dtype=np.intp, count=len(article_ids))
-        return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows])
+        held = [self._fingerprints[a] for a in article_ids]
+        lengths = [len(f.sample) // 4 for f in held]
+        return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows],
+                                np.frombuffer(b"".join(f.sample for f in held), dtype="<u4"),
+                                np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                                np.array([f.agency for f in held], dtype=np.int64))
 
     def _store(self, article_id: str, fingerprint: Fingerprint) -> None:
         if self._free:
@@ -594,6 +599,7 @@ class StoryClusterer:
     def add(self, article: StoryArticle, fingerprint: Fingerprint) -> ClusterUpdate:
         if article.article_id in self.graph:
             return self.graph.assign(article, ())
+        fingerprint = fingerprint.with_agency(article.agency)  # what the containment rule checks
         seen = _epoch_micros(article.first_seen)
         keys = band_keys(fingerprint, self.lsh)
         matches = self._matches.matches(article.article_id, seen, fingerprint, keys)
