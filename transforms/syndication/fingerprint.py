@@ -675,8 +675,10 @@ def verify_pair(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = DE
     score = score_pair(a, b)
     if match_rule(score, thresholds) is not None:
         return True
-    return bool(_sample_gate(score.jaccard, float(a.shingle_count), float(b.shingle_count), a.word_count,
-                             b.word_count, thresholds)) and sample_match(a, b, thresholds)
+    # The gate as _sample_gate computes it over arrays, in plain floats (the same arithmetic).
+    if score.shorter_words < thresholds.short_words or score.containment < thresholds.sample_gate:
+        return False
+    return sample_match(a, b, thresholds)
 
 
 def _sample_gate(j, n_a, n_b, w_a, w_b, t: MatchThresholds):
