@@ -720,9 +720,12 @@ def sample_match(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = D
         return False
     if a.agency and b.agency and a.agency != b.agency:
         return False
-    short, long = (a.sample_values, b.sample_values)
-    if len(short) > len(long):
-        short, long = long, short
+    return _samples_match(a.sample_values, b.sample_values, thresholds)
+
+
+def _samples_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds) -> bool:
+    """:func:`sample_match`'s test of the two samples themselves."""
+    short, long = (x, y) if len(x) <= len(y) else (y, x)
     if not len(short):
         return False
     common, in_short, in_long = np.intersect1d(short, long, assume_unique=True, return_indices=True)
@@ -782,11 +785,17 @@ class FingerprintStack:
         )
 
 
-def _with_samples(verdicts: np.ndarray, gate: np.ndarray, pairs, thresholds: MatchThresholds) -> np.ndarray:
+def _agencies_differ(a, b):
+    return (a != 0) & (b != 0) & (a != b)
+
+
+def _with_samples(verdicts: np.ndarray, gate: np.ndarray, agencies: tuple, samples,
+                  thresholds: MatchThresholds) -> np.ndarray:
     """Where the signature rules said no and the gate lets a pair through, :func:`sample_match`
-    decides; ``pairs(k)`` gives the k-th pair's two fingerprints."""
-    for k in np.flatnonzero(gate & ~verdicts):
-        verdicts[k] = sample_match(*pairs(k), thresholds)
+    decides: its agency check over the arrays first (most pairs of unrelated stories that get this
+    far come from two agencies), then the samples, ``samples(k)`` giving the k-th pair's two."""
+    for k in np.flatnonzero(gate & ~verdicts & ~_agencies_differ(*agencies)):
+        verdicts[k] = _samples_match(*samples(k), thresholds)
     return verdicts
 
 
@@ -805,7 +814,10 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
     verdicts = _verdicts(j, *sizes, thresholds)
     if not a.sample or a.is_empty:
         return verdicts
-    return _with_samples(verdicts, _sample_gate(j, *sizes, thresholds), lambda k: (a, others.fingerprint(k)), thresholds)
+    agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
+    mine = a.sample_values
+    return _with_samples(verdicts, _sample_gate(j, *sizes, thresholds), agencies,
+                         lambda k: (mine, others.sample(k)), thresholds)
 
 
 def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
@@ -835,10 +847,44 @@ def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
         found = _verdicts(j, *near, thresholds)
         if stack.sample_offsets is not None:
             l, r = left[maybe], right[maybe]
-            found = _with_samples(found, _sample_gate(j, *near, thresholds),
-                                  lambda k: (stack.fingerprint(l[k]), stack.fingerprint(r[k])), thresholds)
+            codes = stack.agencies if stack.agencies is not None else np.zeros(len(stack), np.int64)
+            gate = _sample_gate(j, *near, thresholds)
+            gate &= ~found & ~_agencies_differ(codes[l], codes[r])
+            # The containment and shared-count tests for all gated pairs at once; only pairs that
+            # pass them are checked one by one (the order test), which is what _samples_match does.
+            gate[gate] = _shared_enough(stack, l[gate], r[gate], thresholds)
+            found = _with_samples(found, gate, (codes[l], codes[r]),
+                                  lambda k: (stack.sample(l[k]), stack.sample(r[k])), thresholds)
         verdicts[maybe] = found
     return verdicts
+
+
+def _ragged_rows(stack: FingerprintStack, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The samples of ``rows`` concatenated, the position in ``rows`` each value came from, and
+    each row's sample length."""
+    starts, lengths = stack.sample_offsets[rows], np.diff(stack.sample_offsets)[rows]
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return stack.sample_values[np.repeat(starts, lengths) + within], owner, lengths
+
+
+def _shared_enough(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
+                   thresholds: MatchThresholds) -> np.ndarray:
+    """Whether pair k's samples share enough for :func:`_samples_match` to go on: at least
+    ``sample_containment`` of the shorter sample and ``min_shared_shingles``. Each sample holds a
+    value once, so a value both rows hold appears exactly twice in the pair's sorted values."""
+    if not len(left):
+        return np.zeros(0, dtype=bool)
+    a, a_owner, a_len = _ragged_rows(stack, left)
+    b, b_owner, b_len = _ragged_rows(stack, right)
+    keys = np.concatenate([(a_owner.astype(np.uint64) << np.uint64(32)) | a,
+                           (b_owner.astype(np.uint64) << np.uint64(32)) | b])
+    keys.sort()
+    twice = keys[1:][keys[1:] == keys[:-1]]
+    shared = np.bincount((twice >> np.uint64(32)).astype(np.int64), minlength=len(left))
+    shorter = np.minimum(a_len, b_len)
+    return ((shorter > 0) & (shared >= thresholds.sample_containment * shorter)
+            & (shared * SAMPLE_RATE >= thresholds.min_shared_shingles))
 
 
 def _equal_counts(signatures: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
