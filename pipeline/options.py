@@ -28,6 +28,10 @@ _THRESHOLD_HELP = {
     "sample_gate": "estimated containment from which a pair gets the exact sample check",
     "min_shared_shingles": "shingles the two bodies must share (estimated from the sample) for the "
                            "sample rule",
+    "teaser_words": "a body this long but shorter than short_words (a teaser) can join a long body "
+                    "by the sample rule with the teaser_* thresholds",
+    "teaser_containment": "share of a teaser's sample that must be inside the long body's",
+    "teaser_shingles": "shingles a teaser must share with the long body",
 }
 
 # --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).

@@ -602,6 +602,10 @@ class MatchThresholds:
       rewritten lede or an inserted line 0.75-0.9; a follow-up reusing half the first story 0.55,
       independent reports of one event (same names and numbers) under 0.3; two agencies' reports
       are apart by their agencies whatever they share.
+    - ``teaser_*``: a text of ``teaser_words`` to ``short_words`` words (an aggregator's teaser, a
+      summary-only feed's first paragraph) joins a long text (at least ``short_words``) by the same
+      rule with the stricter ``teaser_containment`` and ``teaser_shingles``: nearly all of it inside,
+      in order. Two briefs never join this way, since one template sentence is a third of a brief.
     """
 
     jaccard: float = 0.5
@@ -614,17 +618,22 @@ class MatchThresholds:
     sample_order: float = 0.8
     sample_gate: float = 0.35
     min_shared_shingles: int = 40
+    teaser_words: int = 20
+    teaser_containment: float = 0.9
+    teaser_shingles: int = 20
 
     def __post_init__(self) -> None:
         for name in ("jaccard", "containment", "min_length_ratio", "short_jaccard", "sample_containment",
-                     "sample_order", "sample_gate"):
+                     "sample_order", "sample_gate", "teaser_containment"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
         if self.min_words < 1 or self.short_words < self.min_words:
             raise ValueError("need 1 <= min_words <= short_words")
-        if self.min_shared_shingles < 1:
-            raise ValueError(f"min_shared_shingles must be positive, got {self.min_shared_shingles}")
+        if self.min_shared_shingles < 1 or self.teaser_shingles < 1:
+            raise ValueError("min_shared_shingles and teaser_shingles must be positive")
+        if self.teaser_words < self.min_words:
+            raise ValueError("need min_words <= teaser_words (teasers start at teaser_words, end at short_words)")
 
 
 DEFAULT_THRESHOLDS = MatchThresholds()
@@ -676,7 +685,8 @@ def verify_pair(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = DE
     if match_rule(score, thresholds) is not None:
         return True
     # The gate as _sample_gate computes it over arrays, in plain floats (the same arithmetic).
-    if score.shorter_words < thresholds.short_words or score.containment < thresholds.sample_gate:
+    if (score.shorter_words < thresholds.teaser_words or max(a.word_count, b.word_count) < thresholds.short_words
+            or score.containment < thresholds.sample_gate):
         return False
     return sample_match(a, b, thresholds)
 
@@ -687,7 +697,8 @@ def _sample_gate(j, n_a, n_b, w_a, w_b, t: MatchThresholds):
     smaller = np.minimum(n_a, n_b)
     with np.errstate(divide="ignore", invalid="ignore"):
         containment = np.minimum(1.0, j * (n_a + n_b) / (1.0 + j) / smaller)
-    return (np.minimum(w_a, w_b) >= t.short_words) & (smaller > 0) & (containment >= t.sample_gate)
+    return ((np.minimum(w_a, w_b) >= t.teaser_words) & (np.maximum(w_a, w_b) >= t.short_words) & (smaller > 0)
+            & (containment >= t.sample_gate))
 
 
 def _ordered_run(order: np.ndarray) -> int:
@@ -709,6 +720,7 @@ def sample_match(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = D
     What it takes, each for a reason:
 
     - both copies long enough (``short_words``): in a brief, one stock sentence is a third of it;
+      or a teaser (``teaser_words``) nearly whole (``teaser_*``) in a long one;
     - agencies that do not differ when both are known: two agencies' reports of one event share
       names, places and figures (and so some phrases) but are two stories;
     - ``sample_containment`` of the shorter sample in the longer, and ``min_shared_shingles``
@@ -716,21 +728,30 @@ def sample_match(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = D
     - the shared values in the same order in both (``sample_order``): a copy keeps the order of
       the text it copies, while phrases two reports happen to share fall anywhere.
     """
-    if a.is_empty or b.is_empty or min(a.word_count, b.word_count) < thresholds.short_words:
+    shorter, longer = sorted((a.word_count, b.word_count))
+    if a.is_empty or b.is_empty or shorter < thresholds.teaser_words or longer < thresholds.short_words:
         return False
     if a.agency and b.agency and a.agency != b.agency:
         return False
-    return _samples_match(a.sample_values, b.sample_values, thresholds)
+    return _samples_match(a.sample_values, b.sample_values, thresholds, shorter < thresholds.short_words)
 
 
-def _samples_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds) -> bool:
+def _sample_needs(t: MatchThresholds, teaser):
+    """(containment, shared shingles) the sample rule needs, for a teaser or a long text
+    (scalars or arrays)."""
+    return (np.where(teaser, t.teaser_containment, t.sample_containment),
+            np.where(teaser, t.teaser_shingles, t.min_shared_shingles))
+
+
+def _samples_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds, teaser: bool) -> bool:
     """:func:`sample_match`'s test of the two samples themselves."""
     short, long = (x, y) if len(x) <= len(y) else (y, x)
     if not len(short):
         return False
     common, in_short, in_long = np.intersect1d(short, long, assume_unique=True, return_indices=True)
     shared = len(common)
-    if shared < thresholds.sample_containment * len(short) or shared * SAMPLE_RATE < thresholds.min_shared_shingles:
+    containment, shingles = _sample_needs(thresholds, teaser)
+    if shared < containment * len(short) or shared * SAMPLE_RATE < shingles:
         return False
     return _ordered_run(in_long[np.argsort(in_short)]) >= thresholds.sample_order * shared
 
@@ -789,13 +810,13 @@ def _agencies_differ(a, b):
     return (a != 0) & (b != 0) & (a != b)
 
 
-def _with_samples(verdicts: np.ndarray, gate: np.ndarray, agencies: tuple, samples,
+def _with_samples(verdicts: np.ndarray, gate: np.ndarray, agencies: tuple, samples, teasers: np.ndarray,
                   thresholds: MatchThresholds) -> np.ndarray:
     """Where the signature rules said no and the gate lets a pair through, :func:`sample_match`
     decides: its agency check over the arrays first (most pairs of unrelated stories that get this
     far come from two agencies), then the samples, ``samples(k)`` giving the k-th pair's two."""
     for k in np.flatnonzero(gate & ~verdicts & ~_agencies_differ(*agencies)):
-        verdicts[k] = _samples_match(*samples(k), thresholds)
+        verdicts[k] = _samples_match(*samples(k), thresholds, bool(teasers[k]))
     return verdicts
 
 
@@ -816,8 +837,9 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
         return verdicts
     agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
     mine = a.sample_values
+    teasers = np.minimum(a.word_count, others.word_counts) < thresholds.short_words
     return _with_samples(verdicts, _sample_gate(j, *sizes, thresholds), agencies,
-                         lambda k: (mine, others.sample(k)), thresholds)
+                         lambda k: (mine, others.sample(k)), teasers, thresholds)
 
 
 def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
@@ -852,9 +874,10 @@ def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
             gate &= ~found & ~_agencies_differ(codes[l], codes[r])
             # The containment and shared-count tests for all gated pairs at once; only pairs that
             # pass them are checked one by one (the order test), which is what _samples_match does.
-            gate[gate] = _shared_enough(stack, l[gate], r[gate], thresholds)
+            teasers = np.minimum(near[2], near[3]) < thresholds.short_words
+            gate[gate] = _shared_enough(stack, l[gate], r[gate], teasers[gate], thresholds)
             found = _with_samples(found, gate, (codes[l], codes[r]),
-                                  lambda k: (stack.sample(l[k]), stack.sample(r[k])), thresholds)
+                                  lambda k: (stack.sample(l[k]), stack.sample(r[k])), teasers, thresholds)
         verdicts[maybe] = found
     return verdicts
 
@@ -868,7 +891,7 @@ def _ragged_rows(stack: FingerprintStack, rows: np.ndarray) -> tuple[np.ndarray,
     return stack.sample_values[np.repeat(starts, lengths) + within], owner, lengths
 
 
-def _shared_enough(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
+def _shared_enough(stack: FingerprintStack, left: np.ndarray, right: np.ndarray, teasers: np.ndarray,
                    thresholds: MatchThresholds) -> np.ndarray:
     """Whether pair k's samples share enough for :func:`_samples_match` to go on: at least
     ``sample_containment`` of the shorter sample and ``min_shared_shingles``. Each sample holds a
@@ -883,8 +906,8 @@ def _shared_enough(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
     twice = keys[1:][keys[1:] == keys[:-1]]
     shared = np.bincount((twice >> np.uint64(32)).astype(np.int64), minlength=len(left))
     shorter = np.minimum(a_len, b_len)
-    return ((shorter > 0) & (shared >= thresholds.sample_containment * shorter)
-            & (shared * SAMPLE_RATE >= thresholds.min_shared_shingles))
+    containment, shingles = _sample_needs(thresholds, teasers)
+    return (shorter > 0) & (shared >= containment * shorter) & (shared * SAMPLE_RATE >= shingles)
 
 
 def _equal_counts(signatures: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
