@@ -619,7 +619,7 @@ class MatchThresholds:
     sample_gate: float = 0.35
     min_shared_shingles: int = 40
     teaser_words: int = 20
-    teaser_containment: float = 0.9
+    teaser_containment: float = 0.8
     teaser_shingles: int = 20
 
     def __post_init__(self) -> None:
