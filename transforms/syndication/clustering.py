@@ -49,9 +49,9 @@ since: evictions only free memory, so the decisions do not depend on when they h
 sharded and batch forms can make the same ones.
 
 State per article held (``python -m benchmarks.bench_fingerprint`` and
-``python -m benchmarks.bench_cluster_stage``): 42 band entries; with the 524-byte fingerprint in
-every bucket that is about 24 kB, with only (id, first_seen) in the buckets and the fingerprint held
-once about 2.9 kB; the story graph's snapshot about 230 bytes; :class:`StoryClusterer` in memory
+``python -m benchmarks.bench_cluster_stage``): 42 band entries and up to 24 anchor entries; with
+the fingerprint (1,120 bytes for 600 words, its sample included) in every bucket that is about
+78 kB, with only (id, first_seen) in the buckets and the fingerprint held once about 4.8 kB; the story graph's snapshot about 230 bytes; :class:`StoryClusterer` in memory
 about 7 kB.
 """
 
