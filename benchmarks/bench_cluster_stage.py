@@ -38,10 +38,13 @@ from transforms.syndication import (
     ClusterInput,
     StoryArticle,
     StoryTracker,
+    band_keys,
     cluster_batch,
     cluster_input,
     fingerprint_bodies,
 )
+
+from transforms.syndication.fingerprint import ANCHORS
 
 T0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
 
@@ -67,16 +70,17 @@ def state_per_article(held: int) -> None:
     fingerprint = fingerprint_bodies([body]).fingerprint(0)
     entry = (f"{7:024x}", 1_709_510_400_000_000, fingerprint.to_bytes())
     band_entry = len(pickle.dumps(entry))
+    keys = len(band_keys(fingerprint))  # the LSH bands and the lead's anchor keys
     tracker, log = tracker_with(held)
     snapshot = len(pickle.dumps(tracker, protocol=pickle.HIGHEST_PROTOCOL))
     log_entry = statistics.median(len(pickle.dumps(e)) for e in log[:200])
     print(f"fingerprint: {len(fingerprint.to_bytes())} bytes")
-    print(f"BandBuckets: {DEFAULT_LSH.bands} entries x {band_entry} bytes = {DEFAULT_LSH.bands * band_entry:,} bytes "
-          f"per article (one per band; a bucket keeps at most its latest 8)")
+    print(f"BandBuckets: {keys} entries x {band_entry} bytes = {keys * band_entry:,} bytes "
+          f"per article (one per band and anchor key; a bucket keeps at most its latest 8)")
     print("CollectVerdicts: nothing once an article's verdicts are in (the unit waits there for them only)")
     print(f"AssignClusters snapshot: {snapshot / held:,.0f} bytes per article ({held:,} held, stories of 3); "
           f"log: {log_entry:.0f} bytes per decision until the next snapshot")
-    total = DEFAULT_LSH.bands * band_entry + snapshot / held
+    total = keys * band_entry + snapshot / held
     print(f"total per article held: {total:,.0f} bytes; 72 h of 20,000 articles a day: "
           f"{total * 60_000 / 1e9:.2f} GB of keyed state")
 
@@ -151,7 +155,7 @@ def streaming_rate(count: int) -> None:
         _ = p | stream | Cluster(streaming=True) | beam.Map(lambda u: None)
     elapsed = time.perf_counter() - start
     print(f"streaming stage on the local runner: {count / elapsed:.0f} articles/s ({count} articles, "
-          f"{DEFAULT_LSH.bands} band elements each)")
+          f"{DEFAULT_LSH.bands} band elements and up to {ANCHORS} anchor elements each)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -157,9 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     id_bytes = 40  # a 40-character article id, e.g. a hex SHA-1
     entry_with_fp = 8 + id_bytes + 8 + fp_bytes  # band key, id, first_seen micros, fingerprint
     entry_id_only = 8 + id_bytes + 8
-    bands = DEFAULT_LSH.bands
-    print(f"serialised fingerprint:         {fp_bytes} bytes ({a.num_perm} x uint32 + {fp_bytes - 4 * a.num_perm}-byte header)")
-    print(f"state per article, band buckets holding the fingerprint:  {bands} x {entry_with_fp} = {bands * entry_with_fp} bytes")
+    bands = len(band_keys(a))  # the LSH bands and the lead's anchor keys
+    print(f"serialised fingerprint:         {fp_bytes} bytes ({a.num_perm} x uint32 signature, "
+          f"{len(a.sample_values)} x uint32 sample, {fp_bytes - 4 * a.num_perm - len(a.sample)}-byte header)")
+    print(f"state per article, band buckets holding the fingerprint:  {bands} x {entry_with_fp} = {bands * entry_with_fp} bytes "
+          f"({DEFAULT_LSH.bands} bands + {bands - DEFAULT_LSH.bands} anchors)")
     print(
         f"state per article, band buckets holding ids, fingerprint held once: "
         f"{bands} x {entry_id_only} + {fp_bytes} = {bands * entry_id_only + fp_bytes} bytes"

@@ -15,7 +15,7 @@ The mapping, column by column:
 | withdrawn | ``pubstatus`` ``canceled`` (else ``usable``) |
 | title, standfirst, body | ``headlines`` role ``main``; ``descriptions`` role ``summary``; ``bodies`` role ``main``, text/plain, with ``wordcount`` and ``charcount`` |
 | byline, dateline_place, language | ``by``, ``located``, ``language`` |
-| agency, feed_id | ``infosources``: the agency with role ``originator``, the feed with role ``publisher`` |
+| agency, outlet, feed_id | ``infosources``: the agency with role ``originator``; the outlet with role ``publisher`` (its ``uri`` the outlet's site, the feed id as its ``literal``), or the feed when the row has no outlet |
 | tags | ``subjects`` (``name``) |
 | url, guid, cluster_id | ``renditions`` ``web`` (text/html, the canonical URL); ``altids`` roles ``guid`` and ``story`` |
 | images | ``associations`` of type ``picture``: caption as a description, credit as ``by``, the URL as a rendition |
@@ -84,7 +84,16 @@ def ninjs_document(row: dict) -> dict:
     sources = []
     if row.get("agency"):
         sources.append({"name": row["agency"], "role": "originator"})
-    if row.get("feed_id"):
+    if row.get("outlet"):
+        # The site that published the copy: what a ninjs reader means by its publisher. The feed
+        # it came through stays as the identifier newswire knows it by.
+        publisher = {"name": row["outlet"], "role": "publisher"}
+        if _is_url(site := f"https://{row['outlet']}/"):
+            publisher["uri"] = site
+        if row.get("feed_id"):
+            publisher["literal"] = row["feed_id"]
+        sources.append(publisher)
+    elif row.get("feed_id"):
         sources.append({"name": row["feed_id"], "role": "publisher"})
     if sources:
         doc["infosources"] = sources

@@ -22,6 +22,16 @@ _THRESHOLD_HELP = {
     "short_words": "bodies shorter than this many words need the stricter short_jaccard",
     "short_jaccard": "Jaccard needed when the shorter body is short (briefs written from templates)",
     "min_words": "bodies shorter than this never join a story",
+    "sample_containment": "share of the shorter body's shingle sample found in the longer one's at which "
+                          "a copy joins whatever the length ratio (trimmed copies, new ledes, inserted lines)",
+    "sample_order": "share of the shared sample that must come in the same order in both bodies",
+    "sample_gate": "estimated containment from which a pair gets the exact sample check",
+    "min_shared_shingles": "shingles the two bodies must share (estimated from the sample) for the "
+                           "sample rule",
+    "teaser_words": "a body this long but shorter than short_words (a teaser) can join a long body "
+                    "by the sample rule with the teaser_* thresholds",
+    "teaser_containment": "share of a teaser's sample that must be inside the long body's",
+    "teaser_shingles": "shingles a teaser must share with the long body",
 }
 
 # --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).

@@ -140,6 +140,12 @@ ARTICLES = Table(
         *_LINEAGE,
         Field("processed_at", "TIMESTAMP", "REQUIRED", "When the pipeline produced this row."),
         Field("schema_version", "INT64", "REQUIRED", _SCHEMA_VERSION_TEXT),
+        # Appended last: BigQuery adds new columns to an existing table at the end.
+        Field("outlet", "STRING",
+              description="The outlet that published the article: the registrable domain of the "
+                          "canonical URL's host (else the link's, else the feed's), lowercase, IDNA, "
+                          "without www., e.g. 'example.co.uk' for news.example.co.uk; an IP address "
+                          "or single-label host as it is. Two feeds of one site share it."),
     ),
 )
 
@@ -182,7 +188,9 @@ STORIES = Table(
         Field("title", "STRING", description="Title of the canonical copy."),
         Field("first_seen", "TIMESTAMP", "REQUIRED", "Fetch time of the story's earliest article."),
         Field("last_seen", "TIMESTAMP", "REQUIRED", "Fetch time of the story's latest article."),
-        Field("outlet_count", "INT64", "REQUIRED", "Number of distinct feeds that carried the story."),
+        Field("outlet_count", "INT64", "REQUIRED",
+              "Number of distinct outlets that carried the story (articles.outlet; an article without "
+              "one counts as its feed): two feeds of one site count once."),
         Field("feed_ids", "STRING", "REPEATED", description="The feeds that carried the story, sorted."),
         Field("article_ids", "STRING", "REPEATED", description="Every article of the story, sorted."),
         Field("updated_at", "TIMESTAMP", "REQUIRED",
@@ -192,6 +200,9 @@ STORIES = Table(
         Field("merged_into", "STRING",
               description="Set when a later article showed this story to be part of another: the "
                           "surviving cluster_id. One row per story is WHERE merged_into IS NULL."),
+        Field("outlets", "STRING", "REPEATED",
+              description="The distinct outlets that carried the story (articles.outlet, else the "
+                          "article's feed_id), sorted; outlet_count is their number."),
     ),
 )
 

@@ -126,9 +126,10 @@ class DuckDBWarehouse:
         with self._lock:
             self._refuse_foreign_file()
             self._migrate_raw_items()
+            added: set[tuple[str, str]] = set()
             for table in WAREHOUSE_TABLES:
                 self._conn.execute(duckdb_ddl(table))
-                self._add_missing_columns(table)
+                added |= {(table.name, c) for c in self._add_missing_columns(table)}
                 self._conn.execute(duckdb_unique_view_sql(table))
                 # Descriptions as BigQuery has them; set on every start, so they follow schemas/.
                 for statement in (*duckdb_comments(table), duckdb_view_comment(
@@ -137,6 +138,9 @@ class DuckDBWarehouse:
             for view in DERIVED_VIEWS:
                 self._conn.execute(duckdb_view_sql(view))
                 self._conn.execute(duckdb_view_comment(view.name, view.description))
+            if added & {("articles", "outlet"), ("stories", "outlets")} or self._conn.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM stories WHERE outlets IS NULL LIMIT 1)").fetchone()[0]:
+                self._migrate_outlets()
 
     def _refuse_foreign_file(self) -> None:
         """A DuckDB file with tables and none of newswire's belongs to something else: refuse it
@@ -179,11 +183,53 @@ class DuckDBWarehouse:
             self._conn.execute("ROLLBACK")
             raise
 
-    def _add_missing_columns(self, table: Table) -> None:
-        """Bring a file written by an older release up to date: new optional columns are added;
-        a missing required one cannot be filled in, so it is refused with what to do."""
+    def _migrate_outlets(self) -> None:
+        """Fill in the outlets of a file written before articles had ``outlet``: each old article's
+        outlet from its URL, link or feed URL (as ``transforms.identity.article_row`` does), then
+        each old story's ``outlets`` and ``outlet_count`` from its articles (it counted feeds).
+
+        Runs in the start-up that added the columns, in one transaction, and again at a later start
+        while a story lacks its outlets (a migration that was interrupted): every story written
+        since has them.
+        """
+        from transforms.cleaning import outlet_of  # noqa: PLC0415 - the sink needs it only here
+
+        self._conn.execute("BEGIN")
+        try:
+            rows = self._conn.execute(
+                "SELECT a.article_id, a.version, a.url, a.link, json_extract_string(r.payload, '$.feed_url') "
+                "FROM articles a LEFT JOIN raw_items r ON r.message_id = a.message_id "
+                "WHERE a.outlet IS NULL").fetchall()
+            # A message id may name several raw_items rows (a file line read in two runs): one each.
+            found = {(aid, version): outlet for aid, version, *urls in rows
+                     if (outlet := outlet_of(*urls)) is not None}
+            if found:
+                (ids, versions), names = zip(*found), list(found.values())
+                outlets = pa.table({"article_id": pa.array(ids, pa.string()),  # noqa: F841 - read by SQL
+                                    "version": pa.array(versions, pa.int64()),
+                                    "outlet": pa.array(names, pa.string())})
+                self._conn.execute("UPDATE articles AS a SET outlet = o.outlet FROM outlets o "
+                                   "WHERE a.article_id = o.article_id AND a.version = o.version")
+            self._conn.execute(
+                "UPDATE stories AS s SET outlets = o.outlets, outlet_count = len(o.outlets) FROM ("
+                "  SELECT m.cluster_id, list_sort(list_distinct(list(coalesce(a.outlet, a.feed_id)))) AS outlets"
+                "  FROM (SELECT cluster_id, unnest(article_ids) AS article_id FROM stories"
+                "        WHERE outlets IS NULL) m"
+                "  JOIN articles a ON a.article_id = m.article_id"
+                "  GROUP BY m.cluster_id) o "
+                "WHERE s.cluster_id = o.cluster_id")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def _add_missing_columns(self, table: Table) -> list[str]:
+        """Bring a file written by an older release up to date: new optional columns are added
+        (their names are returned); a missing required one cannot be filled in, so it is refused
+        with what to do."""
         have = {r[0] for r in self._conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table.name]).fetchall()}
+        added: list[str] = []
         for f in table.fields:
             if f.name in have:
                 continue
@@ -193,6 +239,8 @@ class DuckDBWarehouse:
                     "the file was made by another application (or by a newswire release too old to "
                     "upgrade); write to a new file (--warehouse NEW.duckdb)")
             self._conn.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{f.name}" {duckdb_type(f)}')
+            added.append(f.name)
+        return added
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -310,7 +358,8 @@ class DuckDBWarehouse:
             "last_seen": "greatest(stories.last_seen, excluded.last_seen)",
             "feed_ids": union.format("feed_ids"),
             "article_ids": union.format("article_ids"),
-            "outlet_count": f"len({union.format('feed_ids')})",
+            "outlets": union.format("outlets"),
+            "outlet_count": f"len({union.format('outlets')})",
             "updated_at": "greatest(stories.updated_at, excluded.updated_at)",
             "merged_into": f"CASE WHEN {newer} THEN coalesce(excluded.merged_into, stories.merged_into) "
                            "ELSE coalesce(stories.merged_into, excluded.merged_into) END",

@@ -45,7 +45,7 @@ def _story(cluster: str, articles: list[str], *, at: int, canonical: str | None 
             "title": f"Title of {canonical or articles[0]}", "first_seen": T0, "last_seen": T0 + timedelta(minutes=at),
             "outlet_count": len(articles), "feed_ids": [f"feed-{a}" for a in articles],
             "article_ids": articles, "updated_at": T0 + timedelta(seconds=at), "schema_version": SCHEMA_VERSION,
-            "merged_into": merged_into}
+            "merged_into": merged_into, "outlets": [f"site-{a}.example" for a in articles]}
 
 
 def _unit(article: dict, stories: list[dict] = ()) -> Unit:
@@ -129,3 +129,50 @@ def test_a_file_lacking_a_required_column_is_refused_with_what_to_do(tmp_path):
         conn.execute(duckdb_ddl(odd))
     with pytest.raises(RuntimeError, match="lacks the required column 'outlet_count'.*new file"):
         DuckDBWarehouse(path)
+
+
+def test_a_file_from_before_outlets_gets_them_from_its_urls_and_its_stories_count_outlets(tmp_path):
+    from schemas import ARTICLES, RAW_ITEMS
+
+    path = tmp_path / "before-outlets.duckdb"
+    old_articles = replace(ARTICLES, fields=tuple(f for f in ARTICLES.fields if f.name != "outlet"))
+    old_stories = replace(STORIES, fields=tuple(f for f in STORIES.fields if f.name != "outlets"))
+    links = {"a": "https://www.gazette.example.co.uk/world/1", "b": "https://sport.gazette.example.co.uk/2",
+             "c": None}
+    with duckdb.connect(str(path)) as conn:
+        for table in (old_articles, old_stories, RAW_ITEMS):
+            conn.execute(duckdb_ddl(table))
+        for aid, link in links.items():
+            row = _article(aid, cluster="a")
+            conn.execute("INSERT INTO articles (article_id, version, content_hash, id_source, title, body, "
+                         "word_count, link, published_at, published_from_fetch, withdrawn, feed_id, message_id, "
+                         "fetched_at, processed_at, schema_version) VALUES (?, 1, ?, 'guid', ?, ?, 4, ?, ?, "
+                         "false, false, ?, ?, ?, ?, 1)",
+                         [aid, row["content_hash"], row["title"], row["body"], link, T0, row["feed_id"],
+                          row["message_id"], T0, T0])
+        # c has no link: its outlet comes from the feed URL in its raw message.
+        conn.execute("INSERT INTO raw_items (replay_key, message_id, received_at, payload) VALUES "
+                     "('data:c', 'm-c-v1', ?, '{\"feed_url\": \"https://feeds.citywire.example/rss\"}')", [T0])
+        conn.execute("INSERT INTO stories (cluster_id, canonical_article_id, first_seen, last_seen, outlet_count, "
+                     "feed_ids, article_ids, updated_at, schema_version) VALUES ('a', 'a', ?, ?, 3, "
+                     "['feed-a', 'feed-b', 'feed-c'], ['a', 'b', 'c'], ?, 1)", [T0, T0, T0])
+    wh = DuckDBWarehouse(path)
+    try:
+        _, outlets = wh.query("SELECT article_id, outlet FROM articles ORDER BY article_id")
+        assert outlets == [("a", "example.co.uk"), ("b", "example.co.uk"), ("c", "citywire.example")]
+        _, story = wh.query("SELECT outlets, outlet_count, feed_ids FROM stories")
+        assert story == [(["citywire.example", "example.co.uk"], 2, ["feed-a", "feed-b", "feed-c"])]
+        # A new copy from a third site joins the migrated story: the outlets are united, not replaced.
+        d = {**_article("d", cluster="a", minutes=5), "outlet": "harbour.example"}
+        row = {**_story("a", ["d"], at=9), "outlets": ["harbour.example"], "outlet_count": 1}
+        wh.write_units([_unit(d, [row])])
+        _, story = wh.query("SELECT outlets, outlet_count, article_ids FROM stories")
+        assert story == [(["citywire.example", "example.co.uk", "harbour.example"], 3, ["a", "b", "c", "d"])]
+    finally:
+        wh._conn.close()
+    again = DuckDBWarehouse(path)  # a second start finds nothing left to migrate and changes nothing
+    try:
+        _, story = again.query("SELECT outlets, outlet_count FROM stories")
+        assert story == [(["citywire.example", "example.co.uk", "harbour.example"], 3)]
+    finally:
+        again._conn.close()

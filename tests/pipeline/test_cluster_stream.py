@@ -152,7 +152,7 @@ def _part(item: CorpusItem, guid: str, paragraphs: slice, minutes: int) -> tuple
     text = item.body.split("\n")[paragraphs]
     seen = datetime.fromisoformat("2024-03-04T00:00:00+00:00") + timedelta(minutes=minutes)
     payload.update(feed_id=f"outlet-{guid}", fetched_at=seen.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    payload["entry"].update(id=guid, link=f"https://outlet-{guid}.example.org/{guid}",
+    payload["entry"].update(id=guid, link=f"https://outlet-{guid}.example/{guid}",
                             content=[{"type": "text/html", "value": "".join(f"<p>{p}</p>" for p in text)}])
     return payload, f"m-{guid}", seen.timestamp()
 

@@ -34,6 +34,7 @@ from transforms.syndication import (
     fingerprint_body,
     match_rule,
     score_pair,
+    verify_pair,
 )
 
 PRECISION_FLOOR = 0.98
@@ -137,7 +138,9 @@ def pair_diagnostics(items: Sequence[CorpusItem], thresholds: MatchThresholds = 
     for a, b in itertools.combinations(items, 2):
         score = score_pair(fingerprints[a.article_id], fingerprints[b.article_id])
         if a.story == b.story:
-            rule = match_rule(score, thresholds) or "none"
+            rule = match_rule(score, thresholds) or (
+                "sample" if verify_pair(fingerprints[a.article_id], fingerprints[b.article_id], thresholds)
+                else "none")
             accepted_by[rule] = accepted_by.get(rule, 0) + 1
             continue
         short = score.shorter_words < thresholds.short_words

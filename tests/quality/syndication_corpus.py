@@ -136,7 +136,9 @@ def feed_item(item: CorpusItem) -> dict:
     agency's own copies come from a feed whose ``agency`` hint names the agency.
     """
     stamp = item.first_seen.strftime("%Y-%m-%dT%H:%M:%SZ")
-    host = f"{item.feed_id}.example.org"
+    # One site per feed: under a shared registrable domain (x.example.org, y.example.org) all
+    # feeds would be one outlet.
+    host = f"{item.feed_id}.example"
     html = "".join(f"<p>{p}</p>" for p in item.body.split("\n"))
     return {
         "schema_version": 1,

@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,14 @@ from transforms.syndication import (
     FingerprintStack,
     LSHParams,
     MatchThresholds,
+    anchor_keys,
     band_keys,
     estimate_containment,
     estimate_jaccard,
     fingerprint_bodies,
     fingerprint_body,
     match_rule,
+    sample_match,
     score_pair,
     tokenize,
     verify_many,
@@ -32,6 +35,8 @@ from transforms.syndication import (
     verify_rows,
     word_shingles,
 )
+
+from transforms.syndication.fingerprint import ANCHORS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,13 +135,18 @@ def test_identical_text_gives_identical_fingerprint_and_band_keys():
 
 
 GOLDEN_DIGEST = "184a162b07234ebe5ffc8adf8ee21fdd353b919fe631030710102c2759fbd9a7"
+GOLDEN_SAMPLE_DIGEST = "6dfc9285740a2e54ff4b7be6abc20d61d983f6cc020b3dd0d4c4549c72dff8bd"
 
 
 def test_signature_is_pinned_so_a_library_or_tokeniser_change_cannot_go_unnoticed():
     # If this fails, every signature held in pipeline state is incompatible with new ones: bump
     # FORMAT_VERSION (band keys and serialised fingerprints carry it) and update the digest.
-    digest = hashlib.sha256(fingerprint_body(STORY).to_bytes()).hexdigest()
+    # The signature alone serialises as format 2, what releases before the sample wrote.
+    fp = fingerprint_body(STORY)
+    digest = hashlib.sha256(replace(fp, sample=b"").to_bytes()).hexdigest()
     assert digest == GOLDEN_DIGEST
+    # The sample is compared across workers and releases too: pinned the same way.
+    assert hashlib.sha256(fp.sample).hexdigest() == GOLDEN_SAMPLE_DIGEST
 
 
 @pytest.mark.parametrize("hash_seed", ["0", "4242"])
@@ -197,14 +207,37 @@ def test_containment_accepts_an_edited_trimmed_copy_that_jaccard_alone_rejects()
     assert abs(score.containment - exact) < 0.05
 
 
-def test_containment_is_not_used_when_the_shorter_text_is_far_shorter():
-    # The first paragraph alone is entirely inside the story, but one paragraph of a long story is
-    # not evidence enough: the ratio guard refuses it.
-    lede = paragraphs(STORY)[0] + " " + paragraphs(STORY)[1] + " " + paragraphs(STORY)[2]
-    long_words = MatchThresholds(short_words=10)
-    score = score_pair(fingerprint_body(STORY), fingerprint_body(lede))
-    assert score.length_ratio < long_words.min_length_ratio
-    assert not verify_pair(fingerprint_body(STORY), fingerprint_body(lede), long_words)
+def test_a_copy_trimmed_to_its_lead_joins_by_its_sample_where_the_estimate_cannot_judge():
+    # The first three paragraphs alone are entirely inside the story, but far shorter than it: the
+    # estimated containment is unreliable at that ratio and its rule refuses; the samples show it.
+    lede = "\n".join(paragraphs(STORY)[:3])
+    story, trimmed = fingerprint_body(STORY), fingerprint_body(lede)
+    score = score_pair(story, trimmed)
+    assert score.length_ratio < DEFAULT_THRESHOLDS.min_length_ratio and score.shorter_words >= 80
+    assert match_rule(score) is None
+    assert sample_match(story, trimmed) and verify_pair(story, trimmed) and verify_pair(trimmed, story)
+    # One agency's story is not another's: attributed to two agencies, the lead stays apart.
+    assert not verify_pair(story.with_agency("afp"), trimmed.with_agency("efe"))
+    assert verify_pair(story.with_agency("afp"), trimmed)  # an unattributed copy is not refused
+    # The first paragraph alone is a teaser: nearly all of it inside the story, in order, so it
+    # joins; the same words in another order, or a sentence of it alone, do not.
+    first = paragraphs(STORY)[0]
+    assert 20 <= len(tokenize(first)) < 80 and verify_pair(story, fingerprint_body(first))
+    assert not verify_pair(story, fingerprint_body(" ".join(reversed(tokenize(first)))))
+    assert not verify_pair(story, fingerprint_body(" ".join(tokenize(first)[:15])))
+
+
+def test_the_sample_rule_wants_the_shared_text_in_order_and_enough_of_it():
+    lede = "\n".join(paragraphs(STORY)[:3])
+    story, trimmed = fingerprint_body(STORY), fingerprint_body(lede)
+    words = tokenize(lede)
+    # The same words in another order share the shingles inside each block, not the blocks' order.
+    blocks = [words[i:i + 12] for i in range(0, len(words), 12)]
+    shuffled = fingerprint_body(" ".join(w for block in reversed(blocks) for w in block))
+    assert sample_match(story, trimmed)
+    assert not sample_match(story, shuffled, MatchThresholds(sample_containment=0.3))
+    assert sample_match(story, shuffled, MatchThresholds(sample_containment=0.3, sample_order=0.05))
+    assert not sample_match(story, trimmed, MatchThresholds(min_shared_shingles=4 * len(trimmed.sample_values) + 4))
 
 
 def test_short_texts_need_a_stricter_match():
@@ -234,11 +267,15 @@ def test_empty_body_has_no_band_keys_and_matches_nothing():
 
 
 def test_fingerprint_round_trips_through_bytes():
-    fp = fingerprint_body(STORY)
+    fp = fingerprint_body(STORY).with_agency("afp")
     data = fp.to_bytes()
-    assert len(data) == 12 + 4 * 128
+    assert len(data) == 12 + 4 * 128 + 4 + len(fp.sample) and fp.sample and fp.agency
     assert Fingerprint.from_bytes(data) == fp
     assert Fingerprint.from_bytes(memoryview(data)) == fp
+    # A fingerprint an older release wrote (signature only) still reads, without a sample.
+    old = replace(fp, sample=b"", agency=0).to_bytes()
+    assert old[0] == 2 and len(old) == 12 + 4 * 128
+    assert Fingerprint.from_bytes(old) == replace(fp, sample=b"", agency=0)
 
 
 @pytest.mark.parametrize(
@@ -246,7 +283,8 @@ def test_fingerprint_round_trips_through_bytes():
     [
         (b"\x01\x00", "too short"),
         (b"\x09" + fingerprint_body(STORY).to_bytes()[1:], "format version 9"),
-        (fingerprint_body(STORY).to_bytes()[:-4], "must be 524 bytes"),
+        (replace(fingerprint_body(STORY), sample=b"").to_bytes()[:-4], "must be 524 bytes"),
+        (fingerprint_body(STORY).to_bytes()[:-4], "with a sample of"),
     ],
 )
 def test_bad_fingerprint_bytes_are_refused_with_a_reason(data, message):
@@ -264,11 +302,13 @@ def test_fingerprint_rejects_malformed_fields():
 def test_band_keys_are_one_per_band_and_differ_between_bands_and_parameters():
     fp = fingerprint_body(STORY)
     keys = band_keys(fp)
-    assert len(keys) == DEFAULT_LSH.bands == 42
-    assert all(isinstance(k, bytes) and len(k) == 8 for k in keys)
+    bands, anchors = keys[:DEFAULT_LSH.bands], keys[DEFAULT_LSH.bands:]
+    assert len(bands) == 42 and all(isinstance(k, bytes) and len(k) == 8 for k in bands)
+    # Then the lead's anchors: 9 bytes, so never equal to a band key, at most ANCHORS of them.
+    assert anchors == anchor_keys(fp) and 0 < len(anchors) <= ANCHORS and all(len(k) == 9 for k in anchors)
     assert len(set(keys)) == len(keys)
     other = band_keys(fp, LSHParams(bands=32, rows=4))
-    assert not set(other) & set(keys)
+    assert not set(other[:32]) & set(bands) and other[32:] == anchors
 
 
 def test_near_copies_share_band_keys_and_unrelated_stories_do_not():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from schemas import STORIES
-from tests.quality.syndication_corpus import load_corpus
+from tests.quality.syndication_corpus import CORPUS_PATH, load_corpus
 from transforms.model import Unit
 from transforms.syndication import (
     ClusterConfig,
@@ -217,7 +217,13 @@ def _hot_bucket_items(count: int) -> list[ClusterInput]:
 def test_batch_matches_are_the_incremental_clusterers(label, config):
     corpus = [ClusterInput(f"m-{i.article_id}", StoryArticle(i.article_id, i.first_seen, i.feed_id),
                            fingerprint=fingerprint_body(i.body)) for i in load_corpus()]
-    for items in (sorted(corpus, key=lambda i: (i.article.first_seen, i.message_id)), _hot_bucket_items(300)):
+    # Trimmed copies, found through the lead's anchor keys and joined by the sample rule, with the
+    # agencies that rule checks.
+    hard = [ClusterInput(f"m-{i.article_id}", StoryArticle(i.article_id, i.first_seen, i.feed_id, i.agency),
+                         fingerprint=fingerprint_body(i.body).with_agency(i.agency))
+            for i in load_corpus(CORPUS_PATH.with_name("hard_copies.yaml"))]
+    in_order = (lambda items: sorted(items, key=lambda i: (i.article.first_seen, i.message_id)))
+    for items in (in_order(corpus), in_order(hard), _hot_bucket_items(300)):
         stack = FingerprintStack.of([i.fingerprint for i in items])
         times = np.array([int(i.article.first_seen.timestamp() * 1e6) for i in items])
         batch = [{items[m].article.article_id for m in found} for found in batch_matches(stack, times, config)]

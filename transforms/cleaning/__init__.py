@@ -29,7 +29,7 @@ from .normalize import (
 )
 from .parse import parse_raw_item
 from .rulepacks import RULES_DIR, RuleError, RuleSet, default_rules, load_rules
-from .urls import canonical_url, guid_identifies, is_home_page_url
+from .urls import canonical_url, guid_identifies, is_home_page_url, outlet_of, outlet_of_host
 from .withdrawal import default_withdrawal_rules, load_withdrawal_rules, withdrawal_notice
 
 __all__ = [
@@ -57,6 +57,8 @@ __all__ = [
     "load_withdrawal_rules",
     "merge_images",
     "normalize_text",
+    "outlet_of",
+    "outlet_of_host",
     "paragraph_key",
     "parse_date",
     "parse_raw_item",

@@ -17,13 +17,19 @@ Decisions:
 - the fragment is dropped (it never selects a different article), except a ``#!`` hash-bang, which
   on single-page sites *is* the article route.
 
+``outlet_of`` names the outlet that published a URL: the registrable domain of its host (the Public
+Suffix List's "private suffix", bundled with ``publicsuffixlist``, never fetched at run time), so
+``news.example.co.uk`` and ``www.example.co.uk`` are one outlet, ``example.co.uk``.
+
 ``guid_identifies`` says whether an entry's guid can name its article at all: cleaning takes such a
 guid that is a URL as the article's URL, identity and the learner key on it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from transforms.model import RawItem
@@ -83,6 +89,55 @@ def canonical_url(url: str | None) -> str | None:
     pairs.sort(key=lambda p: unquote_plus(p.split("=", 1)[0]))
     fragment = parts.fragment if parts.fragment.startswith("!") else ""
     return urlunsplit((scheme, netloc, parts.path or "/", "&".join(pairs), fragment))
+
+
+@lru_cache(maxsize=1)
+def _suffix_list():
+    # Loaded on first use (a tenth of a second): most processes that import cleaning never ask.
+    # publicsuffixlist reads the copy of the list bundled with its release; only its separate
+    # ``update`` command downloads, and nothing here calls it.
+    from publicsuffixlist import PublicSuffixList  # noqa: PLC0415
+
+    return PublicSuffixList()
+
+
+@lru_cache(maxsize=65536)
+def outlet_of_host(hostname: str) -> str | None:
+    """The outlet of a host name: its registrable domain, lowercase, IDNA-spelled, without
+    ``www.``. A host that has none (an IP address, ``localhost``, a bare public suffix) is its own
+    outlet. Cached: a stream carries a few thousand hosts, each many times."""
+    host = _host(hostname.strip().strip("[]"))
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+        return host  # an address names a server, not a domain
+    except ValueError:
+        pass
+    if "." not in host:
+        return host
+    registrable = _suffix_list().privatesuffix(host)
+    if registrable is None:  # the host is itself a public suffix (a site on "co.uk" itself)
+        registrable = host
+    return registrable[4:] if registrable.startswith("www.") and registrable.count(".") > 1 else registrable
+
+
+def outlet_of(*urls: str | None) -> str | None:
+    """The outlet (``articles.outlet``) of the first of ``urls`` that is an http(s) URL with a
+    host, e.g. the canonical URL, else the feed's link, else the feed's own URL; None if none is."""
+    for url in urls:
+        if not url:
+            continue
+        try:
+            parts = urlsplit(url.strip())
+            hostname = parts.hostname
+        except ValueError:
+            continue
+        if parts.scheme.lower() in _DEFAULT_PORTS and hostname:
+            outlet = outlet_of_host(hostname)
+            if outlet:
+                return outlet
+    return None
 
 
 def is_home_page_url(url: str | None) -> bool:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from schemas import SCHEMA_VERSION
 
-from transforms.cleaning import canonical_url, guid_identifies
+from transforms.cleaning import canonical_url, guid_identifies, outlet_of
 from transforms.cleaning.typography import fold_quotes
 from transforms.model import CleanArticle, RawItem
 
@@ -119,6 +119,9 @@ def article_row(raw: RawItem, clean: CleanArticle, *, processed_at: datetime | N
         "fetched_at": raw.fetched_at,
         "processed_at": processed_at or datetime.now(timezone.utc),
         "schema_version": SCHEMA_VERSION,
+        # The host that published it: the canonical URL's, else the link's, else the feed's, so
+        # that two feeds of one site are one outlet (stories count outlets by it).
+        "outlet": outlet_of(clean.url, clean.link, raw.feed_url),
     }
 
 

@@ -49,9 +49,9 @@ since: evictions only free memory, so the decisions do not depend on when they h
 sharded and batch forms can make the same ones.
 
 State per article held (``python -m benchmarks.bench_fingerprint`` and
-``python -m benchmarks.bench_cluster_stage``): 42 band entries; with the 524-byte fingerprint in
-every bucket that is about 24 kB, with only (id, first_seen) in the buckets and the fingerprint held
-once about 2.9 kB; the story graph's snapshot about 230 bytes; :class:`StoryClusterer` in memory
+``python -m benchmarks.bench_cluster_stage``): 42 band entries and up to 24 anchor entries; with
+the fingerprint (1,120 bytes for 600 words, its sample included) in every bucket that is about
+78 kB, with only (id, first_seen) in the buckets and the fingerprint held once about 4.8 kB; the story graph's snapshot about 230 bytes; :class:`StoryClusterer` in memory
 about 7 kB.
 """
 
@@ -102,6 +102,7 @@ class StoryArticle:
     is_agency_copy: bool = False  # published by the agency itself, not republished by an outlet
     title: str | None = None
     has_dateline: bool = False  # the copy kept the agency's dateline, i.e. the wire text as sent
+    outlet: str | None = None  # articles.outlet: the publishing site, shared by its feeds
 
     def __post_init__(self) -> None:
         if not self.article_id:
@@ -117,6 +118,12 @@ class StoryArticle:
         if self.is_agency_copy:
             return 0
         return 1 if self.agency and self.has_dateline else 2
+
+    @property
+    def outlet_name(self) -> str:
+        """The outlet a story counts this copy under: its ``outlet``, else its feed (an article
+        written before outlets were recorded, or without a host to name)."""
+        return self.outlet or self.feed_id
 
     @property
     def order_key(self) -> tuple[datetime, str]:
@@ -161,10 +168,12 @@ class Story:
     last_seen: datetime
     feed_ids: tuple[str, ...]
     article_ids: tuple[str, ...]
+    outlets: tuple[str, ...] = ()  # distinct StoryArticle.outlet_name, sorted
 
     @property
     def outlet_count(self) -> int:
-        return len(self.feed_ids)
+        """Distinct outlets, not feeds: two feeds of one site are one outlet."""
+        return len(self.outlets)
 
 
 def single_story(article: StoryArticle) -> Story:
@@ -179,6 +188,7 @@ def single_story(article: StoryArticle) -> Story:
         last_seen=article.first_seen,
         feed_ids=(article.feed_id,),
         article_ids=(article.article_id,),
+        outlets=(article.outlet_name,),
     )
 
 
@@ -195,6 +205,7 @@ class _Cluster:
     last_seen: datetime
     feed_ids: set[str]
     article_ids: set[str]  # every article that was ever in the cluster, held or not
+    outlets: set[str] = field(default_factory=set)
     aliases: set[str] = field(default_factory=set)  # ids retired into this cluster
 
     @classmethod
@@ -207,12 +218,20 @@ class _Cluster:
             last_seen=article.first_seen,
             feed_ids={article.feed_id},
             article_ids={article.article_id},
+            outlets={article.outlet_name},
         )
+
+    def __setstate__(self, state: dict) -> None:
+        # A graph pickled before outlets were kept (state of a job updated in place): its feeds
+        # are the outlets it knew.
+        state.setdefault("outlets", set(state.get("feed_ids", ())))
+        self.__dict__.update(state)
 
     def absorb(self, other: "_Cluster") -> None:
         self.members |= other.members
         self.feed_ids |= other.feed_ids
         self.article_ids |= other.article_ids
+        self.outlets |= other.outlets
         self.aliases |= other.aliases | {other.root.article_id}
         self.last_seen = max(self.last_seen, other.last_seen)
         self.canonical = min(self.canonical, other.canonical, key=_canonical_key)
@@ -230,6 +249,7 @@ class _Cluster:
             last_seen=self.last_seen,
             feed_ids=tuple(sorted(self.feed_ids)),
             article_ids=tuple(sorted(self.article_ids)),
+            outlets=tuple(sorted(self.outlets)),
         )
 
 
@@ -398,7 +418,12 @@ class _BandIndex:
 
     def stack(self, article_ids: list[str]) -> FingerprintStack:
         rows = np.fromiter(map(self._rows.__getitem__, article_ids), dtype=np.intp, count=len(article_ids))
-        return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows])
+        held = [self._fingerprints[a] for a in article_ids]
+        lengths = [len(f.sample) // 4 for f in held]
+        return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows],
+                                np.frombuffer(b"".join(f.sample for f in held), dtype="<u4"),
+                                np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+                                np.array([f.agency for f in held], dtype=np.int64))
 
     def _store(self, article_id: str, fingerprint: Fingerprint) -> None:
         if self._free:
@@ -574,6 +599,7 @@ class StoryClusterer:
     def add(self, article: StoryArticle, fingerprint: Fingerprint) -> ClusterUpdate:
         if article.article_id in self.graph:
             return self.graph.assign(article, ())
+        fingerprint = fingerprint.with_agency(article.agency)  # what the containment rule checks
         seen = _epoch_micros(article.first_seen)
         keys = band_keys(fingerprint, self.lsh)
         matches = self._matches.matches(article.article_id, seen, fingerprint, keys)

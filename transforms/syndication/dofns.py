@@ -134,9 +134,9 @@ class _Route(beam.DoFn):
             self.notices.inc()
             yield with_cluster(unit, Assignment(None))
             return
-        fingerprint = fingerprint_body(row["body"])
-        keys = band_keys(fingerprint, self.config.lsh)
         article = story_article(row, unit.feed_agency)
+        fingerprint = fingerprint_body(row["body"]).with_agency(article.agency)
+        keys = band_keys(fingerprint, self.config.lsh)
         yield TaggedOutput(_COLLECT, (article.article_id, (_REQUEST, unit, article, len(keys))))
         entry = (article.article_id, _micros(article.first_seen), fingerprint.to_bytes())
         for band, key in enumerate(keys):
@@ -445,9 +445,9 @@ class _RouteLocal(beam.DoFn):
             if unit.article["version"] > 1:
                 message = (_VERSION, unit)
             else:
-                fingerprint = stack.fingerprint(row)
-                row += 1
                 article = story_article(unit.article, unit.feed_agency)
+                fingerprint = stack.fingerprint(row).with_agency(article.agency)
+                row += 1
                 message = (_REQUEST, unit, article, fingerprint.to_bytes(), band_keys(fingerprint, self.config.lsh))
             yield TaggedOutput(_INDEX, WindowedValue((INDEX_KEY, message), ts, (window,)))
 

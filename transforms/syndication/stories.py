@@ -50,6 +50,7 @@ from .clustering import (
     single_story,
 )
 from .fingerprint import (
+    ANCHORS,
     DEFAULT_LSH,
     DEFAULT_THRESHOLDS,
     Fingerprint,
@@ -118,13 +119,13 @@ class ClusterInput:
         a = self.article
         content = self.fingerprint.to_bytes() if self.fingerprint is not None else self.body
         return (self.message_id, a.article_id, _micros(a.first_seen), a.feed_id, a.agency, a.is_agency_copy,
-                a.title, a.has_dateline, content)
+                a.title, a.has_dateline, content, a.outlet)
 
     @classmethod
     def from_record(cls, record: tuple) -> "ClusterInput":
-        message_id, article_id, seen, feed_id, agency, own, title, dateline, content = record
+        message_id, article_id, seen, feed_id, agency, own, title, dateline, content, *rest = record
         article = StoryArticle(article_id, _EPOCH + timedelta(microseconds=seen), feed_id, agency, own, title,
-                               dateline)
+                               dateline, outlet=rest[0] if rest else None)
         if isinstance(content, bytes):
             return cls(message_id, article, fingerprint=Fingerprint.from_bytes(content))
         return cls(message_id, article, body=content)
@@ -163,6 +164,7 @@ def story_article(row: dict, feed_agency: str | None = None) -> StoryArticle:
         is_agency_copy=own,
         title=row.get("title") or None,
         has_dateline=bool(row.get("dateline")),
+        outlet=row.get("outlet"),
     )
 
 
@@ -183,7 +185,7 @@ def cluster_input(unit: Unit, content: str = "fingerprint") -> ClusterInput | No
         return ClusterInput(unit.message_id, article, body=row["body"])
     if content != "fingerprint":
         raise ValueError(f"content must be 'fingerprint', 'body' or 'none', got {content!r}")
-    return ClusterInput(unit.message_id, article, fingerprint=fingerprint_body(row["body"]))
+    return ClusterInput(unit.message_id, article, fingerprint=fingerprint_body(row["body"]).with_agency(article.agency))
 
 
 def with_cluster(unit: Unit, assignment: Assignment) -> Unit:
@@ -212,6 +214,7 @@ def story_row(story: Story, updated_at: datetime, *, cluster_id: str | None = No
         "updated_at": updated_at,
         "schema_version": SCHEMA_VERSION,
         "merged_into": merged_into,
+        "outlets": list(story.outlets),
     }
 
 
@@ -331,6 +334,7 @@ def cluster_batch(inputs: Iterable[ClusterInput], config: ClusterConfig = Cluste
         else:
             stack = FingerprintStack.of([i.fingerprint or fingerprint_body(i.body, config.lsh.num_perm)
                                          for i in firsts])
+        stack = stack.with_agencies([i.article.agency for i in firsts])  # what the containment rule checks
         times = np.array([_micros(i.article.first_seen) for i in firsts], dtype=np.int64)
         matches = batch_matches(stack, times, config)
         matched_later = np.zeros(len(firsts), dtype=bool)
@@ -392,7 +396,8 @@ def batch_matches(stack: FingerprintStack, times: np.ndarray, config: ClusterCon
     article = np.repeat(np.arange(n), lsh.bands)
     keys = keys.ravel()
     held = np.repeat(stack.shingle_counts > 0, lsh.bands)  # an empty text has no band keys
-    keys, article = keys[held], article[held]
+    anchors, owners = _anchor_keys(stack)
+    keys, article = np.concatenate([keys[held], anchors]), np.concatenate([article[held], owners])
     order = np.argsort(keys, kind="stable")  # stable: arrival order within a bucket
     keys, article = keys[order], article[order]
     run = np.concatenate([[0], np.cumsum(keys[1:] != keys[:-1])])
@@ -412,6 +417,26 @@ def batch_matches(stack: FingerprintStack, times: np.ndarray, config: ClusterCon
     left, right = left[verified], right[verified]
     split = np.searchsorted(left, np.arange(n + 1))
     return [right[split[i]:split[i + 1]] for i in range(n)]
+
+
+def _anchor_keys(stack: FingerprintStack) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's :func:`~transforms.syndication.anchor_keys` as 64-bit keys (equal pairs, equal
+    keys), once per row, with the row of each, rows ascending (the arrival order of a bucket)."""
+    if stack.sample_offsets is None or not len(stack.sample_values):
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    starts = stack.sample_offsets[:-1]
+    pairs = np.maximum(np.minimum(np.diff(stack.sample_offsets), ANCHORS + 1) - 1, 0)
+    owners = np.repeat(np.arange(len(starts)), pairs)
+    first = np.repeat(starts, pairs) + (np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs))
+    values = stack.sample_values.astype(np.uint64)
+    keys = ((values[first] << np.uint64(32)) | values[first + 1]) * _BAND_MIX[0]
+    keys ^= keys >> np.uint64(31)
+    keys = (keys ^ _BAND_MIX[2]) * _BAND_MIX[1]
+    order = np.lexsort((keys, owners))
+    keys, owners = keys[order], owners[order]
+    once = np.ones(len(keys), dtype=bool)
+    once[1:] = (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])
+    return keys[once], owners[once]
 
 
 def _seconds_micros(delta: timedelta) -> int:
