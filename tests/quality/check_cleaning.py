@@ -1,6 +1,9 @@
 """Cleaning quality on the golden corpus: boilerplate leak rate, content recall, agency accuracy.
 
-    python -m tests.quality.check_cleaning [--corpus DIR] [--verbose]
+    python -m tests.quality.check_cleaning [--corpus DIR] [--verbose] [--blind]
+
+``--blind`` then scores the blind corpora of ``tests/quality/blind/`` (written apart from the rules;
+``dev`` tuned on, the others only scored) through ``newswire run``, as CI's quality gate does.
 
 The corpus (``tests/quality/golden/``) holds fictional wire stories for every agency, each placed
 in a site template (``templates.yaml``): the agency's own feed, a blog repost, a news portal, an
@@ -32,6 +35,7 @@ from transforms.cleaning import RuleSet, clean_item, normalize_text, parse_raw_i
 from transforms.cleaning.typography import fold_quotes
 
 GOLDEN = Path(__file__).with_name("golden")
+BLIND = Path(__file__).with_name("blind")
 FLOORS = {"leak_rate": 0.01, "recall": 0.99, "agency_accuracy": 0.98}
 _SENTENCE_END = re.compile(r"(?<=[.!?\"»])\s+(?=[\"«¿¡A-ZÀ-ÞА-Я0-9])")
 
@@ -292,9 +296,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Cleaning quality on the golden corpus.")
     ap.add_argument("--corpus", type=Path, default=GOLDEN)
     ap.add_argument("--verbose", action="store_true", help="also list items with only language misses")
+    ap.add_argument("--blind", action="store_true",
+                    help="then score the blind corpora (tests/quality/blind/: dev is tuned on, the others "
+                         "only scored) through newswire run, as the CI gate does")
     args = ap.parse_args(argv)
     report = run(args.corpus)
     print(render(report, args.verbose))
+    if args.blind:
+        from benchmarks.bench_quality import evaluate, format_report  # noqa: PLC0415
+
+        for part in sorted(p for p in BLIND.iterdir() if (p / "labels.jsonl").exists()):
+            role = "tuned on" if part.name == "dev" else "scored only"
+            print(f"\nblind corpus {part.name} ({role}):")
+            print(format_report(evaluate(part), args.verbose))
     failures = report.failures()
     if failures:
         print("BELOW FLOOR: " + "; ".join(failures))
