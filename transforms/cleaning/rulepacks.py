@@ -226,8 +226,9 @@ class RuleSet:
         """Every concrete rule (template rules once per agency), each with its examples."""
         return tuple(i for k in KINDS for r in self.by_kind.get(k, ()) for i in (r.instances or (r,)))
 
-    @property
+    @cached_property
     def agencies(self) -> tuple[str, ...]:
+        # Asked once per article (attribution); the packs never change, so it is built once.
         return tuple(p.agency for p in self.packs if p.agency)
 
     @property
