@@ -229,6 +229,25 @@ def test_answer_cache_stays_bounded(monkeypatch):
     assert long not in whole.answers["fullmatch"]  # longer than _CACHED_CHARS: never stored
 
 
+def test_texts_outside_every_bucket_match_no_rule_and_stay_out_of_the_cache(golden_texts):
+    """A text whose edge character (and length) no rule can match is answered None before the
+    cache: checked against every rule of the matcher tried one by one, without buckets."""
+    rules = load_rules()
+    texts = _rule_texts(rules) + golden_texts + ["Plain sentence ending in a full stop.", "x", "9 things."]
+    uses = {"whole": "fullmatch", "caption": "search", "byline": "fullmatch", "dateline": "match"}
+    skipped = 0
+    for kind, how in uses.items():
+        matcher = rules.matchers[kind]
+        for text in texts:
+            if not text or matcher._bucket(text).regex is not None:
+                continue
+            skipped += 1
+            assert matcher.first(text, how) is None, (kind, text)
+            assert all(rule.match(text, how) is None for rule in matcher.rules), (kind, text)
+            assert text not in matcher.answers.get(how, {})
+    assert skipped > 20  # the shortcut is taken on real text
+
+
 def _finditer_plain(finder, text: str) -> list[str | None]:
     """The agency finder without its first-character lookahead."""
     pattern = finder.pattern

@@ -319,8 +319,14 @@ def _apply_attribution(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> 
     matcher = rs.matchers["attribution"]
     if matcher.regex is None:
         return
-    for i, text in enumerate(kept):
-        in_scope = [r for r in matcher.rules if i in _scope_range(r.scope, len(kept))]
+    n = len(kept)
+    # Only paragraphs some rule's scope covers can give evidence (the rules are "head" ones: the
+    # first two), so the others are not looked at.
+    scopes = {r.scope for r in matcher.rules}
+    candidates = range(n) if "any" in scopes else sorted({i for sc in scopes for i in _scope_range(sc, n)})
+    for i in candidates:
+        text = kept[i]
+        in_scope = [r for r in matcher.rules if i in _scope_range(r.scope, n)]
         if not in_scope or matcher.regex.search(text) is None:
             continue
         for rule in in_scope:  # every agency named counts: two of them make a tie, not a guess

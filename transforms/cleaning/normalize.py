@@ -166,7 +166,9 @@ def html_to_blocks(markup: str | None) -> HtmlBlocks:
         return HtmlBlocks(paragraphs=text_to_paragraphs(_html.unescape(markup)))
     runs = simple_runs(markup)  # the common simple shapes, without a document tree
     if runs is not None:
-        return HtmlBlocks(paragraphs=[p for p in map(normalize_text, runs) if p])
+        # About half the runs are the empty text between "</p>" and "<p>": skipped before
+        # normalizing (normalize_text("") is "", dropped anyway).
+        return HtmlBlocks(paragraphs=[p for p in map(normalize_text, filter(None, runs)) if p])
     root = LexborHTMLParser(markup).body
     out = _Collector()
     if root is None:

@@ -163,21 +163,27 @@ class Matcher:
         # _CACHED_CHARS are answered from a cache. A plain dict emptied when full costs a fraction
         # of an LRU's bookkeeping on the many misses (body paragraphs are nearly all unique), and
         # the lines that repeat are back in it after a few items.
+        m = self._bucket(text)
+        if m.regex is None:
+            # No rule can start (or end) with this text's edge character: most body paragraphs,
+            # answered without the cache (they would only push the repeating lines out of it).
+            return None
         if len(text) > _CACHED_CHARS:
-            return self._first(text, how)
+            return self._first(text, how, m)
         cache = self.answers.get(how)
         if cache is None:
             cache = self.answers.setdefault(how, {})
         hit = cache.get(text, _MISS)
         if hit is _MISS:
-            hit = self._first(text, how)
+            hit = self._first(text, how, m)
             if len(cache) >= _CACHE_ENTRIES:
                 cache.clear()
             cache[text] = hit
         return hit
 
-    def _first(self, text: str, how: str) -> tuple[Rule, re.Match[str]] | None:
-        m = self._bucket(text)
+    def _first(self, text: str, how: str, m: "Matcher | None" = None) -> tuple[Rule, re.Match[str]] | None:
+        if m is None:
+            m = self._bucket(text)
         if m.regex is None:
             return None
         if how == "search" and m.edge is None and len(m.rules) <= _MAX_SEQUENTIAL:
@@ -226,8 +232,9 @@ class RuleSet:
         """Every concrete rule (template rules once per agency), each with its examples."""
         return tuple(i for k in KINDS for r in self.by_kind.get(k, ()) for i in (r.instances or (r,)))
 
-    @property
+    @cached_property
     def agencies(self) -> tuple[str, ...]:
+        # Asked once per article (attribution); the packs never change, so it is built once.
         return tuple(p.agency for p in self.packs if p.agency)
 
     @property
