@@ -96,3 +96,29 @@ def test_a_line_above_the_dateline_is_no_lede_to_protect():
     assert art.body == STORY
     assert art.agency == "kyodo" and art.dateline is not None
     assert any(r.startswith("classifier.") for r in art.removed_rules)
+
+
+def test_the_cheap_mark_test_never_rules_out_a_paragraph_bearing_a_mark():
+    # Every labelled paragraph, the story lines above, and lines bearing one mark each: where the
+    # full features show a mark, may_bear_mark must say so (it only spares the features).
+    from pathlib import Path
+
+    import yaml
+
+    from transforms.cleaning.features import EVIDENCE_COLUMNS, may_bear_mark
+
+    rs = default_rules()
+    data = yaml.safe_load((Path(__file__).parents[1] / "quality/labelled/paragraphs.yaml").read_text("utf-8"))
+    items = [[t for _, t in it] for it in data["items"]]
+    items.append([*STORY, "Read also:", "Dike works elsewhere", "(jm/sst)", "AB12CD", "NFZ ZUL GR",
+                  "Write to desk@example.org", "Follow us on the app", "see www.example.com", STORY[1]])
+    ruled_out = with_mark = 0
+    for paras in items:
+        feats = paragraph_features(paras, rs)
+        for i, v in enumerate(feats):
+            marked = any(v[j] for j in EVIDENCE_COLUMNS)
+            with_mark += marked
+            if not may_bear_mark(paras, i, rs):
+                ruled_out += 1
+                assert not marked, paras[i]
+    assert with_mark > 20 and ruled_out > 5  # both sides of the test were exercised

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import EVIDENCE_COLUMNS, FEATURE_NAMES, paragraph_features
+from .features import EVIDENCE_COLUMNS, FEATURE_NAMES, may_bear_mark, paragraph_features
 from .rulepacks import RuleSet
 
 MODEL_PATH = Path(__file__).with_name("models") / "paragraphs.json"
@@ -83,8 +83,10 @@ class ParagraphModel:
         n = len(paragraphs)
         # Only paragraphs boilerplate can be are read: the last three, and short ones elsewhere (a
         # long paragraph amid the story is story). This keeps the cost within the cleaning budget.
+        # Of those, only the ones that may bear a mark can go (see below), so the features are
+        # computed for them alone; a cheap test of the marks rules out the others.
         cand = [i for i, t in enumerate(paragraphs)
-                if n - i <= TAIL or t.count(" ") < SHORT_WORDS]
+                if (n - i <= TAIL or t.count(" ") < SHORT_WORDS) and may_bear_mark(paragraphs, i, rs)]
         out: list[Verdict | None] = [None] * n
         if not cand:
             return out

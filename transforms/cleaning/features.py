@@ -16,6 +16,8 @@ expressions, and a long paragraph is read at its two ends only, where boilerplat
 from __future__ import annotations
 
 import math
+import operator
+from itertools import compress
 import re
 from collections.abc import Sequence
 
@@ -294,3 +296,90 @@ def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
         v[idx["said_sentence"]] = v[idx["cue_said"]] * v[idx["sentence_like"]]
         out.append(v)
     return out
+
+
+# --- the cheap test for a mark ------------------------------------------------------------------
+# The classifier drops only paragraphs bearing a mark (an EVIDENCE_COLUMNS feature), and most
+# paragraphs it looks at bear none: story lines at the end of an item. ``may_bear_mark`` answers
+# "could any evidence column be non-zero?" with str methods and set tests in C, so that the full
+# vector is computed for the few that could. It may say yes for a paragraph without a mark (the
+# full features then decide), never no for one with a mark: every test below is implied by the
+# feature it stands for (see paragraph_features).
+_EVIDENCE_IDS = frozenset(EVIDENCE_COLUMNS)
+
+
+def _bearing(d: dict[str, tuple[int, ...]]) -> frozenset[str]:
+    return frozenset(k for k, ids in d.items() if _EVIDENCE_IDS.intersection(ids))
+
+
+_MARK_WORDS = _bearing(_WORDS)
+_MARK_STEM4: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+    head: kept for head, stems in _STEM4.items()
+    if (kept := tuple((stem, ids) for stem, ids in stems if _EVIDENCE_IDS.intersection(ids)))}
+_MARK_STEM_HEADS = frozenset(_MARK_STEM4)
+_MARK_PAIRS = _bearing(_PAIRS)
+# A pair needs its first word among the paragraph's words: a set test before the pairs are made.
+_MARK_PAIR_FIRSTS = frozenset(pair.split(" ", 1)[0] for pair in _MARK_PAIRS)
+_HEAD4 = operator.itemgetter(slice(0, 4))
+# Implied by mark_url's own pre-test ("://", "www." or a listed TLD in the lowered text).
+_URLISH = re.compile(r"://|www\.|\.(?:" + "|".join(t[1:] for t in _TLDS) + ")")
+_MARK_CACHE_SIZE = 4096
+# rule set id -> (rule set, words of a mark incl. its agency names, text -> may bear a mark)
+_MARK_CACHES: dict[int, tuple[RuleSet, frozenset[str], dict[str, bool]]] = {}
+
+
+def _mark_cache(rs: RuleSet) -> tuple[frozenset[str], dict[str, bool]]:
+    hit = _MARK_CACHES.get(id(rs))
+    if hit is not None and hit[0] is rs:
+        return hit[1], hit[2]
+    if len(_MARK_CACHES) > 8:
+        _MARK_CACHES.clear()
+    words = _MARK_WORDS | _agency_names(rs)[0]
+    _MARK_CACHES[id(rs)] = (rs, words, {})
+    return words, _MARK_CACHES[id(rs)][2]
+
+
+def _text_may_bear_mark(text: str, words_of_mark: frozenset[str]) -> bool:
+    sample = _scan_text(text)
+    if "@" in sample or "/" in sample:  # mark_email, mark_handle, mark_slashslug (and slug_only's "/")
+        return True
+    last = text[-1:]
+    if text[:1] == "(" and last == ")":  # mark_paren
+        return True
+    if text.count(" ") + 1 <= 7 and (text.isupper() or text.islower() or "/" in text):  # slug_only
+        return True
+    low = sample.lower()
+    if low.startswith(_RELATED_STARTS):  # cue_related
+        return True
+    lw = low.translate(_PUNCT_TO_SPACE).split()
+    ws = set(lw)
+    if not ws.isdisjoint(words_of_mark):  # cue words (all but cue_said), agency_name
+        return True
+    if not ws.isdisjoint(_MARK_PAIR_FIRSTS) and not _MARK_PAIRS.isdisjoint(map(" ".join, zip(lw, lw[1:]))):
+        return True
+    wl = list(ws)
+    heads = list(map(_HEAD4, wl))
+    if not _MARK_STEM_HEADS.isdisjoint(heads):  # cue stems, as paragraph_features reads them
+        for w in compress(wl, map(_MARK_STEM_HEADS.__contains__, heads)):
+            if any(w.startswith(stem) for stem, _ in _MARK_STEM4[w[:4]]):
+                return True
+    if _URLISH.search(low) is not None:  # mark_url
+        return True
+    return _CODE.search(sample) is not None  # mark_code (its pre-test only narrows the same search)
+
+
+def may_bear_mark(paragraphs: Sequence[str], i: int, rs: RuleSet) -> bool:
+    """False only when no evidence feature of paragraph ``i`` can be non-zero (see above)."""
+    if i > 0:  # prev_related, prev_related_short: as paragraph_features tests the paragraph before
+        p = paragraphs[i - 1]
+        if p.count(" ") < 12 and _starts_related(p[:40].lower()):
+            return True
+    text = paragraphs[i]
+    words_of_mark, cache = _mark_cache(rs)
+    hit = cache.get(text)
+    if hit is None:
+        hit = _text_may_bear_mark(text, words_of_mark)
+        if len(cache) >= _MARK_CACHE_SIZE:  # bounded: site chrome repeats, story text does not
+            cache.clear()
+        cache[text] = hit
+    return hit
