@@ -122,3 +122,34 @@ def test_the_cheap_mark_test_never_rules_out_a_paragraph_bearing_a_mark():
                 ruled_out += 1
                 assert not marked, paras[i]
     assert with_mark > 20 and ruled_out > 5  # both sides of the test were exercised
+
+
+def test_the_code_pre_test_lets_every_reference_code_through():
+    import random
+
+    from transforms.cleaning.features import _CODE, _may_hold_code
+
+    codes = ["xin:202405-0312-123", "240512-0301-1234", "AB12", "KL07BX", "ref AB12 here", "ÉTÉ AB12"]
+    assert all(_CODE.search(c) and _may_hold_code(c) for c in codes)
+    assert not _may_hold_code("The board met on 12 May 2024 and said so.")
+    rng = random.Random(5)
+    alphabet = "aAbZ09-: /xX\u0661\u0662é"  # Arabic-Indic digits are digits to the pattern too
+    for _ in range(20000):
+        t = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20)))
+        if _CODE.search(t):
+            assert _may_hold_code(t), t
+
+
+def test_cached_features_equal_fresh_ones_at_every_position():
+    from transforms.cleaning import features
+
+    rs = default_rules()
+    paras = [*STORY, "Related:", STORY[0], "Copyright 2026 Example News. All rights reserved."]
+    cold = []
+    for i in range(len(paras)):
+        features._FEATURE_CACHES.clear()
+        cold.extend(paragraph_features(paras, rs, only=[i]))
+    warm = paragraph_features(paras, rs)  # STORY[0] twice: its second vector comes from the cache
+    assert warm == cold
+    assert warm[0][FEATURE_NAMES.index("is_first")] == 1.0 and warm[4][FEATURE_NAMES.index("is_first")] == 0.0
+    assert warm[4][FEATURE_NAMES.index("prev_related")] == 1.0 and warm[0][FEATURE_NAMES.index("prev_related")] == 0.0

@@ -67,6 +67,20 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.\w")
 _HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
 _URL = re.compile(r"https?://|\bwww\.|\b[\w-]+\.(?:com|org|net|co|io|news|info|de|fr|es|it|id|tr|ru|my|in|pk|jp|cn)\b")
 _CODE = re.compile(r"\b[a-z]{2,5}:\d{6}-\d{2,4}-\d{3,}|\b\d{6}-\d{2,4}-\d{4,}|\b[A-Z]{2,}\d{2,}[A-Z]*\b")
+# What every match of _CODE contains (six digits and a hyphen, or a capital before a digit): a fast
+# search that spares the slow one on prose.
+_CODE_HINT = re.compile(r"\d{6}-|[A-Z]\d")
+# For ASCII text the same test by bytes.translate (capitals to "A", digits to "0") and two substring
+# searches in C: a regular expression is slow to try at every position of a paragraph.
+_CODE_CLASSES = bytes.maketrans(bytes(range(65, 91)) + bytes(range(48, 58)), b"A" * 26 + b"0" * 10)
+
+
+def _may_hold_code(sample: str) -> bool:
+    """False only when _CODE cannot match ``sample``."""
+    if sample.isascii():
+        b = sample.encode("ascii").translate(_CODE_CLASSES)
+        return b"A0" in b or b"000000-" in b
+    return _CODE_HINT.search(sample) is not None
 _SLASHSLUG = re.compile(r"(?<![\w/])[a-z]{2,4}(?:-[a-z]{2,4})?/[a-z]{2,4}(?:/[a-z]{2,4})*(?![\w/])")
 # A paragraph that is nothing but short letter groups: "NFZ ZUL GR", "jm/sst", "cor-abc/def".
 _SLUG = re.compile(r"[A-Za-z]{1,6}(?:[ /.,;-]{1,3}[A-Za-z]{1,6}){0,6}[ .;]*")
@@ -199,22 +213,50 @@ def _starts_related(low: str) -> bool:
     return low.startswith(_RELATED_STARTS)
 
 
+_I = _INDEX
+_CUE_RELATED, _MARK_EMAIL, _MARK_HANDLE, _MARK_URL, _MARK_YEAR, _MARK_CODE, _MARK_SLASHSLUG, _MARK_PAREN = (
+    _I["cue_related"], _I["mark_email"], _I["mark_handle"], _I["mark_url"], _I["mark_year"], _I["mark_code"],
+    _I["mark_slashslug"], _I["mark_paren"])
+_PREV_RELATED, _PREV_RELATED_SHORT, _SENTENCE_LIKE, _FUNCTION_SHARE = (
+    _I["prev_related"], _I["prev_related_short"], _I["sentence_like"], _I["function_share"])
+_ABOUT_AGENCY, _CUE_ABOUT, _CUE_COUNT, _SAID_SENTENCE, _CUE_SAID = (
+    _I["about_agency"], _I["cue_about"], _I["cue_count"], _I["said_sentence"], _I["cue_said"])
+_FEATURE_CACHE_SIZE = 4096
+# rule set id -> (rule set, text -> the features of a paragraph that depend on its text alone)
+_FEATURE_CACHES: dict[int, tuple[RuleSet, dict[str, list[float]]]] = {}
+
+
+def _feature_cache(rs: RuleSet) -> dict[str, list[float]]:
+    hit = _FEATURE_CACHES.get(id(rs))
+    if hit is not None and hit[0] is rs:
+        return hit[1]
+    if len(_FEATURE_CACHES) > 8:
+        _FEATURE_CACHES.clear()
+    _FEATURE_CACHES[id(rs)] = (rs, {})
+    return _FEATURE_CACHES[id(rs)][1]
+
+
 def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
                        only: Sequence[int] | None = None) -> list[list[float]]:
     """One feature vector (in ``FEATURE_NAMES`` order) per paragraph, in context of its item.
 
     ``only``: the indexes to compute (the others are not returned), for callers that judge a few.
     """
-    names, tags = _agency_names(rs)
+    names, _ = _agency_names(rs)
+    cache = _feature_cache(rs)
     n = len(paragraphs)
-    width = len(FEATURE_NAMES)
-    idx = _INDEX
-    words_d, stem4, pairs_d = _WORDS, _STEM4, _PAIRS
     out: list[list[float]] = []
     for i in (range(n) if only is None else only):
         text = paragraphs[i]
-        v = [0.0] * width
-        v[0] = 1.0
+        # What depends on the text alone is computed once per text (site chrome repeats across
+        # items); where the paragraph stands and what precedes it are added per item.
+        base = cache.get(text)
+        if base is None:
+            base = _text_features(text, names)
+            if len(cache) >= _FEATURE_CACHE_SIZE:  # bounded: story text does not repeat
+                cache.clear()
+            cache[text] = base
+        v = base.copy()
         from_end = n - 1 - i
         v[1] = float(i == 0)
         v[2] = float(from_end == 0)
@@ -222,80 +264,87 @@ def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
         v[4] = float(from_end <= 2)
         v[5] = i / (n - 1) if n > 1 else 0.0
         v[6] = 1.0 / (1 + from_end)
-        words = text.count(" ") + 1 if text else 0
-        v[7] = math.log1p(words)
-        v[8] = float(words <= 3)
-        v[9] = float(words <= 8)
-        v[10] = float(words <= 20)
-        v[11] = float(words > 60)
-        last = text[-1] if text else ""
-        v[12] = float(last in _END_PUNCT)
-        v[13] = float(last == ":")
-        sample = _scan_text(text)
-        letters, upper, digits = _char_counts(sample)
-        v[14] = upper / (letters or 1)
-        v[15] = digits / max(1, len(sample))
-        toks = sample.split()
-        ntok = max(1, len(toks))
-        v[16] = sum(map(str.istitle, toks)) / ntok
-        v[17] = float(any(s in sample for s in _SEPARATORS))
-        # Desk slugs are in one case or joined by slashes ("NFZ ZUL GR", "mhe/ads/DP/zb"); a short
-        # headline is capitalized.
-        v[18] = float(words <= 7 and (text.isupper() or text.islower() or "/" in text)
-                      and _SLUG.fullmatch(text) is not None)
-        low = sample.lower()
-        lw = low.translate(_PUNCT_TO_SPACE).split()
-        # Set operations in C instead of a Python loop per word: distinct words, their first four
-        # letters (for stems) and adjacent pairs, each intersected with the lexicon.
-        ws = set(lw)
-        for w in ws.intersection(words_d):
-            for j in words_d[w]:
-                v[j] += 0.5
-        heads = {w[:4] for w in ws}.intersection(stem4)
-        if heads:
-            for w in ws:
-                cands = stem4.get(w[:4]) if w[:4] in heads else None
-                if cands:
-                    for stem, hit in cands:
-                        if w.startswith(stem):
-                            for j in hit:
-                                v[j] += 0.5
-        if len(lw) > 1:
-            for pair in set(map(" ".join, zip(lw, lw[1:]))).intersection(pairs_d):
-                for j in pairs_d[pair]:
-                    v[j] += 0.5
-        fn = sum(map(_FUNCTION.__contains__, lw))
-        agency = not ws.isdisjoint(names)
-        for j in _LEXICON_COLUMNS:  # one cue word is half the evidence, two or more all of it
-            if v[j] > 1.0:
-                v[j] = 1.0
-        v[19] = float(agency)
-        v[20] = float(agency and words <= 12)
-        v[idx["cue_related"]] = float(_starts_related(low))
-        if "@" in sample:
-            v[idx["mark_email"]] = float(_EMAIL.search(sample) is not None)
-            v[idx["mark_handle"]] = float(_HANDLE.search(sample) is not None)
-        if "://" in low or "www." in low or any(t in low for t in _TLDS):
-            v[idx["mark_url"]] = float(_URL.search(sample) is not None)
-        if digits >= 4 and ("19" in sample or "20" in sample):
-            v[idx["mark_year"]] = float(_YEAR.search(sample) is not None)
-        if digits >= 2 or sample.isupper():
-            v[idx["mark_code"]] = float(_CODE.search(sample) is not None)
-        if "/" in sample:
-            v[idx["mark_slashslug"]] = float(_SLASHSLUG.search(sample) is not None)
-        v[idx["mark_paren"]] = float(text[:1] == "(" and last == ")")
         if i > 0:
             p = paragraphs[i - 1]
             if p.count(" ") < 12 and _starts_related(p[:40].lower()):
-                v[idx["prev_related"]] = 1.0
-                v[idx["prev_related_short"]] = float(words <= 20)
-        v[idx["sentence_like"]] = float(words >= 5 and text[:1].isupper() and last in '.!?"”»')
-        v[idx["function_share"]] = fn / ntok
-        v[idx["about_agency"]] = v[idx["cue_about"]] * v[19]
-        v[idx["cue_count"]] = sum(v[j] for j in _CUE_COLUMNS) / 3.0
-        v[idx["said_sentence"]] = v[idx["cue_said"]] * v[idx["sentence_like"]]
+                v[_PREV_RELATED] = 1.0
+                v[_PREV_RELATED_SHORT] = float((text.count(" ") + 1 if text else 0) <= 20)
         out.append(v)
     return out
+
+
+def _text_features(text: str, names: frozenset[str]) -> list[float]:
+    """The features of ``text`` that do not depend on its place in the item (those stay 0.0)."""
+    words_d, stem4, pairs_d = _WORDS, _STEM4, _PAIRS
+    v = [0.0] * len(FEATURE_NAMES)
+    v[0] = 1.0
+    words = text.count(" ") + 1 if text else 0
+    v[7] = math.log1p(words)
+    v[8] = float(words <= 3)
+    v[9] = float(words <= 8)
+    v[10] = float(words <= 20)
+    v[11] = float(words > 60)
+    last = text[-1] if text else ""
+    v[12] = float(last in _END_PUNCT)
+    v[13] = float(last == ":")
+    sample = _scan_text(text)
+    letters, upper, digits = _char_counts(sample)
+    v[14] = upper / (letters or 1)
+    v[15] = digits / max(1, len(sample))
+    toks = sample.split()
+    ntok = max(1, len(toks))
+    v[16] = sum(map(str.istitle, toks)) / ntok
+    v[17] = float(any(s in sample for s in _SEPARATORS))
+    # Desk slugs are in one case or joined by slashes ("NFZ ZUL GR", "mhe/ads/DP/zb"); a short
+    # headline is capitalized.
+    v[18] = float(words <= 7 and (text.isupper() or text.islower() or "/" in text)
+                  and _SLUG.fullmatch(text) is not None)
+    low = sample.lower()
+    lw = low.translate(_PUNCT_TO_SPACE).split()
+    # Set operations in C instead of a Python loop per word: distinct words, their first four
+    # letters (for stems) and adjacent pairs, each intersected with the lexicon.
+    ws = set(lw)
+    for w in ws.intersection(words_d):
+        for j in words_d[w]:
+            v[j] += 0.5
+    wl = list(ws)
+    heads4 = list(map(_HEAD4, wl))
+    if not stem4.keys().isdisjoint(heads4):
+        for w in compress(wl, map(stem4.__contains__, heads4)):
+            for stem, hit in stem4[w[:4]]:
+                if w.startswith(stem):
+                    for j in hit:
+                        v[j] += 0.5
+    if len(lw) > 1:
+        for pair in set(map(" ".join, zip(lw, lw[1:]))).intersection(pairs_d):
+            for j in pairs_d[pair]:
+                v[j] += 0.5
+    fn = sum(map(_FUNCTION.__contains__, lw))
+    agency = not ws.isdisjoint(names)
+    for j in _LEXICON_COLUMNS:  # one cue word is half the evidence, two or more all of it
+        if v[j] > 1.0:
+            v[j] = 1.0
+    v[19] = float(agency)
+    v[20] = float(agency and words <= 12)
+    v[_CUE_RELATED] = float(_starts_related(low))
+    if "@" in sample:
+        v[_MARK_EMAIL] = float(_EMAIL.search(sample) is not None)
+        v[_MARK_HANDLE] = float(_HANDLE.search(sample) is not None)
+    if _URLISH.search(low) is not None:  # "://", "www." or a listed TLD: then the full pattern
+        v[_MARK_URL] = float(_URL.search(sample) is not None)
+    if digits >= 4 and ("19" in sample or "20" in sample):
+        v[_MARK_YEAR] = float(_YEAR.search(sample) is not None)
+    if digits >= 2 or sample.isupper():
+        v[_MARK_CODE] = float(_may_hold_code(sample) and _CODE.search(sample) is not None)
+    if "/" in sample:
+        v[_MARK_SLASHSLUG] = float(_SLASHSLUG.search(sample) is not None)
+    v[_MARK_PAREN] = float(text[:1] == "(" and last == ")")
+    v[_SENTENCE_LIKE] = float(words >= 5 and text[:1].isupper() and last in '.!?"”»')
+    v[_FUNCTION_SHARE] = fn / ntok
+    v[_ABOUT_AGENCY] = v[_CUE_ABOUT] * v[19]
+    v[_CUE_COUNT] = sum(v[j] for j in _CUE_COLUMNS) / 3.0
+    v[_SAID_SENTENCE] = v[_CUE_SAID] * v[_SENTENCE_LIKE]
+    return v
 
 
 # --- the cheap test for a mark ------------------------------------------------------------------
@@ -357,15 +406,14 @@ def _text_may_bear_mark(text: str, words_of_mark: frozenset[str]) -> bool:
         return True
     if not ws.isdisjoint(_MARK_PAIR_FIRSTS) and not _MARK_PAIRS.isdisjoint(map(" ".join, zip(lw, lw[1:]))):
         return True
-    wl = list(ws)
-    heads = list(map(_HEAD4, wl))
-    if not _MARK_STEM_HEADS.isdisjoint(heads):  # cue stems, as paragraph_features reads them
-        for w in compress(wl, map(_MARK_STEM_HEADS.__contains__, heads)):
-            if any(w.startswith(stem) for stem, _ in _MARK_STEM4[w[:4]]):
+    if not _MARK_STEM_HEADS.isdisjoint(map(_HEAD4, ws)):  # cue stems, as paragraph_features reads them
+        for w in ws:
+            stems = _MARK_STEM4.get(w[:4])
+            if stems and any(w.startswith(stem) for stem, _ in stems):
                 return True
     if _URLISH.search(low) is not None:  # mark_url
         return True
-    return _CODE.search(sample) is not None  # mark_code (its pre-test only narrows the same search)
+    return _may_hold_code(sample) and _CODE.search(sample) is not None  # mark_code
 
 
 def may_bear_mark(paragraphs: Sequence[str], i: int, rs: RuleSet) -> bool:
