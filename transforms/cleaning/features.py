@@ -87,6 +87,13 @@ _CODE_HINT = re.compile(r"\d{6}-|[A-Z]\d")
 _CODE_CLASSES = bytes.maketrans(bytes(range(65, 91)) + bytes(range(48, 58)), b"A" * 26 + b"0" * 10)
 
 
+def _may_hold_year(sample: str) -> bool:
+    """False only when _YEAR cannot match ``sample`` (it needs four digits in a row)."""
+    if sample.isascii():
+        return b"0000" in sample.encode("ascii").translate(_CODE_CLASSES)
+    return True
+
+
 def _may_hold_code(sample: str) -> bool:
     """False only when _CODE cannot match ``sample``."""
     if sample.isascii():
@@ -161,6 +168,7 @@ _PAIR_ONLY = frozenset({"to", "time", "read", "up", "via", "story", "article", "
                         "news", "min", "minute", "minutes", "reading", "write"})
 _WORDS, _STEMS, _PAIRS = _lexicon()
 _WORDS = {k: v for k, v in _WORDS.items() if k not in _PAIR_ONLY}
+_PAIR_FIRSTS = frozenset(pair.split(" ", 1)[0] for pair in _PAIRS)
 # Stems by their first four letters: one failed dict lookup per word, in the common case.
 _STEM4: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
 for _stem, _ids in _STEMS.items():
@@ -327,8 +335,10 @@ def _text_features(text: str, names: frozenset[str]) -> list[float]:
                 if w.startswith(stem):
                     for j in hit:
                         v[j] += 0.5
-    if len(lw) > 1:
-        for pair in set(map(" ".join, zip(lw, lw[1:]))).intersection(pairs_d):
+    # Only pairs whose first word starts a lexicon pair can be one: most paragraphs have none.
+    if len(lw) > 1 and not ws.isdisjoint(_PAIR_FIRSTS):
+        firsts = _PAIR_FIRSTS
+        for pair in {f"{a} {b}" for a, b in zip(lw, lw[1:]) if a in firsts}.intersection(pairs_d):
             for j in pairs_d[pair]:
                 v[j] += 0.5
     fn = sum(map(_FUNCTION.__contains__, lw))
@@ -344,7 +354,7 @@ def _text_features(text: str, names: frozenset[str]) -> list[float]:
         v[_MARK_HANDLE] = float(_HANDLE.search(sample) is not None)
     if _URLISH.search(low) is not None:  # "://", "www." or a listed TLD: then the full pattern
         v[_MARK_URL] = float(_URL.search(sample) is not None)
-    if digits >= 4 and ("19" in sample or "20" in sample):
+    if digits >= 4 and ("19" in sample or "20" in sample) and _may_hold_year(sample):
         v[_MARK_YEAR] = float(_YEAR.search(sample) is not None)
     if digits >= 2 or sample.isupper():
         v[_MARK_CODE] = float(_may_hold_code(sample) and _CODE.search(sample) is not None)
