@@ -153,3 +153,15 @@ def test_cached_features_equal_fresh_ones_at_every_position():
     assert warm == cold
     assert warm[0][FEATURE_NAMES.index("is_first")] == 1.0 and warm[4][FEATURE_NAMES.index("is_first")] == 0.0
     assert warm[4][FEATURE_NAMES.index("prev_related")] == 1.0 and warm[0][FEATURE_NAMES.index("prev_related")] == 0.0
+
+
+def test_character_counts_by_byte_classes_equal_the_unicode_predicates():
+    import random
+
+    from transforms.cleaning.features import _char_counts
+
+    rng = random.Random(4)
+    alphabet = "aZ09 ,.éÉ“”’«»²\u0661ßİıǅΣσ\x00\x7f\x80ⅷ"  # ASCII, accents, quotes, odd digits and cases
+    for _ in range(5000):
+        t = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert _char_counts(t) == (sum(map(str.isalpha, t)), sum(map(str.isupper, t)), sum(map(str.isdigit, t)))

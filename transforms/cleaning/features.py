@@ -210,6 +210,7 @@ _TLDS = (".com", ".org", ".net", ".co", ".io", ".news", ".info", ".de", ".fr", "
 _UPPER_B = bytes(range(65, 91))
 _LOWER_B = bytes(range(97, 123))
 _DIGIT_B = bytes(range(48, 58))
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
 
 
 def _char_counts(text: str) -> tuple[int, int, int]:
@@ -220,7 +221,15 @@ def _char_counts(text: str) -> tuple[int, int, int]:
         upper = n - len(b.translate(None, _UPPER_B))
         lower = n - len(b.translate(None, _LOWER_B))
         return upper + lower, upper, n - len(b.translate(None, _DIGIT_B))
-    return (sum(map(str.isalpha, text)), sum(map(str.isupper, text)), sum(map(str.isdigit, text)))
+    # Mostly ASCII with a few curly quotes or accents: the ASCII part by byte classes, the rest (a
+    # few characters) one by one. For ASCII, isalpha, isupper and isdigit are the byte classes.
+    b = text.encode("ascii", "ignore")
+    n = len(b)
+    upper = n - len(b.translate(None, _UPPER_B))
+    lower = n - len(b.translate(None, _LOWER_B))
+    rest = _ASCII_RUN.sub("", text)
+    return (upper + lower + sum(map(str.isalpha, rest)), upper + sum(map(str.isupper, rest)),
+            n - len(b.translate(None, _DIGIT_B)) + sum(map(str.isdigit, rest)))
 
 
 def _scan_text(text: str) -> str:
