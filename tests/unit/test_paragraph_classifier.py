@@ -165,3 +165,15 @@ def test_character_counts_by_byte_classes_equal_the_unicode_predicates():
     for _ in range(5000):
         t = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
         assert _char_counts(t) == (sum(map(str.isalpha, t)), sum(map(str.isupper, t)), sum(map(str.isdigit, t)))
+
+
+def test_words_split_by_byte_tables_equal_the_translate_split():
+    import random
+
+    from transforms.cleaning.features import _PUNCT_TO_SPACE, _words_of
+
+    rng = random.Random(2)
+    alphabet = "ab ,.;:!?\"()[]{}|/*+=<>#-'x1é«»“”„…·•—–\u00a0\u2003\ud800"  # lone surrogate too
+    for _ in range(5000):
+        t = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert _words_of(t) == t.translate(_PUNCT_TO_SPACE).split(), repr(t)

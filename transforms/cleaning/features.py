@@ -63,6 +63,7 @@ _RELATED_STARTS = (
 # findall); hyphens and apostrophes inside words stay ("state-run", "e-mail").
 _PUNCT_TO_SPACE = str.maketrans({c: " " for c in ',.;:!?"()[]{}«»“”„…|/·•—–*+=<>#'})
 _ASCII_PUNCT = "".join(c for c in map(chr, _PUNCT_TO_SPACE) if c.isascii())
+_OTHER_PUNCT = tuple(c for c in map(chr, _PUNCT_TO_SPACE) if not c.isascii())
 _ASCII_PUNCT_TO_SPACE = bytes.maketrans(_ASCII_PUNCT.encode(), b" " * len(_ASCII_PUNCT))
 
 
@@ -71,7 +72,13 @@ def _words_of(low: str) -> list[str]:
     a dict lookup per character: several times faster)."""
     if low.isascii():
         return low.encode("ascii").translate(_ASCII_PUNCT_TO_SPACE).decode("ascii").split()
-    return low.translate(_PUNCT_TO_SPACE).split()
+    # UTF-8 bytes of other characters are all >= 0x80, so the table leaves them be; the few other
+    # punctuation characters are replaced one by one (each maps to a space on its own, as in translate).
+    t = low.encode("utf-8", "surrogatepass").translate(_ASCII_PUNCT_TO_SPACE).decode("utf-8", "surrogatepass")
+    for c in _OTHER_PUNCT:
+        if c in t:
+            t = t.replace(c, " ")
+    return t.split()
 
 
 _YEAR = re.compile(r"\b(?:19[5-9]\d|20[0-4]\d)\b")
