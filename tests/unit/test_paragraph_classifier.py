@@ -127,17 +127,19 @@ def test_the_cheap_mark_test_never_rules_out_a_paragraph_bearing_a_mark():
 def test_the_code_pre_test_lets_every_reference_code_through():
     import random
 
-    from transforms.cleaning.features import _CODE, _may_hold_code
+    from transforms.cleaning.features import _CODE, _YEAR, _may_hold_code, _may_hold_year
 
     codes = ["xin:202405-0312-123", "240512-0301-1234", "AB12", "KL07BX", "ref AB12 here", "ÉTÉ AB12"]
     assert all(_CODE.search(c) and _may_hold_code(c) for c in codes)
     assert not _may_hold_code("The board met on 12 May 2024 and said so.")
     rng = random.Random(5)
-    alphabet = "aAbZ09-: /xX\u0661\u0662é"  # Arabic-Indic digits are digits to the pattern too
+    alphabet = "aAbZ0129-: /xX\u0661\u0662é“"  # Arabic-Indic digits are digits to the pattern too
     for _ in range(20000):
         t = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20)))
         if _CODE.search(t):
             assert _may_hold_code(t), t
+        if _YEAR.search(t):
+            assert _may_hold_year(t), t
 
 
 def test_cached_features_equal_fresh_ones_at_every_position():

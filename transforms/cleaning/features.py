@@ -96,17 +96,26 @@ _CODE_CLASSES = bytes.maketrans(bytes(range(65, 91)) + bytes(range(48, 58)), b"A
 
 def _may_hold_year(sample: str) -> bool:
     """False only when _YEAR cannot match ``sample`` (it needs four digits in a row)."""
-    if sample.isascii():
-        return b"0000" in sample.encode("ascii").translate(_CODE_CLASSES)
-    return True
+    b = _classes(sample)
+    return b is None or b"0000" in b
 
 
 def _may_hold_code(sample: str) -> bool:
     """False only when _CODE cannot match ``sample``."""
+    b = _classes(sample)
+    if b is None:
+        return _CODE_HINT.search(sample) is not None
+    return b"A0" in b or b"000000-" in b
+
+
+def _classes(sample: str) -> bytes | None:
+    """``sample`` as bytes with capitals as "A" and digits as "0", or None when it holds a digit
+    outside ASCII (the patterns' \\d takes those too). Other characters become bytes >= 0x80."""
     if sample.isascii():
-        b = sample.encode("ascii").translate(_CODE_CLASSES)
-        return b"A0" in b or b"000000-" in b
-    return _CODE_HINT.search(sample) is not None
+        return sample.encode("ascii").translate(_CODE_CLASSES)
+    if any(map(str.isdigit, _ASCII_RUN.sub("", sample))):  # isdigit takes every \d and more
+        return None
+    return sample.encode("utf-8", "surrogatepass").translate(_CODE_CLASSES)
 _SLASHSLUG = re.compile(r"(?<![\w/])[a-z]{2,4}(?:-[a-z]{2,4})?/[a-z]{2,4}(?:/[a-z]{2,4})*(?![\w/])")
 # A paragraph that is nothing but short letter groups: "NFZ ZUL GR", "jm/sst", "cor-abc/def".
 _SLUG = re.compile(r"[A-Za-z]{1,6}(?:[ /.,;-]{1,3}[A-Za-z]{1,6}){0,6}[ .;]*")
