@@ -257,7 +257,8 @@ def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: Boile
     verdicts = model.judge(kept, rs)
     # A first paragraph followed by the dateline paragraph stands above the story (a licence or
     # "originally published by" line), so it is no lede to protect.
-    above_dateline = (res.dateline is None and len(kept) > 1
+    # Only the first paragraph's verdict needs it: the dateline search is skipped for the others.
+    above_dateline = (verdicts[0] is not None and res.dateline is None and len(kept) > 1
                       and rs.matchers["dateline"].first(kept[1], "match") is not None)
     drop = {i for i, v in enumerate(verdicts) if v is not None
             and (i > 0 or above_dateline or _words(kept[0]) <= _LEDE_WORDS or v.score >= _LEDE_SCORE)}

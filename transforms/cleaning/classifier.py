@@ -3,9 +3,10 @@
 A multinomial logistic regression over :mod:`transforms.cleaning.features`, trained by scikit-learn
 (``python -m transforms.cleaning.train``) and shipped as a versioned JSON file in the package
 (``models/paragraphs.json``: feature names, the coefficients of a boilerplate-or-content model and
-of a model naming the boilerplate kind, the decision threshold and what it was trained on). At run time it is evaluated here with numpy, all paragraphs
-of an item in one matrix product, so no scikit-learn is needed on the workers and the cost per item
-is a few microseconds beyond the features.
+of a model naming the boilerplate kind, the decision threshold and what it was trained on). At run
+time it is evaluated here in plain Python over the few paragraphs that may bear a mark of
+boilerplate (a cheap test rules the others out first, see ``features.may_bear_mark``), so no
+scikit-learn is needed on the workers and numpy's per-call overhead is not paid on a row or two.
 
 A paragraph is dropped when the probability that it is boilerplate reaches the model's threshold
 (set high enough that story sentences stay: losing a sentence is worse than leaking a line). Its
@@ -16,14 +17,16 @@ probability that the paragraph is boilerplate.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import mul
 from pathlib import Path
 
 import numpy as np
 
-from .features import EVIDENCE_COLUMNS, FEATURE_NAMES, paragraph_features
+from .features import EVIDENCE_COLUMNS, FEATURE_NAMES, may_bear_mark, paragraph_features
 from .rulepacks import RuleSet
 
 MODEL_PATH = Path(__file__).with_name("models") / "paragraphs.json"
@@ -56,6 +59,14 @@ class ParagraphModel:
     threshold: float          # drop when P(boilerplate) >= threshold
     # Never drop a paragraph longer than this: an about-paragraph is long, a story paragraph longer.
     max_words: int
+    # The same coefficients as Python floats, for judge's plain-Python sums.
+    _w: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _kinds: tuple[tuple[tuple[float, ...], float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_w", tuple(self.weights.tolist()))
+        object.__setattr__(self, "_kinds", tuple(zip(map(tuple, self.kind_coef.tolist()),
+                                                     self.kind_intercept.tolist())))
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> ParagraphModel:
@@ -83,22 +94,25 @@ class ParagraphModel:
         n = len(paragraphs)
         # Only paragraphs boilerplate can be are read: the last three, and short ones elsewhere (a
         # long paragraph amid the story is story). This keeps the cost within the cleaning budget.
+        # Of those, only the ones that may bear a mark can go (see below), so the features are
+        # computed for them alone; a cheap test of the marks rules out the others.
         cand = [i for i, t in enumerate(paragraphs)
-                if n - i <= TAIL or t.count(" ") < SHORT_WORDS]
+                if (n - i <= TAIL or t.count(" ") < SHORT_WORDS) and may_bear_mark(paragraphs, i, rs)]
         out: list[Verdict | None] = [None] * n
         if not cand:
             return out
-        x = np.asarray(paragraph_features(paragraphs, rs, only=cand), dtype=np.float64)
-        p_bp = 1.0 / (1.0 + np.exp(-(x @ self.weights + self.bias)))
-        # Form alone (short, at the end) never removes text: a story's last line looks like that
-        # too. A paragraph goes only when it also bears a mark (a cue word, an address, a code …).
-        marked = x[:, EVIDENCE_COLUMNS].any(axis=1).tolist()
-        rows = [r for r, (i, p) in enumerate(zip(cand, p_bp.tolist()))
-                if p >= self.threshold and marked[r] and paragraphs[i].count(" ") + 1 <= self.max_words]
-        if rows:
-            kind_logits = x[rows] @ self.kind_coef.T + self.kind_intercept
-            for r, k in zip(rows, kind_logits.argmax(axis=1).tolist()):
-                out[cand[r]] = Verdict(kind=self.kinds[k], score=float(p_bp[r]))
+        # A few rows at most: plain Python sums beat numpy's per-call overhead on matrices this small.
+        w, bias, threshold, max_words = self._w, self.bias, self.threshold, self.max_words
+        for i, v in zip(cand, paragraph_features(paragraphs, rs, only=cand)):
+            # Form alone (short, at the end) never removes text: a story's last line looks like that
+            # too. A paragraph goes only when it also bears a mark (a cue word, an address, a code …).
+            if not any(v[j] for j in EVIDENCE_COLUMNS) or paragraphs[i].count(" ") + 1 > max_words:
+                continue
+            z = sum(map(mul, v, w)) + bias
+            p = 1.0 / (1.0 + math.exp(-z)) if z > -700.0 else 0.0  # math.exp overflows where numpy's is inf
+            if p >= threshold:
+                logits = [sum(map(mul, v, c)) + b for c, b in self._kinds]
+                out[i] = Verdict(kind=self.kinds[logits.index(max(logits))], score=p)
         return out
 
 

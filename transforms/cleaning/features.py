@@ -16,6 +16,8 @@ expressions, and a long paragraph is read at its two ends only, where boilerplat
 from __future__ import annotations
 
 import math
+import operator
+from itertools import compress
 import re
 from collections.abc import Sequence
 
@@ -60,11 +62,60 @@ _RELATED_STARTS = (
 # Punctuation around words becomes space (str.translate, in C: several times faster than a regex
 # findall); hyphens and apostrophes inside words stay ("state-run", "e-mail").
 _PUNCT_TO_SPACE = str.maketrans({c: " " for c in ',.;:!?"()[]{}«»“”„…|/·•—–*+=<>#'})
+_ASCII_PUNCT = "".join(c for c in map(chr, _PUNCT_TO_SPACE) if c.isascii())
+_OTHER_PUNCT = tuple(c for c in map(chr, _PUNCT_TO_SPACE) if not c.isascii())
+_ASCII_PUNCT_TO_SPACE = bytes.maketrans(_ASCII_PUNCT.encode(), b" " * len(_ASCII_PUNCT))
+
+
+def _words_of(low: str) -> list[str]:
+    """``low.translate(_PUNCT_TO_SPACE).split()``; for ASCII text by bytes.translate (a table, not
+    a dict lookup per character: several times faster)."""
+    if low.isascii():
+        return low.encode("ascii").translate(_ASCII_PUNCT_TO_SPACE).decode("ascii").split()
+    # UTF-8 bytes of other characters are all >= 0x80, so the table leaves them be; the few other
+    # punctuation characters are replaced one by one (each maps to a space on its own, as in translate).
+    t = low.encode("utf-8", "surrogatepass").translate(_ASCII_PUNCT_TO_SPACE).decode("utf-8", "surrogatepass")
+    for c in _OTHER_PUNCT:
+        if c in t:
+            t = t.replace(c, " ")
+    return t.split()
+
+
 _YEAR = re.compile(r"\b(?:19[5-9]\d|20[0-4]\d)\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.\w")
 _HANDLE = re.compile(r"(?<![\w@])@\w{2,}")
 _URL = re.compile(r"https?://|\bwww\.|\b[\w-]+\.(?:com|org|net|co|io|news|info|de|fr|es|it|id|tr|ru|my|in|pk|jp|cn)\b")
 _CODE = re.compile(r"\b[a-z]{2,5}:\d{6}-\d{2,4}-\d{3,}|\b\d{6}-\d{2,4}-\d{4,}|\b[A-Z]{2,}\d{2,}[A-Z]*\b")
+# What every match of _CODE contains (six digits and a hyphen, or a capital before a digit): a fast
+# search that spares the slow one on prose.
+_CODE_HINT = re.compile(r"\d{6}-|[A-Z]\d")
+# For ASCII text the same test by bytes.translate (capitals to "A", digits to "0") and two substring
+# searches in C: a regular expression is slow to try at every position of a paragraph.
+_CODE_CLASSES = bytes.maketrans(bytes(range(65, 91)) + bytes(range(48, 58)), b"A" * 26 + b"0" * 10)
+
+
+def _may_hold_year(sample: str) -> bool:
+    """False only when _YEAR cannot match ``sample`` (it needs four digits in a row)."""
+    b = _classes(sample)
+    return b is None or b"0000" in b
+
+
+def _may_hold_code(sample: str) -> bool:
+    """False only when _CODE cannot match ``sample``."""
+    b = _classes(sample)
+    if b is None:
+        return _CODE_HINT.search(sample) is not None
+    return b"A0" in b or b"000000-" in b
+
+
+def _classes(sample: str) -> bytes | None:
+    """``sample`` as bytes with capitals as "A" and digits as "0", or None when it holds a digit
+    outside ASCII (the patterns' \\d takes those too). Other characters become bytes >= 0x80."""
+    if sample.isascii():
+        return sample.encode("ascii").translate(_CODE_CLASSES)
+    if any(map(str.isdigit, _ASCII_RUN.sub("", sample))):  # isdigit takes every \d and more
+        return None
+    return sample.encode("utf-8", "surrogatepass").translate(_CODE_CLASSES)
 _SLASHSLUG = re.compile(r"(?<![\w/])[a-z]{2,4}(?:-[a-z]{2,4})?/[a-z]{2,4}(?:/[a-z]{2,4})*(?![\w/])")
 # A paragraph that is nothing but short letter groups: "NFZ ZUL GR", "jm/sst", "cor-abc/def".
 _SLUG = re.compile(r"[A-Za-z]{1,6}(?:[ /.,;-]{1,3}[A-Za-z]{1,6}){0,6}[ .;]*")
@@ -133,6 +184,7 @@ _PAIR_ONLY = frozenset({"to", "time", "read", "up", "via", "story", "article", "
                         "news", "min", "minute", "minutes", "reading", "write"})
 _WORDS, _STEMS, _PAIRS = _lexicon()
 _WORDS = {k: v for k, v in _WORDS.items() if k not in _PAIR_ONLY}
+_PAIR_FIRSTS = frozenset(pair.split(" ", 1)[0] for pair in _PAIRS)
 # Stems by their first four letters: one failed dict lookup per word, in the common case.
 _STEM4: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
 for _stem, _ids in _STEMS.items():
@@ -174,6 +226,7 @@ _TLDS = (".com", ".org", ".net", ".co", ".io", ".news", ".info", ".de", ".fr", "
 _UPPER_B = bytes(range(65, 91))
 _LOWER_B = bytes(range(97, 123))
 _DIGIT_B = bytes(range(48, 58))
+_ASCII_RUN = re.compile(r"[\x00-\x7f]+")
 
 
 def _char_counts(text: str) -> tuple[int, int, int]:
@@ -184,7 +237,15 @@ def _char_counts(text: str) -> tuple[int, int, int]:
         upper = n - len(b.translate(None, _UPPER_B))
         lower = n - len(b.translate(None, _LOWER_B))
         return upper + lower, upper, n - len(b.translate(None, _DIGIT_B))
-    return (sum(map(str.isalpha, text)), sum(map(str.isupper, text)), sum(map(str.isdigit, text)))
+    # Mostly ASCII with a few curly quotes or accents: the ASCII part by byte classes, the rest (a
+    # few characters) one by one. For ASCII, isalpha, isupper and isdigit are the byte classes.
+    b = text.encode("ascii", "ignore")
+    n = len(b)
+    upper = n - len(b.translate(None, _UPPER_B))
+    lower = n - len(b.translate(None, _LOWER_B))
+    rest = _ASCII_RUN.sub("", text)
+    return (upper + lower + sum(map(str.isalpha, rest)), upper + sum(map(str.isupper, rest)),
+            n - len(b.translate(None, _DIGIT_B)) + sum(map(str.isdigit, rest)))
 
 
 def _scan_text(text: str) -> str:
@@ -197,22 +258,50 @@ def _starts_related(low: str) -> bool:
     return low.startswith(_RELATED_STARTS)
 
 
+_I = _INDEX
+_CUE_RELATED, _MARK_EMAIL, _MARK_HANDLE, _MARK_URL, _MARK_YEAR, _MARK_CODE, _MARK_SLASHSLUG, _MARK_PAREN = (
+    _I["cue_related"], _I["mark_email"], _I["mark_handle"], _I["mark_url"], _I["mark_year"], _I["mark_code"],
+    _I["mark_slashslug"], _I["mark_paren"])
+_PREV_RELATED, _PREV_RELATED_SHORT, _SENTENCE_LIKE, _FUNCTION_SHARE = (
+    _I["prev_related"], _I["prev_related_short"], _I["sentence_like"], _I["function_share"])
+_ABOUT_AGENCY, _CUE_ABOUT, _CUE_COUNT, _SAID_SENTENCE, _CUE_SAID = (
+    _I["about_agency"], _I["cue_about"], _I["cue_count"], _I["said_sentence"], _I["cue_said"])
+_FEATURE_CACHE_SIZE = 4096
+# rule set id -> (rule set, text -> the features of a paragraph that depend on its text alone)
+_FEATURE_CACHES: dict[int, tuple[RuleSet, dict[str, list[float]]]] = {}
+
+
+def _feature_cache(rs: RuleSet) -> dict[str, list[float]]:
+    hit = _FEATURE_CACHES.get(id(rs))
+    if hit is not None and hit[0] is rs:
+        return hit[1]
+    if len(_FEATURE_CACHES) > 8:
+        _FEATURE_CACHES.clear()
+    _FEATURE_CACHES[id(rs)] = (rs, {})
+    return _FEATURE_CACHES[id(rs)][1]
+
+
 def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
                        only: Sequence[int] | None = None) -> list[list[float]]:
     """One feature vector (in ``FEATURE_NAMES`` order) per paragraph, in context of its item.
 
     ``only``: the indexes to compute (the others are not returned), for callers that judge a few.
     """
-    names, tags = _agency_names(rs)
+    names, _ = _agency_names(rs)
+    cache = _feature_cache(rs)
     n = len(paragraphs)
-    width = len(FEATURE_NAMES)
-    idx = _INDEX
-    words_d, stem4, pairs_d = _WORDS, _STEM4, _PAIRS
     out: list[list[float]] = []
     for i in (range(n) if only is None else only):
         text = paragraphs[i]
-        v = [0.0] * width
-        v[0] = 1.0
+        # What depends on the text alone is computed once per text (site chrome repeats across
+        # items); where the paragraph stands and what precedes it are added per item.
+        base = cache.get(text)
+        if base is None:
+            base = _text_features(text, names)
+            if len(cache) >= _FEATURE_CACHE_SIZE:  # bounded: story text does not repeat
+                cache.clear()
+            cache[text] = base
+        v = base.copy()
         from_end = n - 1 - i
         v[1] = float(i == 0)
         v[2] = float(from_end == 0)
@@ -220,77 +309,172 @@ def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
         v[4] = float(from_end <= 2)
         v[5] = i / (n - 1) if n > 1 else 0.0
         v[6] = 1.0 / (1 + from_end)
-        words = text.count(" ") + 1 if text else 0
-        v[7] = math.log1p(words)
-        v[8] = float(words <= 3)
-        v[9] = float(words <= 8)
-        v[10] = float(words <= 20)
-        v[11] = float(words > 60)
-        last = text[-1] if text else ""
-        v[12] = float(last in _END_PUNCT)
-        v[13] = float(last == ":")
-        sample = _scan_text(text)
-        letters, upper, digits = _char_counts(sample)
-        v[14] = upper / (letters or 1)
-        v[15] = digits / max(1, len(sample))
-        toks = sample.split()
-        ntok = max(1, len(toks))
-        v[16] = sum(map(str.istitle, toks)) / ntok
-        v[17] = float(any(s in sample for s in _SEPARATORS))
-        # Desk slugs are in one case or joined by slashes ("NFZ ZUL GR", "mhe/ads/DP/zb"); a short
-        # headline is capitalized.
-        v[18] = float(words <= 7 and (text.isupper() or text.islower() or "/" in text)
-                      and _SLUG.fullmatch(text) is not None)
-        low = sample.lower()
-        lw = low.translate(_PUNCT_TO_SPACE).split()
-        # Set operations in C instead of a Python loop per word: distinct words, their first four
-        # letters (for stems) and adjacent pairs, each intersected with the lexicon.
-        ws = set(lw)
-        for w in ws.intersection(words_d):
-            for j in words_d[w]:
-                v[j] += 0.5
-        heads = {w[:4] for w in ws}.intersection(stem4)
-        if heads:
-            for w in ws:
-                cands = stem4.get(w[:4]) if w[:4] in heads else None
-                if cands:
-                    for stem, hit in cands:
-                        if w.startswith(stem):
-                            for j in hit:
-                                v[j] += 0.5
-        if len(lw) > 1:
-            for pair in set(map(" ".join, zip(lw, lw[1:]))).intersection(pairs_d):
-                for j in pairs_d[pair]:
-                    v[j] += 0.5
-        fn = sum(map(_FUNCTION.__contains__, lw))
-        agency = not ws.isdisjoint(names)
-        for j in _LEXICON_COLUMNS:  # one cue word is half the evidence, two or more all of it
-            if v[j] > 1.0:
-                v[j] = 1.0
-        v[19] = float(agency)
-        v[20] = float(agency and words <= 12)
-        v[idx["cue_related"]] = float(_starts_related(low))
-        if "@" in sample:
-            v[idx["mark_email"]] = float(_EMAIL.search(sample) is not None)
-            v[idx["mark_handle"]] = float(_HANDLE.search(sample) is not None)
-        if "://" in low or "www." in low or any(t in low for t in _TLDS):
-            v[idx["mark_url"]] = float(_URL.search(sample) is not None)
-        if digits >= 4 and ("19" in sample or "20" in sample):
-            v[idx["mark_year"]] = float(_YEAR.search(sample) is not None)
-        if digits >= 2 or sample.isupper():
-            v[idx["mark_code"]] = float(_CODE.search(sample) is not None)
-        if "/" in sample:
-            v[idx["mark_slashslug"]] = float(_SLASHSLUG.search(sample) is not None)
-        v[idx["mark_paren"]] = float(text[:1] == "(" and last == ")")
         if i > 0:
             p = paragraphs[i - 1]
             if p.count(" ") < 12 and _starts_related(p[:40].lower()):
-                v[idx["prev_related"]] = 1.0
-                v[idx["prev_related_short"]] = float(words <= 20)
-        v[idx["sentence_like"]] = float(words >= 5 and text[:1].isupper() and last in '.!?"”»')
-        v[idx["function_share"]] = fn / ntok
-        v[idx["about_agency"]] = v[idx["cue_about"]] * v[19]
-        v[idx["cue_count"]] = sum(v[j] for j in _CUE_COLUMNS) / 3.0
-        v[idx["said_sentence"]] = v[idx["cue_said"]] * v[idx["sentence_like"]]
+                v[_PREV_RELATED] = 1.0
+                v[_PREV_RELATED_SHORT] = float((text.count(" ") + 1 if text else 0) <= 20)
         out.append(v)
     return out
+
+
+def _text_features(text: str, names: frozenset[str]) -> list[float]:
+    """The features of ``text`` that do not depend on its place in the item (those stay 0.0)."""
+    words_d, stem4, pairs_d = _WORDS, _STEM4, _PAIRS
+    v = [0.0] * len(FEATURE_NAMES)
+    v[0] = 1.0
+    words = text.count(" ") + 1 if text else 0
+    v[7] = math.log1p(words)
+    v[8] = float(words <= 3)
+    v[9] = float(words <= 8)
+    v[10] = float(words <= 20)
+    v[11] = float(words > 60)
+    last = text[-1] if text else ""
+    v[12] = float(last in _END_PUNCT)
+    v[13] = float(last == ":")
+    sample = _scan_text(text)
+    letters, upper, digits = _char_counts(sample)
+    v[14] = upper / (letters or 1)
+    v[15] = digits / max(1, len(sample))
+    toks = sample.split()
+    ntok = max(1, len(toks))
+    v[16] = sum(map(str.istitle, toks)) / ntok
+    v[17] = float(any(s in sample for s in _SEPARATORS))
+    # Desk slugs are in one case or joined by slashes ("NFZ ZUL GR", "mhe/ads/DP/zb"); a short
+    # headline is capitalized.
+    v[18] = float(words <= 7 and (text.isupper() or text.islower() or "/" in text)
+                  and _SLUG.fullmatch(text) is not None)
+    low = sample.lower()
+    lw = _words_of(low)
+    # Set operations in C instead of a Python loop per word: distinct words, their first four
+    # letters (for stems) and adjacent pairs, each intersected with the lexicon.
+    ws = set(lw)
+    for w in ws.intersection(words_d):
+        for j in words_d[w]:
+            v[j] += 0.5
+    wl = list(ws)
+    heads4 = list(map(_HEAD4, wl))
+    if not stem4.keys().isdisjoint(heads4):
+        for w in compress(wl, map(stem4.__contains__, heads4)):
+            for stem, hit in stem4[w[:4]]:
+                if w.startswith(stem):
+                    for j in hit:
+                        v[j] += 0.5
+    # Only pairs whose first word starts a lexicon pair can be one: most paragraphs have none.
+    if len(lw) > 1 and not ws.isdisjoint(_PAIR_FIRSTS):
+        firsts = _PAIR_FIRSTS
+        for pair in {f"{a} {b}" for a, b in zip(lw, lw[1:]) if a in firsts}.intersection(pairs_d):
+            for j in pairs_d[pair]:
+                v[j] += 0.5
+    fn = sum(map(_FUNCTION.__contains__, lw))
+    agency = not ws.isdisjoint(names)
+    for j in _LEXICON_COLUMNS:  # one cue word is half the evidence, two or more all of it
+        if v[j] > 1.0:
+            v[j] = 1.0
+    v[19] = float(agency)
+    v[20] = float(agency and words <= 12)
+    v[_CUE_RELATED] = float(_starts_related(low))
+    if "@" in sample:
+        v[_MARK_EMAIL] = float(_EMAIL.search(sample) is not None)
+        v[_MARK_HANDLE] = float(_HANDLE.search(sample) is not None)
+    if _URLISH.search(low) is not None:  # "://", "www." or a listed TLD: then the full pattern
+        v[_MARK_URL] = float(_URL.search(sample) is not None)
+    if digits >= 4 and ("19" in sample or "20" in sample) and _may_hold_year(sample):
+        v[_MARK_YEAR] = float(_YEAR.search(sample) is not None)
+    if digits >= 2 or sample.isupper():
+        v[_MARK_CODE] = float(_may_hold_code(sample) and _CODE.search(sample) is not None)
+    if "/" in sample:
+        v[_MARK_SLASHSLUG] = float(_SLASHSLUG.search(sample) is not None)
+    v[_MARK_PAREN] = float(text[:1] == "(" and last == ")")
+    v[_SENTENCE_LIKE] = float(words >= 5 and text[:1].isupper() and last in '.!?"”»')
+    v[_FUNCTION_SHARE] = fn / ntok
+    v[_ABOUT_AGENCY] = v[_CUE_ABOUT] * v[19]
+    v[_CUE_COUNT] = sum(v[j] for j in _CUE_COLUMNS) / 3.0
+    v[_SAID_SENTENCE] = v[_CUE_SAID] * v[_SENTENCE_LIKE]
+    return v
+
+
+# --- the cheap test for a mark ------------------------------------------------------------------
+# The classifier drops only paragraphs bearing a mark (an EVIDENCE_COLUMNS feature), and most
+# paragraphs it looks at bear none: story lines at the end of an item. ``may_bear_mark`` answers
+# "could any evidence column be non-zero?" with str methods and set tests in C, so that the full
+# vector is computed for the few that could. It may say yes for a paragraph without a mark (the
+# full features then decide), never no for one with a mark: every test below is implied by the
+# feature it stands for (see paragraph_features).
+_EVIDENCE_IDS = frozenset(EVIDENCE_COLUMNS)
+
+
+def _bearing(d: dict[str, tuple[int, ...]]) -> frozenset[str]:
+    return frozenset(k for k, ids in d.items() if _EVIDENCE_IDS.intersection(ids))
+
+
+_MARK_WORDS = _bearing(_WORDS)
+_MARK_STEM4: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+    head: kept for head, stems in _STEM4.items()
+    if (kept := tuple((stem, ids) for stem, ids in stems if _EVIDENCE_IDS.intersection(ids)))}
+_MARK_STEM_HEADS = frozenset(_MARK_STEM4)
+_MARK_PAIRS = _bearing(_PAIRS)
+# A pair needs its first word among the paragraph's words: a set test before the pairs are made.
+_MARK_PAIR_FIRSTS = frozenset(pair.split(" ", 1)[0] for pair in _MARK_PAIRS)
+_HEAD4 = operator.itemgetter(slice(0, 4))
+# Implied by mark_url's own pre-test ("://", "www." or a listed TLD in the lowered text).
+_URLISH = re.compile(r"://|www\.|\.(?:" + "|".join(t[1:] for t in _TLDS) + ")")
+_MARK_CACHE_SIZE = 4096
+# rule set id -> (rule set, words of a mark incl. its agency names, text -> may bear a mark)
+_MARK_CACHES: dict[int, tuple[RuleSet, frozenset[str], dict[str, bool]]] = {}
+
+
+def _mark_cache(rs: RuleSet) -> tuple[frozenset[str], dict[str, bool]]:
+    hit = _MARK_CACHES.get(id(rs))
+    if hit is not None and hit[0] is rs:
+        return hit[1], hit[2]
+    if len(_MARK_CACHES) > 8:
+        _MARK_CACHES.clear()
+    words = _MARK_WORDS | _agency_names(rs)[0]
+    _MARK_CACHES[id(rs)] = (rs, words, {})
+    return words, _MARK_CACHES[id(rs)][2]
+
+
+def _text_may_bear_mark(text: str, words_of_mark: frozenset[str]) -> bool:
+    sample = _scan_text(text)
+    if "@" in sample or "/" in sample:  # mark_email, mark_handle, mark_slashslug (and slug_only's "/")
+        return True
+    last = text[-1:]
+    if text[:1] == "(" and last == ")":  # mark_paren
+        return True
+    if text.count(" ") + 1 <= 7 and (text.isupper() or text.islower() or "/" in text):  # slug_only
+        return True
+    low = sample.lower()
+    if low.startswith(_RELATED_STARTS):  # cue_related
+        return True
+    lw = _words_of(low)
+    ws = set(lw)
+    if not ws.isdisjoint(words_of_mark):  # cue words (all but cue_said), agency_name
+        return True
+    if not ws.isdisjoint(_MARK_PAIR_FIRSTS) and not _MARK_PAIRS.isdisjoint(map(" ".join, zip(lw, lw[1:]))):
+        return True
+    if not _MARK_STEM_HEADS.isdisjoint(map(_HEAD4, ws)):  # cue stems, as paragraph_features reads them
+        for w in ws:
+            stems = _MARK_STEM4.get(w[:4])
+            if stems and any(w.startswith(stem) for stem, _ in stems):
+                return True
+    if _URLISH.search(low) is not None:  # mark_url
+        return True
+    return _may_hold_code(sample) and _CODE.search(sample) is not None  # mark_code
+
+
+def may_bear_mark(paragraphs: Sequence[str], i: int, rs: RuleSet) -> bool:
+    """False only when no evidence feature of paragraph ``i`` can be non-zero (see above)."""
+    if i > 0:  # prev_related, prev_related_short: as paragraph_features tests the paragraph before
+        p = paragraphs[i - 1]
+        if p.count(" ") < 12 and _starts_related(p[:40].lower()):
+            return True
+    text = paragraphs[i]
+    words_of_mark, cache = _mark_cache(rs)
+    hit = cache.get(text)
+    if hit is None:
+        hit = _text_may_bear_mark(text, words_of_mark)
+        if len(cache) >= _MARK_CACHE_SIZE:  # bounded: site chrome repeats, story text does not
+            cache.clear()
+        cache[text] = hit
+    return hit
