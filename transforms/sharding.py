@@ -33,6 +33,7 @@ from typing import Any, Generic, TypeVar
 
 from apache_beam.coders import BytesCoder, PickleCoder, StrUtf8Coder, VarIntCoder
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec
+from apache_beam.utils.timestamp import Timestamp
 
 __all__ = [
     "LOCAL_SHARDS",
@@ -77,6 +78,16 @@ def shard_of(key: str | bytes, shards: int) -> str:
 def round_up(micros: int, tick: int) -> int:
     """``micros`` rounded up to a multiple of ``tick``: a timer per tick rather than per entry."""
     return -(-micros // tick) * tick
+
+
+def schedule_expiry(due: int, tick: int, expire_at, expiry, *, reset: bool = False) -> None:
+    """Set a shard's expiry timer at ``due`` rounded up to ``tick`` when that is earlier than the one
+    set (``expire_at`` remembers it); ``reset`` replaces it, after an expiry pass."""
+    wanted = round_up(due, tick)
+    current = None if reset else expire_at.read()
+    if current is None or wanted < current:
+        expiry.set(Timestamp(micros=wanted))
+        expire_at.write(wanted)
 
 
 def snapshot_spec() -> ReadModifyWriteStateSpec:

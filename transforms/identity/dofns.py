@@ -159,11 +159,7 @@ class DedupVersionsSharded(beam.DoFn):
             entry = (state.version, tuple(state.hashes), due)
             held.value[key] = entry
             _JOURNAL.record(held, ("put", key, entry), snapshot=snapshot, log=log, token=token)
-            wanted = sharding.round_up(due, self.tick_micros)
-            current = expire_at.read()
-            if current is None or wanted < current:
-                expiry.set(Timestamp(micros=wanted))
-                expire_at.write(wanted)
+            sharding.schedule_expiry(due, self.tick_micros, expire_at, expiry)
         yield out
 
     @on_timer(EXPIRY)
@@ -179,9 +175,8 @@ class DedupVersionsSharded(beam.DoFn):
             expire_at.clear()
             return
         _JOURNAL.record(held, change, snapshot=snapshot, log=log, token=token)
-        wanted = sharding.round_up(min(entry[2] for entry in held.value.values()), self.tick_micros)
-        expiry.set(Timestamp(micros=wanted))
-        expire_at.write(wanted)
+        sharding.schedule_expiry(min(entry[2] for entry in held.value.values()), self.tick_micros,
+                                 expire_at, expiry, reset=True)
 
 
 class _DedupGroup(beam.DoFn):

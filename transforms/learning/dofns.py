@@ -303,11 +303,7 @@ class _CleanLearnedSharded(beam.DoFn):
             held.value.expiry[feed_id] = due
             self.journal.record(held, ("observe", feed_id, lines, at, story, now, due),
                                 snapshot=snapshot, log=log, token=token)
-            wanted = sharding.round_up(due, self.tick_micros)
-            current = expire_at.read()
-            if current is None or wanted < current:
-                expiry.set(Timestamp(micros=wanted))
-                expire_at.write(wanted)
+            sharding.schedule_expiry(due, self.tick_micros, expire_at, expiry)
             return rows
 
         yield self.chain.unit(learner, msg, raw, observe)
@@ -327,9 +323,8 @@ class _CleanLearnedSharded(beam.DoFn):
             return
         if gone:
             self.journal.record(held, ("forget", gone), snapshot=snapshot, log=log, token=token)
-        wanted = sharding.round_up(min(held.value.expiry.values()), self.tick_micros)
-        expiry.set(Timestamp(micros=wanted))
-        expire_at.write(wanted)
+        sharding.schedule_expiry(min(held.value.expiry.values()), self.tick_micros, expire_at, expiry,
+                                 reset=True)
 
 
 # -- batch -----------------------------------------------------------------------------------------

@@ -500,11 +500,7 @@ class _MatchIndexStep(beam.DoFn):
                                   on_rebuild=self.rebuilds.inc, keep=self.live)
 
     def _schedule(self, due: int, expire_at, expiry, *, reset: bool = False) -> None:
-        wanted = sharding.round_up(due, self.tick_micros)
-        current = None if reset else expire_at.read()
-        if current is None or wanted < current:
-            expiry.set(Timestamp(micros=wanted))
-            expire_at.write(wanted)
+        sharding.schedule_expiry(due, self.tick_micros, expire_at, expiry, reset=reset)
 
     def process(self, element, snapshot=beam.DoFn.StateParam(SNAPSHOT), log=beam.DoFn.StateParam(LOG),
                 token=beam.DoFn.StateParam(TOKEN), expire_at=beam.DoFn.StateParam(EXPIRE_AT),
