@@ -8,8 +8,10 @@ straight quote is looked up in the source text it came from and takes that text'
 Folding a curly quote is one character for one, so a clean paragraph found at offset ``i`` of the
 folded source is the span ``i:i+len`` of the typeset source. A paragraph the rules rewrote (a
 dateline cut off its first sentence is still a substring; anything else is not) that cannot be found
-keeps its straight quotes: nothing is ever invented. Keys, hashes and fingerprints stay
-quote-insensitive (``fold_quotes``), so a stored article read again is not a new version.
+keeps its straight quotes: nothing is ever invented. A body taken from the article page keeps
+straight quotes (its title and standfirst, from the feed, do not): typesetting a whole page to look
+paragraphs up in costs more than extracting it. Keys, hashes and fingerprints stay quote-insensitive
+(``fold_quotes``), so a stored article read again is not a new version.
 """
 
 from __future__ import annotations
