@@ -4,9 +4,9 @@ Order: title → body paragraphs (the fetched article page's main text when the 
 page and it is worth more than the feed's text, else entry content, else summary) → the standfirst
 (summary) kept only if the body does not already say it → boilerplate rules and agency attribution →
 images (feed media, HTML figures and captions found in the text or page, merged) → dates → canonical
-URL → tags, byline (the body's "By …" line, else the feed's author) and language.
-The chosen title, standfirst and
-paragraphs then take back the publisher's curly quotes (``transforms.cleaning.typography``).
+URL → tags, byline (the body's "By …" line, else the feed's author) and language. The chosen
+title, standfirst and paragraphs then take back the publisher's curly quotes
+(``transforms.cleaning.typography``).
 
 Page text (``transforms.cleaning.page``) goes through the same normalization and rules as feed HTML.
 Which text was used is ``CleanArticle.body_source``, and a ``page.*`` marker in ``removed_rules``
@@ -42,8 +42,8 @@ from .normalize import (
     split_standfirst,
 )
 from .rulepacks import RuleSet, default_rules
-from .typography import has_typeset_quotes, restore_typography, typeset_source
 from .structure import chrome_paragraphs
+from .typography import has_typeset_quotes, restore_typography, typeset_source
 from .urls import canonical_url, guid_identifies
 
 _LOG = logging.getLogger(__name__)
@@ -190,11 +190,12 @@ def clean_item(raw: RawItem, *, rules: RuleSet | None = None, learned: Collectio
     # A page's text keeps straight quotes: typesetting a whole page to find its paragraphs in costs
     # ~14 ms (its scripts and chrome included), more than extracting the article does.
     if has_typeset_quotes(e.title, markup, e.summary):
-        sources = [typeset_source(m) for m in dict.fromkeys((markup, e.summary)) if m]
-        if source != "page":
-            body = restore_typography(body, sources)
-        if standfirst:
-            standfirst = restore_typography([standfirst], sources)[0]
+        if source != "page" or standfirst:
+            sources = [typeset_source(m) for m in dict.fromkeys((markup, e.summary)) if m]
+            if source != "page":
+                body = restore_typography(body, sources)
+            if standfirst:
+                standfirst = restore_typography([standfirst], sources)[0]
         if title:
             title = restore_typography([title], [typeset_source(e.title)])[0]
     found = [_clean_image(i, rs) for i in blocks.images] + bp.images

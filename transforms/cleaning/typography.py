@@ -20,13 +20,13 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from .normalize import normalize_text
+from .normalize import _QUOTES, normalize_text
 
 __all__ = ["fold_quotes", "has_typeset_quotes", "restore_typography", "typeset_source"]
 
-_CURLY = "\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f"
-_STRAIGHT = "''''\"\"\"\""
-_FOLD = str.maketrans(_CURLY, _STRAIGHT)
+# The very quotes normalize_text straightens, so the two can never disagree.
+_CURLY = "".join(_QUOTES)
+_FOLD = str.maketrans(_QUOTES)
 # Private-use stand-ins: normalize_text leaves them alone (not spaces, not invisible, NFC-stable),
 # so they carry each curly quote through it to its place in the normalized text.
 _HIDE = str.maketrans(_CURLY, "".join(chr(0xE000 + i) for i in range(len(_CURLY))))
