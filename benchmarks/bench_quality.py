@@ -41,11 +41,11 @@ from pathlib import Path
 
 import orjson
 
+from transforms.cleaning.typography import fold_quotes
+
 ROOT = Path(__file__).resolve().parents[1]
 FLOORS = {"leak": 0.02, "keep": 0.98, "agency": 0.95, "f1": 0.95}
 _SPACE = re.compile(r"\s+")
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
-                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
 
 
 def collapse(text: str | None) -> str:
@@ -54,7 +54,7 @@ def collapse(text: str | None) -> str:
 
 
 def fold(text: str | None) -> str:
-    return collapse(text).translate(_QUOTES)
+    return fold_quotes(collapse(text))
 
 
 @dataclass(frozen=True)
