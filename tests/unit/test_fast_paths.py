@@ -264,3 +264,35 @@ def test_agency_finder_lookahead_finds_the_same_names(golden_texts):
     for finder in finders:
         for text in texts:
             assert [m.lastgroup for m in finder.finditer(text)] == _finditer_plain(finder, text), text
+
+
+# --- the chrome-wrapper pretest -----------------------------------------------------------------
+
+def test_wrapper_pretest_is_implied_by_the_wrapper_pattern(monkeypatch):
+    """structure._may_match says no only where the case-insensitive _MAYBE search finds nothing."""
+    from transforms.cleaning import structure
+
+    rng = random.Random(17)
+    parts = ["<p>", "</p>", "<aside>", "<ASIDE class=x>", "<figcaption>", "<FigCaption>", " class=", "CLASS =",
+             "class\n=", " id=", "ID\u3000=", "id\xa0=", "role=", "Role =", "said=", "valid =", "=", "data-id=",
+             "x=", "İd=", "ıd=", "claſs=", "role\t\t=", "rolex=", "<a href=\"/y\">", "</a>", "text ", "ı", "ſ",
+             "İ", "é", "“", "<asidex>", "classy", "<figcaptions>"]
+    samples = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 8))) for _ in range(20000)]
+    samples += [m for m in _golden_markups()]
+    found = skipped = 0
+    for markup in samples:
+        hit = structure._MAYBE.search(markup) is not None
+        found += hit
+        if not structure._may_match(markup):
+            skipped += 1
+            assert not hit, repr(markup)
+            assert structure.chrome_paragraphs(markup) == {}
+    assert found > 1000 and skipped > 1000  # both answers are exercised
+
+
+def _golden_markups() -> list[str]:
+    out = []
+    for item in load_corpus():
+        raw = parse_raw_item(orjson.dumps(item.raw), {}, item.id)
+        out += [pick_body(raw.entry)[0] or "", raw.entry.summary or ""]
+    return out

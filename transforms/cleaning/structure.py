@@ -8,7 +8,8 @@ this evidence does not depend on having seen a phrasing.
 
 :func:`chrome_paragraphs` returns the paragraphs (as ``html_to_blocks`` makes them) found inside such
 wrappers, with the wrapper's name. It costs one regular-expression search of the markup for items
-without such a wrapper, and a second parse only for those that have one. A wrapper that holds most
+without such a wrapper (after substring tests that rule out most of them), and a second parse only for
+those that have one. A wrapper that holds most
 of the item's text, or a paragraph too long to be chrome, is not taken for chrome: a CMS that calls
 its article body ``content share-enabled`` must not lose the story.
 """
@@ -68,9 +69,34 @@ def _wrapper_name(node: LexborNode) -> str | None:
     return None
 
 
+# Characters other than ASCII letters that IGNORECASE matches to a letter of _MAYBE (ı, İ, ſ):
+# with one of them in the markup, _may_match's lowercase test would not be implied by _MAYBE.
+_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f")
+_NAMES_BEFORE_EQUALS = ("class", "id", "role")
+
+
+def _may_match(markup: str) -> bool:
+    """False only when ``_MAYBE`` cannot match ``markup``: substring tests in C instead of a
+    case-insensitive search at every position (~50 µs on a feed item's 1.6 KB)."""
+    if not markup.isascii() and any(c in markup for c in _FOLDS_TO_ASCII):
+        return True
+    low = markup.lower()
+    if "<aside" in low or "<figcaption" in low:
+        return True
+    at = low.find("=")
+    while at >= 0:  # "class", "id" or "role", then optional whitespace, before an "="
+        end = at
+        while end > 0 and low[end - 1].isspace():  # what \s matches in a str pattern
+            end -= 1
+        if low.endswith(_NAMES_BEFORE_EQUALS, 0, end):
+            return True
+        at = low.find("=", at + 1)
+    return False
+
+
 def chrome_paragraphs(markup: str | None) -> dict[str, str]:
     """Paragraph text → wrapper name, for every paragraph inside a chrome wrapper of ``markup``."""
-    if not markup or not _MAYBE.search(markup):
+    if not markup or not _may_match(markup) or not _MAYBE.search(markup):
         return {}
     if "<aside" not in markup.lower() and "<figcaption" not in markup.lower() and not _WRAPPER_WORDS.search(markup):
         return {}
