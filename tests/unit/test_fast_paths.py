@@ -196,7 +196,9 @@ def _rule_texts(rules) -> list[str]:
     base = [x for r in rules.rules for x in (*r.examples, *r.keeps)]
     out = []
     for s in base:
-        out += [s, s.upper(), s.lower(), s + " (Xinhua/Li Wen)", "İ" + s, s.replace("a", "ı"), s[: len(s) // 2]]
+        out += [s, s.upper(), s.lower(), s + " (Xinhua/Li Wen)", "İ" + s, s.replace("a", "ı"), s[: len(s) // 2],
+                # letters IGNORECASE takes for i and s, which str.lower() keeps as they are
+                s.replace("i", "ı"), s.replace("s", "ſ"), s.replace("I", "İ")]
     return out
 
 
@@ -296,3 +298,22 @@ def _golden_markups() -> list[str]:
         raw = parse_raw_item(orjson.dumps(item.raw), {}, item.id)
         out += [pick_body(raw.entry)[0] or "", raw.entry.summary or ""]
     return out
+
+
+# --- required substrings: a rule's and a matcher's prefilters ---------------------------------
+
+def test_required_substrings_never_skip_a_match(golden_texts):
+    rules = load_rules()
+    texts = _rule_texts(rules) + golden_texts
+    checked = 0
+    for rule in rules.rules:
+        if not rule.needles:
+            continue
+        for text in texts:
+            for how in ("search", "fullmatch"):
+                plain = getattr(rule.regex, how)(text)
+                got = rule.match(text, how)
+                assert (got is None) == (plain is None), (rule.id, how, text)
+                checked += plain is not None
+    assert checked > 100
+

@@ -58,6 +58,9 @@ _MAX_SEQUENTIAL = 12
 _CACHED_CHARS = 400
 _CACHE_ENTRIES = 4096
 _MISS = object()
+# Letters IGNORECASE matches to an ASCII letter that str.lower() does not make one (ı, ſ), and İ,
+# which lowers to two characters: a text holding one is not tested by substrings of the lowercase.
+_CASE_FOLDS = ("\u0131", "\u017f", "\u0130")
 _END_ANCHOR = re.compile(r"(?<!\\)\$\s*$")
 _SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -94,8 +97,10 @@ class Rule:
         """(the concrete rule, its match) if this rule matches ``text``; ``how`` is the re method."""
         if self.needles:
             hay = text if self.case_sensitive else text.lower()
-            # (a text whose lowercase changes length, e.g. with "İ", skips this shortcut)
-            if len(hay) == len(text) and not any(n in hay for n in self.needles):
+            # (a text with a letter whose lowercase is no ASCII letter IGNORECASE takes for one,
+            # e.g. "ı" or "İ", skips this shortcut)
+            if (not any(n in hay for n in self.needles)
+                    and (self.case_sensitive or text.isascii() or not _has_case_folds(text))):
                 return None
         m = getattr(self.regex, how)(text)
         if m is None:
@@ -111,6 +116,10 @@ class Rule:
             if found is not None:
                 return inst, found
         return None
+
+
+def _has_case_folds(text: str) -> bool:
+    return any(c in text for c in _CASE_FOLDS)
 
 
 @dataclass(frozen=True)
