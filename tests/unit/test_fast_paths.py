@@ -317,3 +317,27 @@ def test_required_substrings_never_skip_a_match(golden_texts):
                 checked += plain is not None
     assert checked > 100
 
+
+def test_gated_rules_leave_every_answer_as_it_was(golden_texts, monkeypatch):
+    """Rules of unknown first character are left out of a text's alternation when it lacks their
+    strings: the answers are those of the matchers that always try them."""
+    gated = load_rules()
+    real_gate = rulepacks._gate
+    with monkeypatch.context() as m:
+        m.setattr(rulepacks, "_gate", lambda source, flags: None)
+        plain = load_rules()
+    texts = _rule_texts(gated) + golden_texts
+    texts += [t + " Sign up for our newsletter." for t in texts[:200]] + [t + " affiliate links" for t in texts[:200]]
+    uses = {"whole": "fullmatch", "caption": "search", "strip": "search", "byline": "fullmatch",
+            "dateline": "match", "line": "fullmatch", "attribution": "search"}
+    for kind, how in uses.items():
+        for text in texts:
+            got = gated.matchers[kind]._first(text, how)
+            monkeypatch.setattr(rulepacks, "_gate", lambda source, flags: None)  # buckets built now have none
+            want = plain.matchers[kind]._first(text, how)
+            monkeypatch.setattr(rulepacks, "_gate", real_gate)
+            assert (got is None) == (want is None), (kind, how, text)
+            if got is not None:
+                assert got[0].id == want[0].id and got[1].span() == want[1].span(), (kind, how, text)
+    assert any(b.gated for b in gated.matchers["whole"].buckets.values())  # the shortcut was taken
+    assert not any(b.gates for m in plain.matchers.values() for b in (m, *m.buckets.values()))

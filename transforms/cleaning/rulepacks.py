@@ -61,6 +61,9 @@ _MISS = object()
 # Letters IGNORECASE matches to an ASCII letter that str.lower() does not make one (ı, ſ), and İ,
 # which lowers to two characters: a text holding one is not tested by substrings of the lowercase.
 _CASE_FOLDS = ("\u0131", "\u017f", "\u0130")
+# A matcher tries rules of unknown first character (in every bucket) only when the text holds one
+# of their required substrings; at most this many of those subsets are compiled per matcher.
+_MAX_GATED = 64
 _END_ANCHOR = re.compile(r"(?<!\\)\$\s*$")
 _SLUG = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -146,6 +149,12 @@ class Matcher:
     # paragraph is only tried against the few rules that can match something that long.
     widths: tuple[float, ...] = ()
     buckets: dict[tuple[str, int], "Matcher"] = field(default_factory=dict, compare=False, repr=False)
+    # Rules whose first character is unknown (a pattern starting ".{0,200}…" is tried at length by
+    # every text of every bucket), each with strings one of which its matches contain: (index in
+    # rules, strings, case-sensitive). A text holding none of a rule's strings is matched by the
+    # same alternation without that rule (``gated``, by the indexes left out).
+    gates: tuple[tuple[int, tuple[str, ...], bool], ...] = ()
+    gated: dict[tuple[int, ...], "Matcher"] = field(default_factory=dict, compare=False, repr=False)
     # Answers of ``first`` by re method, then text (see ``first``).
     answers: dict[str, dict[str, tuple[Rule, re.Match[str]] | None]] = field(
         default_factory=dict, compare=False, repr=False)
@@ -190,6 +199,32 @@ class Matcher:
             cache[text] = hit
         return hit
 
+    def _without_absent(self, text: str) -> "Matcher":
+        """This matcher without the gated rules none of whose strings ``text`` holds."""
+        low = None
+        off = []
+        for i, needles, case_sensitive in self.gates:
+            if case_sensitive:
+                hay = text
+            else:
+                if low is None:
+                    if not text.isascii() and _has_case_folds(text):
+                        return self
+                    low = text.lower()
+                hay = low
+            if not any(n in hay for n in needles):
+                off.append(i)
+        if not off:
+            return self
+        key = tuple(off)
+        sub = self.gated.get(key)
+        if sub is None:
+            if len(self.gated) >= _MAX_GATED:
+                return self
+            sub = self.gated[key] = _matcher(tuple(r for i, r in enumerate(self.rules) if i not in key),
+                                             gate=False)
+        return sub
+
     def _first(self, text: str, how: str, m: "Matcher | None" = None) -> tuple[Rule, re.Match[str]] | None:
         if m is None:
             m = self._bucket(text)
@@ -203,6 +238,10 @@ class Matcher:
                 if found is not None:
                     return found
             return None
+        if m.gates:  # (after the choice above: a rule left out matches nowhere in the text)
+            m = m._without_absent(text)
+            if m.regex is None:
+                return None
         hit = getattr(m.regex, how)(text)
         if hit is None:
             return None
@@ -371,7 +410,16 @@ def _edge_test(rule: Rule, edge: str) -> re.Pattern[str] | None:
     return re.compile(cls, flags) if cls else None
 
 
-def _matcher(rules: tuple[Rule, ...], edge: str | None = None, tiered: bool = False) -> Matcher:
+@lru_cache(maxsize=4096)
+def _gate(source: str, flags: int) -> tuple[str, ...] | None:
+    """Required substrings of a pattern whose first character is unknown, else None."""
+    if first_char_class(source, flags) is not None:
+        return None
+    return required_substrings(source, flags)
+
+
+def _matcher(rules: tuple[Rule, ...], edge: str | None = None, tiered: bool = False,
+             gate: bool = True) -> Matcher:
     """The rules as one alternation ``(?P<_r0>…)|(?P<_r1>…)``, rule names removed from inside.
 
     For searched kinds a single leading ``(?=[…])`` with the union of the rules' first characters
@@ -401,7 +449,12 @@ def _matcher(rules: tuple[Rule, ...], edge: str | None = None, tiered: bool = Fa
     tests = tuple(_edge_test(r, edge) for r in rules) if edge else ()
     widths = tuple(max_width_on_normalized(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE)
                    for r in rules) if tiered and edge else ()
-    return Matcher(rules=rules, regex=regex, windowed=windowed, edge=edge, edge_tests=tests, widths=widths)
+    gates = ()
+    if gate and not edge:  # a matcher with an edge is only used through its buckets
+        gates = tuple((i, needles, r.case_sensitive) for i, r in enumerate(rules)
+                      if (needles := _gate(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE)))
+    return Matcher(rules=rules, regex=regex, windowed=windowed, edge=edge, edge_tests=tests, widths=widths,
+                   gates=gates)
 
 
 def load_rules(directory: Path | str | None = None) -> RuleSet:
