@@ -341,3 +341,20 @@ def test_gated_rules_leave_every_answer_as_it_was(golden_texts, monkeypatch):
                 assert got[0].id == want[0].id and got[1].span() == want[1].span(), (kind, how, text)
     assert any(b.gated for b in gated.matchers["whole"].buckets.values())  # the shortcut was taken
     assert not any(b.gates for m in plain.matchers.values() for b in (m, *m.buckets.values()))
+
+
+def test_typeset_quote_pretest_answers_as_the_search(golden_texts):
+    from transforms.cleaning import typography
+
+    rng = random.Random(23)
+    parts = ["a", " ", "&", "#", "quo;", "&lsquo;", "&rdquo;", "&sbquo;", "&bdquo;", "&#8216;", "&#8223;", "&#8224;",
+             "&#x201c;", "&#x201F;", "&#X201c;", "&ldquo", "\u2018", "\u201f", "\u2020", "é", "<p>", "&amp;", "dquo;"]
+    samples = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 6))) for _ in range(20000)]
+    samples += golden_texts + _golden_markups()
+    hits = 0
+    for text in samples:
+        want = bool(typography._TYPESET.search(text))
+        hits += want
+        assert typography.has_typeset_quotes(text) is want, repr(text)
+        assert typography.has_typeset_quotes(None, "", text, "x") is want
+    assert hits > 1000

@@ -102,9 +102,12 @@ class Rule:
             hay = text if self.case_sensitive else text.lower()
             # (a text with a letter whose lowercase is no ASCII letter IGNORECASE takes for one,
             # e.g. "ı" or "İ", skips this shortcut)
-            if (not any(n in hay for n in self.needles)
-                    and (self.case_sensitive or text.isascii() or not _has_case_folds(text))):
-                return None
+            for n in self.needles:
+                if n in hay:
+                    break
+            else:
+                if self.case_sensitive or text.isascii() or not _has_case_folds(text):
+                    return None
         m = getattr(self.regex, how)(text)
         if m is None:
             return None
@@ -212,7 +215,10 @@ class Matcher:
                         return self
                     low = text.lower()
                 hay = low
-            if not any(n in hay for n in needles):
+            for n in needles:  # (a loop, not any() over a generator: several times cheaper here)
+                if n in hay:
+                    break
+            else:
                 off.append(i)
         if not off:
             return self

@@ -42,7 +42,12 @@ def fold_quotes(text: str) -> str:
 
 
 def has_typeset_quotes(*texts: str | None) -> bool:
-    return any(t and _TYPESET.search(t) for t in texts)
+    for t in texts:
+        # Every match is a non-ASCII quote or a reference holding "quo;" or "&#": ASCII text
+        # without either is answered by two substring tests instead of a search.
+        if t and (not t.isascii() or "quo;" in t or "&#" in t) and _TYPESET.search(t):
+            return True
+    return False
 
 
 def typeset_source(markup: str | None) -> str:
