@@ -358,3 +358,16 @@ def test_typeset_quote_pretest_answers_as_the_search(golden_texts):
         assert typography.has_typeset_quotes(text) is want, repr(text)
         assert typography.has_typeset_quotes(None, "", text, "x") is want
     assert hits > 1000
+
+
+def test_truncation_pretest_is_implied_by_the_pattern(golden_texts):
+    rng = random.Random(29)
+    parts = ["a", " ", "\xa0", "\n", "\t", ".", "..", "...", "…", "[", "]", "[…]", "[...]", "[+12 chars]", "[+ chars]",
+             "+", "1", "chars", "x"]
+    samples = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 7))) for _ in range(20000)] + golden_texts
+    hits = 0
+    for text in samples:
+        if normalize._TRUNCATION.search(text):
+            hits += 1
+            assert text.rstrip().endswith(normalize._TRUNCATION_ENDS), repr(text)
+    assert hits > 1000

@@ -340,6 +340,9 @@ def clean_title(title: str | None, *, site_names: Iterable[str] = (), host: str 
 # --- standfirst and echoes ----------------------------------------------------------------------
 
 _TRUNCATION = re.compile(r"\s*(?:\[(?:…|\.\.\.)\]|…|\.\.\.|\[\+\d+ chars\])\s*$")
+# What a text _TRUNCATION matches ends with, but for whitespace: tested first (a search tries every
+# position of the text).
+_TRUNCATION_ENDS = ("]", "…", "...")
 
 
 def split_standfirst(standfirst: str | None, paragraphs: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -362,7 +365,8 @@ def split_standfirst(standfirst: str | None, paragraphs: Sequence[str]) -> tuple
         return None, paras
     if hits:
         return None, paras
-    teaser = paragraph_key(_TRUNCATION.sub("", standfirst)) if _TRUNCATION.search(standfirst) else key
+    truncated = standfirst.rstrip().endswith(_TRUNCATION_ENDS) and _TRUNCATION.search(standfirst)
+    teaser = paragraph_key(_TRUNCATION.sub("", standfirst)) if truncated else key
     if len(teaser) >= 20 and paras:
         head = " ".join(paras[:3])[: 2 * len(standfirst) + 40]
         first = _FIRST_ALNUM.search(head, 0, 12)
