@@ -371,3 +371,18 @@ def test_truncation_pretest_is_implied_by_the_pattern(golden_texts):
             hits += 1
             assert text.rstrip().endswith(normalize._TRUNCATION_ENDS), repr(text)
     assert hits > 1000
+
+
+def test_ascii_language_words_equal_the_regex(golden_texts):
+    from transforms.cleaning import language
+
+    rng = random.Random(31)
+    alphabet = "aZ9_'-. \t\n\x0b\x1c\x7f,é"
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(20000)]
+    samples += [chr(c) * 3 for c in range(128)] + golden_texts
+    ascii_seen = 0
+    for text in samples:
+        low = text.lower()
+        ascii_seen += low.isascii()
+        assert language._words(low) == language._WORDS.findall(low), repr(text)
+    assert ascii_seen > 1000

@@ -33,6 +33,10 @@ _EN_FUNCTION = frozenset(
     "the of and to was for that with said by from has have were are this will after which their "
     "would been its who but had they could than about into over also".split())
 _WORDS = re.compile(r"[^\W\d_]+")
+# For ASCII text _WORDS's words are the runs of letters: every other byte to a space, then split (a
+# table in C instead of a regex tried at every position, ~5x faster).
+_ASCII_NOT_LETTER = bytes(c for c in range(128) if not chr(c).isalpha())
+_ASCII_LETTER_RUNS = bytes.maketrans(_ASCII_NOT_LETTER, b" " * len(_ASCII_NOT_LETTER))
 
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")),
@@ -65,10 +69,16 @@ def _sample(title: str, paragraphs: Sequence[str]) -> str:
     return text if len(text) >= 2 * MIN_LETTERS else f"{title} {text}".strip()
 
 
+def _words(low: str) -> list[str]:
+    if low.isascii():
+        return low.encode("ascii").translate(_ASCII_LETTER_RUNS).decode("ascii").split()
+    return _WORDS.findall(low)
+
+
 def detect_language(title: str, paragraphs: Sequence[str]) -> str | None:
     """ISO 639-1 code of the article's language, or None when it cannot be told."""
     text = _sample(title, paragraphs)
-    words = _WORDS.findall(text.lower())
+    words = _words(text.lower())
     if sum(map(len, words)) < MIN_LETTERS:
         return None
     # (set membership mapped in C: the same count as a generator of booleans, without a Python
