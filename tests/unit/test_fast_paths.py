@@ -386,3 +386,10 @@ def test_ascii_language_words_equal_the_regex(golden_texts):
         ascii_seen += low.isascii()
         assert language._words(low) == language._WORDS.findall(low), repr(text)
     assert ascii_seen > 1000
+
+
+def test_fold_quotes_of_ascii_text_is_the_text(golden_texts):
+    from transforms.cleaning import typography
+
+    for text in golden_texts + ["a 'b' \"c\"", "", "\u2018x\u2019 \u201cy\u201d"]:
+        assert typography.fold_quotes(text) == text.translate(typography._FOLD)

@@ -38,6 +38,8 @@ _TAG = re.compile(r"<[^>]*>")
 
 def fold_quotes(text: str) -> str:
     """Text with straight quotes for curly ones (the form cleaning compares)."""
+    if text.isascii():  # no curly quote (str.translate looks each character up in a dict)
+        return text
     return text.translate(_FOLD)
 
 
