@@ -393,3 +393,23 @@ def test_fold_quotes_of_ascii_text_is_the_text(golden_texts):
 
     for text in golden_texts + ["a 'b' \"c\"", "", "\u2018x\u2019 \u201cy\u201d"]:
         assert typography.fold_quotes(text) == text.translate(typography._FOLD)
+
+
+def test_normalize_text_fast_return_equals_the_space_collapse(golden_texts):
+    """Text returned as it is (printable, single spaces) is what joining its split gives; checked
+    with every character str.split() takes for whitespace."""
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    assert len(spaces) > 20
+    rng = random.Random(37)
+    alphabet = ["a", "Z", " ", "  ", "é", "\u2019", "\u200b", "\u00ad", "x\u200dy", "\u0301", *spaces]
+    samples = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(30000)]
+    samples += spaces + [f"a{c}b" for c in spaces] + golden_texts
+    returned_as_is = 0
+    for text in samples:
+        got = normalize_text(text)
+        returned_as_is += got is text
+        assert " ".join(got.split()) == got, repr(text)
+        # the plain path: the same steps, then always the split and join
+        with_split = normalize_text(text + "  ")  # a double space: never the fast return
+        assert got == with_split, repr(text)
+    assert returned_as_is > 1000

@@ -64,7 +64,8 @@ def normalize_text(text: str) -> str:
     """One line of clean text (see the module doc for every rule)."""
     s = text
     # Every invisible character is unprintable (Cc or Cf), and isprintable() is a cheap scan.
-    if not s.isprintable() and _INVISIBLE.search(s):
+    printable = s.isprintable()
+    if not printable and _INVISIBLE.search(s):
         s = _INVISIBLE.sub("", s)
     if not s.isascii():
         if _QUOTE.search(s):
@@ -73,6 +74,12 @@ def normalize_text(text: str) -> str:
             s = _STRAY_JOINER.sub("", s)
         if not unicodedata.is_normalized("NFC", s):
             s = unicodedata.normalize("NFC", s)
+    if s is not text:
+        printable = s.isprintable()
+    # Printable text has no whitespace but " " (every other str.split() separator is Cc, Zs, Zl or
+    # Zp): without a double, leading or trailing space it is already one line of single spaces.
+    if printable and "  " not in s and s[:1] != " " and s[-1:] != " ":
+        return s
     return " ".join(s.split())
 
 
