@@ -60,7 +60,7 @@ _CACHE_ENTRIES = 4096
 _MISS = object()
 # Letters IGNORECASE matches to an ASCII letter that str.lower() does not make one (ı, ſ), and İ,
 # which lowers to two characters: a text holding one is not tested by substrings of the lowercase.
-_CASE_FOLDS = ("\u0131", "\u017f", "\u0130")
+CASE_FOLDS = ("\u0131", "\u017f", "\u0130")
 # A matcher tries rules of unknown first character (in every bucket) only when the text holds one
 # of their required substrings; at most this many of those subsets are compiled per matcher.
 _MAX_GATED = 64
@@ -106,7 +106,7 @@ class Rule:
                 if n in hay:
                     break
             else:
-                if self.case_sensitive or text.isascii() or not _has_case_folds(text):
+                if self.case_sensitive or text.isascii() or not has_case_folds(text):
                     return None
         m = getattr(self.regex, how)(text)
         if m is None:
@@ -124,8 +124,9 @@ class Rule:
         return None
 
 
-def _has_case_folds(text: str) -> bool:
-    return any(c in text for c in _CASE_FOLDS)
+def has_case_folds(text: str) -> bool:
+    """Whether ``text`` holds a letter IGNORECASE matches to an ASCII letter its lowercase is not."""
+    return any(c in text for c in CASE_FOLDS)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class Matcher:
                 hay = text
             else:
                 if low is None:
-                    if not text.isascii() and _has_case_folds(text):
+                    if not text.isascii() and has_case_folds(text):
                         return self
                     low = text.lower()
                 hay = low

@@ -21,6 +21,7 @@ import re
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .normalize import html_to_blocks
+from .rulepacks import has_case_folds
 
 # class/id tokens naming chrome (split on spaces, '-' and '_'); matched against whole tokens so that
 # "shared-content", "header" or "download-story" do not count.
@@ -69,16 +70,14 @@ def _wrapper_name(node: LexborNode) -> str | None:
     return None
 
 
-# Characters other than ASCII letters that IGNORECASE matches to a letter of _MAYBE (ı, İ, ſ):
-# with one of them in the markup, _may_match's lowercase test would not be implied by _MAYBE.
-_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f")
 _NAMES_BEFORE_EQUALS = ("class", "id", "role")
 
 
 def _may_match(markup: str) -> bool:
     """False only when ``_MAYBE`` cannot match ``markup``: substring tests in C instead of a
     case-insensitive search at every position (~50 µs on a feed item's 1.6 KB)."""
-    if not markup.isascii() and any(c in markup for c in _FOLDS_TO_ASCII):
+    # (ı, İ, ſ: IGNORECASE matches them to letters of _MAYBE, so the lowercase test would not hold)
+    if not markup.isascii() and has_case_folds(markup):
         return True
     low = markup.lower()
     if "<aside" in low or "<figcaption" in low:
