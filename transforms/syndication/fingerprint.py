@@ -33,6 +33,7 @@ import bisect
 import hashlib
 import struct
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -821,11 +822,14 @@ def _with_samples(verdicts: np.ndarray, gate: np.ndarray, agencies: tuple, sampl
 
 
 def verify_many(a: Fingerprint, others: FingerprintStack,
-                thresholds: MatchThresholds = DEFAULT_THRESHOLDS) -> np.ndarray:
+                thresholds: MatchThresholds = DEFAULT_THRESHOLDS,
+                sample_of: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
     """:func:`verify_pair` of ``a`` with each fingerprint of ``others``, as a boolean array.
 
     The same arithmetic in the same order, so each answer equals verify_pair's (the tests check it);
-    verifying a few hundred candidates costs what a handful cost one by one.
+    verifying a few hundred candidates costs what a handful cost one by one. ``sample_of(k)``, when
+    given, is row ``k``'s sample values, and ``others`` need not hold the samples: only the few rows
+    that get past the signature rules to the sample rule read one.
     """
     if others.signatures.shape[1] != a.num_perm:
         raise ValueError(f"cannot compare signatures of {a.num_perm} and {others.signatures.shape[1]} permutations")
@@ -838,8 +842,9 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
     agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
     mine = a.sample_values
     teasers = np.minimum(a.word_count, others.word_counts) < thresholds.short_words
+    sample = others.sample if sample_of is None else sample_of
     return _with_samples(verdicts, _sample_gate(j, *sizes, thresholds), agencies,
-                         lambda k: (mine, others.sample(k)), teasers, thresholds)
+                         lambda k: (mine, sample(k)), teasers, thresholds)
 
 
 def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
