@@ -843,8 +843,20 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
     mine = a.sample_values
     teasers = np.minimum(a.word_count, others.word_counts) < thresholds.short_words
     sample = others.sample if sample_of is None else sample_of
-    return _with_samples(verdicts, _sample_gate(j, *sizes, thresholds), agencies,
-                         lambda k: (mine, sample(k)), teasers, thresholds)
+    gate = _sample_gate(j, *sizes, thresholds) & ~verdicts & ~_agencies_differ(*agencies)
+    gated = np.flatnonzero(gate)
+    if len(gated) > 1:
+        # The containment and shared-count tests of _samples_match for all gated rows at once (a
+        # sample holds a value once, so the values of a row found in ``mine`` are the shared
+        # ones); only rows that pass them are checked one by one, for the order test.
+        theirs = [sample(k) for k in gated]
+        lengths = np.fromiter(map(len, theirs), dtype=np.int64, count=len(theirs))
+        owner = np.repeat(np.arange(len(gated)), lengths)
+        shared = np.bincount(owner[np.isin(np.concatenate(theirs), mine)], minlength=len(gated))
+        shorter = np.minimum(len(mine), lengths)
+        containment, shingles = _sample_needs(thresholds, teasers[gated])
+        gate[gated] = (shorter > 0) & (shared >= containment * shorter) & (shared * SAMPLE_RATE >= shingles)
+    return _with_samples(verdicts, gate, agencies, lambda k: (mine, sample(k)), teasers, thresholds)
 
 
 def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
