@@ -1,4 +1,5 @@
-"""Beam wiring for the DuckDB warehouse: a bundle's units are written in one transaction."""
+"""Beam wiring for the DuckDB warehouse: a bundle's units are written in transactions of at most
+``MAX_UNITS_PER_WRITE`` units."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from transforms.model import Unit
 from .duckdb import DuckDBWarehouse
 
 _TABLES = (ARTICLES, RAW_ITEMS, DEAD_LETTER, STORIES, LEARNED_BOILERPLATE)
+
+# Units per transaction. A streaming bundle holds at most a pull's worth (500, pipeline.runners)
+# and is written whole; a batch bundle can be the whole job, whose rows in one transaction (and
+# one Arrow table per table) cost memory in proportion to the job and made DuckDB's per-write work
+# grow with it. Each write is idempotent and keeps the order the units came in (a later version of
+# an article follows its first), so a bundle written in pieces leaves the same rows.
+MAX_UNITS_PER_WRITE = 2000
 
 
 class _WriteUnits(beam.DoFn):
@@ -27,8 +35,13 @@ class _WriteUnits(beam.DoFn):
 
     def process(self, unit: Unit):
         self._units.append(unit)
+        if len(self._units) >= MAX_UNITS_PER_WRITE:
+            self._write()
 
     def finish_bundle(self) -> None:
+        self._write()
+
+    def _write(self) -> None:
         # A failure here fails the bundle, which the runner retries: the write is idempotent.
         if not self._units:
             return

@@ -127,3 +127,28 @@ def test_versions_in_a_later_run_keep_their_story_and_notices_withdraw(tmp_path)
     assert _rows(wh, "SELECT * FROM stories ORDER BY cluster_id") == stories_before
     latest = dict(_rows(wh, "SELECT guid, withdrawn FROM articles_latest"))
     assert latest["port-harbour-gazette"] is True and latest["ferry-citywire"] is False
+
+
+def test_writes_of_a_few_units_at_a_time_leave_the_same_rows(tmp_path, monkeypatch):
+    """A batch bundle is written a few thousand units per transaction: cut into transactions of
+    three units, with versions, repeats and stories cut apart, the rows are the same."""
+    from pipeline.sinks import beam_duckdb
+
+    items = [feed_item(i) for i in ITEMS]
+    correction = feed_item(BY_ID["ferry-citywire"])
+    correction["fetched_at"] = (BY_ID["ferry-citywire"].first_seen + timedelta(hours=2)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    correction["entry"]["content"][0]["value"] += "<p>Correction: the union represents 1,300 staff.</p>"
+    _write(tmp_path / "in.jsonl", [*items, correction, items[3]])
+    stable = ("SELECT article_id, version, cluster_id, content_hash, body FROM articles ORDER BY 1, 2",
+              "SELECT cluster_id, canonical_article_id, outlet_count, article_ids, merged_into FROM stories "
+              "ORDER BY 1",
+              "SELECT replay_key, message_id FROM raw_items ORDER BY 1")
+    whole = tmp_path / "whole.duckdb"
+    process(str(tmp_path / "in.jsonl"), str(whole))
+    monkeypatch.setattr(beam_duckdb, "MAX_UNITS_PER_WRITE", 3)
+    pieces = tmp_path / "pieces.duckdb"
+    process(str(tmp_path / "in.jsonl"), str(pieces))
+    for sql in stable:
+        assert _rows(pieces, sql) == _rows(whole, sql), sql
+    assert _rows(pieces, "SELECT count(*) FROM articles WHERE version = 2") == [(1,)]

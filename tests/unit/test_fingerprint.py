@@ -442,6 +442,23 @@ def test_verifying_many_at_once_gives_verify_pairs_answers(thresholds):
         assert verify_many(a, stack, thresholds).tolist() == one_by_one[i * len(pool):(i + 1) * len(pool)]
 
 
+@pytest.mark.parametrize("thresholds", [DEFAULT_THRESHOLDS, MatchThresholds(containment=0.5, min_length_ratio=0.2)])
+def test_verifying_many_with_samples_read_on_demand_gives_the_same_answers(thresholds):
+    pool = _pairs_pool()
+    full = FingerprintStack.of(pool)
+    bare = FingerprintStack(full.signatures, full.shingle_counts, full.word_counts, agencies=full.agencies)
+    read = []
+
+    def sample_of(k):
+        read.append(k)
+        return full.sample(k)
+
+    for a in pool:
+        assert verify_many(a, bare, thresholds, sample_of=sample_of).tolist() == verify_many(
+            a, full, thresholds).tolist()
+    assert 0 < len(read) < len(pool) ** 2  # only the rows that reach the sample rule are read
+
+
 def test_a_stack_gives_its_fingerprints_back():
     pool = _pairs_pool()
     stack = FingerprintStack.of(pool)

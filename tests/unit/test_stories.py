@@ -231,6 +231,24 @@ def test_batch_matches_are_the_incremental_clusterers(label, config):
         assert any(batch)
 
 
+@pytest.mark.parametrize("chunk", [1, 8, 100])
+def test_batch_matches_verified_in_chunks_are_the_same(monkeypatch, chunk):
+    """Candidates made and verified a few at a time (as at 100,000 articles): the same matches."""
+    import transforms.syndication.stories as stories_module
+
+    items = _hot_bucket_items(300)
+    stack = FingerprintStack.of([i.fingerprint for i in items])
+    times = np.array([int(i.article.first_seen.timestamp() * 1e6) for i in items])
+    whole = batch_matches(stack, times)
+    monkeypatch.setattr(stories_module, "_PAIRS_PER_CHUNK", chunk)
+    chunked = batch_matches(stack, times)
+    assert sum(map(len, whole)) > 300
+    assert [m.tolist() for m in chunked] == [m.tolist() for m in whole]
+    assert [set(map(int, m)) for m in chunked] == [
+        {next(k for k, it in enumerate(items) if it.article.article_id == a) for a in found}
+        for found in _incremental_matches(items, ClusterConfig())]
+
+
 def test_hot_buckets_bound_the_candidates_each_article_is_checked_against():
     items = _hot_bucket_items(300)
     stack = FingerprintStack.of([i.fingerprint for i in items])

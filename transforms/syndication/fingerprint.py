@@ -33,6 +33,7 @@ import bisect
 import hashlib
 import struct
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -821,11 +822,14 @@ def _with_samples(verdicts: np.ndarray, gate: np.ndarray, agencies: tuple, sampl
 
 
 def verify_many(a: Fingerprint, others: FingerprintStack,
-                thresholds: MatchThresholds = DEFAULT_THRESHOLDS) -> np.ndarray:
+                thresholds: MatchThresholds = DEFAULT_THRESHOLDS,
+                sample_of: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
     """:func:`verify_pair` of ``a`` with each fingerprint of ``others``, as a boolean array.
 
     The same arithmetic in the same order, so each answer equals verify_pair's (the tests check it);
-    verifying a few hundred candidates costs what a handful cost one by one.
+    verifying a few hundred candidates costs what a handful cost one by one. ``sample_of(k)``, when
+    given, is row ``k``'s sample values, and ``others`` need not hold the samples: only the few rows
+    that get past the signature rules to the sample rule read one.
     """
     if others.signatures.shape[1] != a.num_perm:
         raise ValueError(f"cannot compare signatures of {a.num_perm} and {others.signatures.shape[1]} permutations")
@@ -838,8 +842,21 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
     agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
     mine = a.sample_values
     teasers = np.minimum(a.word_count, others.word_counts) < thresholds.short_words
-    return _with_samples(verdicts, _sample_gate(j, *sizes, thresholds), agencies,
-                         lambda k: (mine, others.sample(k)), teasers, thresholds)
+    sample = others.sample if sample_of is None else sample_of
+    gate = _sample_gate(j, *sizes, thresholds) & ~verdicts & ~_agencies_differ(*agencies)
+    gated = np.flatnonzero(gate)
+    if len(gated) > 1:
+        # The containment and shared-count tests of _samples_match for all gated rows at once (a
+        # sample holds a value once, so the values of a row found in ``mine`` are the shared
+        # ones); only rows that pass them are checked one by one, for the order test.
+        theirs = [sample(k) for k in gated]
+        lengths = np.fromiter(map(len, theirs), dtype=np.int64, count=len(theirs))
+        owner = np.repeat(np.arange(len(gated)), lengths)
+        shared = np.bincount(owner[np.isin(np.concatenate(theirs), mine)], minlength=len(gated))
+        shorter = np.minimum(len(mine), lengths)
+        containment, shingles = _sample_needs(thresholds, teasers[gated])
+        gate[gated] = (shorter > 0) & (shared >= containment * shorter) & (shared * SAMPLE_RATE >= shingles)
+    return _with_samples(verdicts, gate, agencies, lambda k: (mine, sample(k)), teasers, thresholds)
 
 
 def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
