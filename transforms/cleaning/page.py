@@ -97,6 +97,8 @@ class PageText:
     # All the visible text of the page (its <title> and body, without scripts, styles and other
     # elements that never hold text): where page_verdict looks for the feed's title and lead.
     text: str = ""
+    # The page's own names for the story (its <title>, og:title): lines that echo them are headline.
+    titles: list[str] = field(default_factory=list)
 
 
 class PageExtractionError(Exception):
@@ -309,6 +311,31 @@ def _drop_forms(body: LexborNode) -> None:
             form.decompose()
 
 
+# Text only screen readers get ("Article content", "Opens in a new window", "Advertisement"): chrome
+# of the page's interface, never the story's.
+_SCREEN_READER_ONLY = ", ".join(f'[class*="{c}"]' for c in (
+    "sr-only", "sr_only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
+    "u-hidden-visually"))
+# Images never reach the text (images=False), and a figure's caption and credit are image metadata
+# (kept as PageText.images); removed from the region before extraction, they cost trafilatura nothing
+# and cannot leak into the body. A figure holding most of the region's text (a site that wraps its
+# story in one) stays.
+_IMAGE_ELEMENTS = "img, picture, source"
+
+
+def _drop_figures_and_hidden(region: LexborNode) -> None:
+    for node in region.css(_IMAGE_ELEMENTS):
+        node.decompose()
+    figures = region.css("figure")
+    if figures:
+        total = _paragraph_chars(region)
+        for fig in figures:
+            if fig.parent is not None and (not total or _paragraph_chars(fig) <= _MAX_CHROME_SHARE * total):
+                fig.decompose()
+    for node in region.css(_SCREEN_READER_ONLY):
+        node.decompose()
+
+
 def _extract_page(page_html: str, base_url: str | None) -> PageText:
     tree = LexborHTMLParser(page_html)
     body = tree.body
@@ -321,7 +348,9 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     head_title = tree.css_first("head title")
     title = head_title.text(deep=True) if head_title is not None else ""
     og_title = tree.css_first('meta[property="og:title"]')
-    title_key = paragraph_key(f"{title} {og_title.attributes.get('content') or '' if og_title is not None else ''}")
+    titles = [t for t in (title.strip(), (og_title.attributes.get("content") or "").strip() if og_title is not None else "")
+              if t]
+    title_key = paragraph_key(" ".join(titles))
     text = f"{title}\n{body.text(deep=True, separator=' ')}"
     if "<br" in page_html or "<BR" in page_html:
         _split_break_runs(body)  # first: region choice and chrome shares count paragraph text
@@ -329,9 +358,13 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     _drop_chrome_blocks(region)
     if "<a" in page_html:
         _drop_link_lines(region)
+    images = _figures(region, base_url)
+    _drop_figures_and_hidden(region)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
     if not paragraphs and region is not body:
         region, name = body, "body"
+        images = images or _figures(body, base_url)
+        _drop_figures_and_hidden(body)
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
     # Only inside an article region: the body's own paragraphs are every block of the page.
     region_chars = _paragraph_chars(region) if region is not body else 0
@@ -339,7 +372,7 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
         own = [t for n in region.css("p, h2, h3") if (t := normalize_text(n.text(deep=True)))]
         if sum(map(len, own)) > sum(map(len, paragraphs)):
             paragraphs = own
-    return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name, text=text)
+    return PageText(paragraphs=paragraphs, images=images, region=name, text=text, titles=titles)
 
 
 def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
@@ -390,14 +423,18 @@ PAGE_ERROR = "page.fallback_error"
 
 def _words(paragraphs: Sequence[str]) -> int:
     # Text without spaces between words (Chinese, Japanese) counts one word per two characters.
-    return sum(len(p.split()) + sum(len(m) for m in _DENSE.findall(p)) // 2 for p in paragraphs)
+    return sum(len(p.split()) + (0 if p.isascii() else sum(len(m) for m in _DENSE.findall(p)) // 2)
+               for p in paragraphs)
 
 
 def feed_words(text: str) -> set[str]:
     """The comparison words of a text (see ``_WORD``): stems of its longer words and dense pairs."""
     text = text.casefold()
+    runs = _DENSE.findall(text) if not text.isascii() else ()
+    if not runs:
+        return {w[:_STEM] for w in _WORD.findall(text)}
     out = {w[:_STEM] for w in _WORD.findall(text) if not _DENSE.fullmatch(w)}
-    for run in _DENSE.findall(text):
+    for run in runs:
         out.update(run[i:i + 2] for i in range(len(run) - 1))
     return out
 
@@ -460,9 +497,48 @@ def drop_echoes(paragraphs: Sequence[str]) -> list[str]:
     ``normalize.paragraph_key``) is at least 40 characters and contained in a longer paragraph's key.
     """
     keys = [paragraph_key(p) for p in paragraphs]
-    out = []
-    for i, (p, k) in enumerate(zip(paragraphs, keys)):
-        if len(k) >= _MIN_ECHO_KEY and any(len(o) > len(k) and k in o for j, o in enumerate(keys) if j != i):
-            continue
-        out.append(p)
-    return out
+    # All keys in one string (NUL never occurs in a key, so no match spans two): a key is inside a
+    # longer one when it occurs more often than the keys equal to it, each of which holds it once.
+    joined = "\0".join(keys)
+    equal: dict[str, int] = {}
+    for k in keys:
+        equal[k] = equal.get(k, 0) + 1
+    return [p for p, k in zip(paragraphs, keys) if len(k) < _MIN_ECHO_KEY or joined.count(k) <= equal[k]]
+
+
+# A headline is short: a line longer than this is story text even when it restates the title.
+_MAX_HEADLINE_WORDS = 30
+_MIN_HEADLINE_KEY = 20
+# A line that shares this share of its words with a title, and covers as much of the title's, is
+# the headline printed again (with a kicker, or worded a little apart from the og:title).
+_HEADLINE_WORD_SHARE = 0.7
+
+
+def _echoes_headline(paragraph: str, key: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
+    if len(key) < _MIN_HEADLINE_KEY or len(paragraph.split()) > _MAX_HEADLINE_WORDS:
+        return False
+    words: set[str] | None = None
+    for tkey, twords in titles:
+        if (key in tkey and 2 * len(key) >= len(tkey)) or (tkey in key and len(key) <= 2 * len(tkey)):
+            return True
+        if words is None:
+            words = feed_words(paragraph)
+        common = len(words & twords)
+        if words and twords and common >= _HEADLINE_WORD_SHARE * len(words) and common >= _HEADLINE_WORD_SHARE * len(twords):
+            return True
+    return False
+
+
+def drop_headline_echoes(paragraphs: Sequence[str], titles: Sequence[str]) -> list[str]:
+    """Remove lines that print the headline again: a page's text starts with its headline, often
+    with a kicker ("Bank collapse: …") or worded a little apart from the og:title, and carries it
+    again in share boxes and teasers of itself. The title is a field of its own.
+
+    A line goes when, with at least 20 key characters and at most 30 words, its key is most of a
+    title's key (a title ends with "| Site"), holds a title's key within twice its length, or shares
+    70% of its words with a title both ways. A lead that restates the headline is longer.
+    """
+    keyed = [(k, feed_words(t)) for t in titles if len(k := paragraph_key(t)) >= _MIN_HEADLINE_KEY]
+    if not keyed:
+        return list(paragraphs)
+    return [p for p in paragraphs if not _echoes_headline(p, paragraph_key(p), keyed)]
