@@ -323,6 +323,23 @@ _SCREEN_READER_ONLY = ", ".join(f'[class*="{c}"]' for c in (
 _IMAGE_ELEMENTS = "img, picture, source"
 
 
+# Blocks without text (layout wrappers, ad slots, spacers) only cost trafilatura time: a third of a
+# region's elements. Inline elements stay: an empty <span> may hold the space between two words.
+_EMPTY_CANDIDATES = "div, section, ul, ol, li, p"
+_KEEP_INSIDE = "br, hr, table"
+
+
+def _drop_empty_blocks(region: LexborNode) -> None:
+    gone: set[int] = set()
+    empty = []
+    for node in region.css(_EMPTY_CANDIDATES):
+        if not node.text(deep=True).strip() and node.css_first(_KEEP_INSIDE) is None and not _inside(node, gone):
+            gone.add(node.mem_id)
+            empty.append(node)
+    for node in empty:
+        node.decompose()
+
+
 def _drop_figures_and_hidden(region: LexborNode) -> None:
     for node in region.css(_IMAGE_ELEMENTS):
         node.decompose()
@@ -334,6 +351,7 @@ def _drop_figures_and_hidden(region: LexborNode) -> None:
                 fig.decompose()
     for node in region.css(_SCREEN_READER_ONLY):
         node.decompose()
+    _drop_empty_blocks(region)
 
 
 def _extract_page(page_html: str, base_url: str | None) -> PageText:
