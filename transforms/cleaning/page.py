@@ -64,14 +64,19 @@ _CHROME_CANDIDATES = ", ".join(
     f'[class*="{w}"], [id*="{w}"]' for w in (
         "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
         "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
-        "popular", "trending", "mostread", "most-read", "popup", "modal"))
+        "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp")
+) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
 _CHROME_WORDS = frozenset({
     "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
     "social", "newsletter", "cookie", "cookies", "consent", "gdpr", "promo", "promos", "advert",
     "advertisement", "ad", "ads", "adslot", "sponsored", "sidebar", "breadcrumb", "breadcrumbs",
     "recommended", "recommendations", "outbrain", "taboola", "subscribe", "subscription", "popular",
     "mostpopular", "trending", "mostread", "popup", "modal",
+    # who wrote it: the feed names the author
+    "byline", "whatsapp",
 })
+# Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts).
+_CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
 _CHROME_SPLIT = re.compile(r"[-_\s]+")
 _MAX_CHROME_SHARE = 0.5
 _REGIONS = ('[itemprop="articleBody"]', "main", '[role="main"]')
@@ -134,7 +139,7 @@ def _split_break_runs(region: LexborNode) -> None:
 def _is_chrome(node: LexborNode) -> bool:
     attrs = node.attributes
     words = _CHROME_SPLIT.split(f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower())
-    return not _CHROME_WORDS.isdisjoint(words)
+    return not _CHROME_WORDS.isdisjoint(words) or (attrs.get("role") or "").lower() in _CHROME_ROLES
 
 
 def _drop_chrome_blocks(region: LexborNode) -> None:
