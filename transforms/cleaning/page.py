@@ -311,9 +311,37 @@ def _drop_forms(body: LexborNode) -> None:
     if not forms:
         return
     total = _paragraph_chars(body)
+    boxes: list[LexborNode] = []
+    gone: set[int] = set()
     for form in forms:  # never nested: the HTML parser ignores a <form> inside another
         if not total or _paragraph_chars(form) <= _MAX_CHROME_SHARE * total:
-            form.decompose()
+            box = _form_box(form)
+            if not _inside(box, gone):
+                gone.add(box.mem_id)
+                boxes.append(box)
+    for box in boxes:
+        if box.parent is not None:
+            box.decompose()
+
+
+# A form's box: the blocks around it that say what it is for ("Our weekly newsletter", "Every Monday
+# the week's top stories": a newsletter, search or comment box), as long as they hold little text
+# besides the form. A story paragraph beside a form is longer than that.
+_FORM_BOX_LEVELS = 3
+_FORM_BOX_CHARS = 300
+
+
+def _form_box(form: LexborNode) -> LexborNode:
+    own = len(form.text(deep=True))
+    box = form
+    for _ in range(_FORM_BOX_LEVELS):
+        parent = box.parent
+        if parent is None or parent.tag in ("body", "html", "article", "main"):
+            break
+        if len(parent.text(deep=True)) - own > _FORM_BOX_CHARS:
+            break
+        box = parent
+    return box
 
 
 # Text only screen readers get ("Article content", "Opens in a new window", "Advertisement"): chrome
