@@ -179,6 +179,9 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
 _LINK_LINES = "p, li, h2, h3, h4, h5, h6, a"
 _CARD_BLOCKS = "h2, h3, h4, h5, h6, p, div, li"
 _MIN_LINK_SHARE = 0.9
+# A list item that is mostly a link and ends with it is a teaser too, with a label before it
+# ("Russian drones: <a>…</a>").
+_MIN_LIST_LINK_SHARE = 0.6
 
 
 def _is_link_line(node: LexborNode) -> bool:
@@ -187,8 +190,15 @@ def _is_link_line(node: LexborNode) -> bool:
     links = node.css("a")
     if not links:
         return False
-    text = len(node.text(deep=True).strip())
-    return bool(text) and sum(len(a.text(deep=True).strip()) for a in links) >= _MIN_LINK_SHARE * text
+    full = node.text(deep=True).strip()
+    text = len(full)
+    link_chars = sum(len(a.text(deep=True).strip()) for a in links)
+    if node.tag == "li" and text and link_chars >= _MIN_LIST_LINK_SHARE * text:
+        # a label, then the link: the item ends with it (a digest's item goes on after its link)
+        last = links[-1].text(deep=True).strip()
+        if last and full.rstrip(" .:!?").endswith(last.rstrip(" .:!?")):
+            return True
+    return bool(text) and link_chars >= _MIN_LINK_SHARE * text
 
 
 def _drop_link_lines(region: LexborNode) -> None:
