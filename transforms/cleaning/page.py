@@ -603,3 +603,24 @@ def drop_headline_echoes(paragraphs: Sequence[str], titles: Sequence[str]) -> li
     if not keyed:
         return list(paragraphs)
     return [p for p in paragraphs if not _echoes_headline(p, paragraph_key(p), keyed)]
+
+
+# The story ends with a sentence; a run of short lines after its last long paragraph is the page's
+# chrome below it ("Related", "Share", "Tags:", "Post", "Bookmark"), which no class names. A line
+# with a figure in it is the story's (prices, dates, a phone number of a box of facts).
+_DIGIT = re.compile(r"\d")
+_TAIL_LINE_WORDS = 5
+_MIN_TAIL_RUN = 2
+_MIN_STORY_PARAGRAPH_WORDS = 20
+
+
+def drop_short_tail(paragraphs: Sequence[str]) -> list[str]:
+    """Remove the run of at least two short lines (five words or fewer) that ends the text, after a
+    paragraph of 20 words or more."""
+    words = [_words([p]) for p in paragraphs]
+    end = len(paragraphs)
+    while end > 0 and words[end - 1] <= _TAIL_LINE_WORDS and not _DIGIT.search(paragraphs[end - 1]):
+        end -= 1
+    if len(paragraphs) - end >= _MIN_TAIL_RUN and end > 0 and words[end - 1] >= _MIN_STORY_PARAGRAPH_WORDS:
+        return list(paragraphs[:end])
+    return list(paragraphs)
