@@ -10,6 +10,8 @@ go through the same rules as feed text. Three steps:
    card is mostly links), else ``itemprop=articleBody``/``<main>``/``role=main``, else the body;
    within it, blocks whose class or id names them as chrome (related stories, comments, share bars,
    cookie and newsletter prompts, ads) go too, unless the blocks of that class hold most of the text.
+   Figures (their captions are kept as images), screen-reader-only text, blocks without text, and
+   small forms with the short blocks around them (newsletter and search boxes) go as well.
    Runs of two or more ``<br>`` become paragraph breaks (as readability's "replaceBrs" does), so a
    story written as one ``<div>`` of break-separated text is seen as paragraphs. trafilatura then
    reads a 4–12 KB region instead of a 50–150 KB page, which makes extraction more than twice as fast
@@ -22,6 +24,8 @@ go through the same rules as feed text. Three steps:
 3. trafilatura's XML body tree → paragraphs: every block element and every line break ends one, and
    each is normalized like feed text (``normalize.normalize_text``).
 
+The cleaning chain then drops lines that print the headline again (``drop_headline_echoes``), pull
+quotes (``drop_echoes``) and the short lines under the story (``drop_short_tail``);
 ``page_verdict`` decides whether the result is worth more than the feed's own text (see there).
 """
 
@@ -72,8 +76,8 @@ _CHROME_WORDS = frozenset({
     "advertisement", "ad", "ads", "adslot", "sponsored", "sidebar", "breadcrumb", "breadcrumbs",
     "recommended", "recommendations", "outbrain", "taboola", "subscribe", "subscription", "popular",
     "mostpopular", "trending", "mostread", "popup", "modal",
-    # who wrote it: the feed names the author
-    "byline", "whatsapp",
+    "whatsapp",
+    "byline",  # who wrote it: the feed names the author
 })
 # Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts).
 _CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
@@ -359,13 +363,6 @@ def _form_box(form: LexborNode) -> LexborNode:
 _SCREEN_READER_ONLY = ", ".join(f'[class*="{c}"]' for c in (
     "sr-only", "sr_only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
     "u-hidden-visually"))
-# Images never reach the text (images=False), and a figure's caption and credit are image metadata
-# (kept as PageText.images); removed from the region before extraction, they cost trafilatura nothing
-# and cannot leak into the body. A figure holding most of the region's text (a site that wraps its
-# story in one) stays.
-_IMAGE_ELEMENTS = "img, picture, source"
-
-
 # Blocks without text (layout wrappers, ad slots, spacers) only cost trafilatura time: a third of a
 # region's elements. Inline elements stay: an empty <span> may hold the space between two words.
 _EMPTY_CANDIDATES = "div, section, ul, ol, li, p"
@@ -381,6 +378,13 @@ def _drop_empty_blocks(region: LexborNode) -> None:
             empty.append(node)
     for node in empty:
         node.decompose()
+
+
+# Images never reach the text (images=False), and a figure's caption and credit are image metadata
+# (kept as PageText.images); removed from the region before extraction, they cost trafilatura nothing
+# and cannot leak into the body. A figure holding most of the region's text (a site that wraps its
+# story in one) stays.
+_IMAGE_ELEMENTS = "img, picture, source"
 
 
 def _drop_figures_and_hidden(region: LexborNode) -> None:
@@ -409,8 +413,8 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     head_title = tree.css_first("head title")
     title = head_title.text(deep=True) if head_title is not None else ""
     og_title = tree.css_first('meta[property="og:title"]')
-    titles = [t for t in (title.strip(), (og_title.attributes.get("content") or "").strip() if og_title is not None else "")
-              if t]
+    og = (og_title.attributes.get("content") or "").strip() if og_title is not None else ""
+    titles = [t for t in (title.strip(), og) if t]
     title_key = paragraph_key(" ".join(titles))
     text = f"{title}\n{body.text(deep=True, separator=' ')}"
     if "<br" in page_html or "<BR" in page_html:
@@ -585,7 +589,7 @@ def _echoes_headline(paragraph: str, key: str, titles: Sequence[tuple[str, set[s
         if words is None:
             words = feed_words(paragraph)
         common = len(words & twords)
-        if words and twords and common >= _HEADLINE_WORD_SHARE * len(words) and common >= _HEADLINE_WORD_SHARE * len(twords):
+        if words and twords and common >= _HEADLINE_WORD_SHARE * max(len(words), len(twords)):
             return True
     return False
 
