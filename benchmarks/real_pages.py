@@ -100,11 +100,26 @@ def score(pairs: Iterable[tuple[str, str]]) -> Score:
 # --- lines: what was kept that is not the story, what of the story was lost ------------------------
 
 # A line counts as story text when at least this share of its shingles is in the truth; a truth
-# paragraph counts as kept when this share of its shingles is in the output.
+# paragraph counts as kept when this share of its shingles is in the output. A line of fewer than
+# SHINGLE tokens (an intertitle: "How We Tested", "Next steps") is one shingle of all its tokens,
+# which no text's 4-token shingles can hold: it counts as covered when its tokens are a run of
+# consecutive tokens of one line of the other text (an intertitle of the truth is a whole line).
 LINE_MATCH = 0.5
 
 
-def _covered(line: str, other: Counter) -> bool:
+def _runs(lines: Sequence[str]) -> set[tuple[str, ...]]:
+    """Every run of 1 to SHINGLE - 1 consecutive tokens within one line."""
+    out: set[tuple[str, ...]] = set()
+    for line in lines:
+        toks = tokens(line)
+        out.update(tuple(toks[i:i + n]) for n in range(1, SHINGLE) for i in range(len(toks) - n + 1))
+    return out
+
+
+def _covered(line: str, other: Counter, other_runs: set[tuple[str, ...]]) -> bool:
+    toks = tokens(line)
+    if 0 < len(toks) < SHINGLE:
+        return tuple(toks) in other_runs
     mine = shingles(line)
     total = sum(mine.values())
     return total > 0 and sum((mine & other).values()) >= LINE_MATCH * total
@@ -115,8 +130,9 @@ def line_shares(truth: Sequence[str], output: Sequence[str]) -> tuple[int, int, 
     out = [ln for ln in output if tokens(ln)]
     truth = [t for t in truth if tokens(t)]
     t_all, o_all = shingles("\n".join(truth)), shingles("\n".join(out))
-    leaked = sum(not _covered(ln, t_all) for ln in out)
-    lost = sum(not _covered(t, o_all) for t in truth)
+    t_runs, o_runs = _runs(truth), _runs(out)
+    leaked = sum(not _covered(ln, t_all, t_runs) for ln in out)
+    lost = sum(not _covered(t, o_all, o_runs) for t in truth)
     return leaked, len(out), lost, len(truth)
 
 

@@ -21,6 +21,8 @@ from transforms.cleaning.page import (
     PAGE_USED,
     PageExtractionError,
     drop_echoes,
+    drop_headline_echoes,
+    drop_short_tail,
     extract_page,
     page_verdict,
 )
@@ -298,3 +300,54 @@ def test_a_link_around_blocks_is_a_teaser_card():
             "Kelderport</h4><p>The winter timetable ends on Monday, the operator said in a statement.</p></a>")
     page = f"<html><body><article>{_paragraphs_html(STORY)}{card}</article></body></html>"
     assert extract_page(page).paragraphs == STORY
+
+
+# --- headline echoes, figures, hidden text, boxes, teasers, the tail ------------------------------
+
+def test_lines_that_print_the_headline_again_go_but_the_lead_and_intertitles_stay():
+    title = "Volunteers plant four thousand willows on the Harlow banks"
+    lines = ["River works: Volunteers plant four thousand willows on the Harlow banks",  # kicker + title
+             "Volunteers plant four thousand willows on the Harlow",  # most of "title | site"
+             "Willows planted on Harlow banks by four thousand volunteers",  # reworded, same words
+             STORY[0], "Second planting", "A headline about the autumn floods on the coast"]
+    kept = drop_headline_echoes(lines, [title, f"{title} | Fen Courier"])
+    assert kept == [STORY[0], "Second planting", "A headline about the autumn floods on the coast"]
+    assert drop_headline_echoes(lines, []) == lines
+
+
+def test_figures_hidden_text_and_form_boxes_stay_out_of_the_text():
+    figure = ("<figure><img src='/w.jpg'><figcaption>Volunteers at work on the bank. Photo: Fen Courier"
+              "</figcaption></figure>")
+    hidden = "<h2 class='visually-hidden'>Article content</h2><span class='sr-only'>Opens in a new window</span>"
+    box = ("<div class='box'><h3>The Fen Weekly</h3><p>Every Sunday, the week on the river in your inbox.</p>"
+           "<form action='/signup'><input type='email'></form></div>")
+    facts = "<div role='complementary'><h3>Willow facts</h3><p>Willows root in water within days.</p></div>"
+    page = (f"<html><body><article>{hidden}<p>{STORY[0]}</p>{figure}{_paragraphs_html(STORY[1:3])}{box}{facts}"
+            f"<p>{STORY[3]}</p></article></body></html>")
+    found = extract_page(page, base_url="https://fen.example/story")
+    assert found.paragraphs == STORY
+    assert found.images == [Image(url="https://fen.example/w.jpg",
+                                  caption="Volunteers at work on the bank. Photo: Fen Courier")]
+
+
+def test_a_list_item_that_is_a_label_then_a_link_is_a_teaser_but_a_digest_item_stays():
+    teasers = ("<ul><li><strong>Ferries:</strong> <a href='/f'>Kelderport crossing returns after winter</a></li>"
+               "<li><strong>Storms:</strong> <a href='/s'>Coast road shut for a second day</a></li></ul>")
+    digest = ("<ul><li><a href='/d'>The harbour board approved its budget</a>. The vote was close, with "
+              "three members against it.</li></ul>")
+    page = f"<html><body><article>{_paragraphs_html(STORY)}{teasers}{digest}</article></body></html>"
+    found = extract_page(page).paragraphs
+    assert found[:4] == STORY
+    assert not any("Kelderport" in p or "Coast road" in p for p in found)
+    assert any(p.startswith("The harbour board approved its budget") for p in found)
+
+
+def test_short_lines_after_the_story_go_unless_they_carry_figures():
+    story = STORY[:3]  # ends with a paragraph of more than 20 words
+    assert drop_short_tail([*story, "Related topics", "Share", "Bookmark"]) == story
+    facts = [*story, "Tickets: 12 euros", "Phone 0123 456"]
+    assert drop_short_tail(facts) == facts
+    assert drop_short_tail([*story, "Related topics"]) == [*story, "Related topics"]  # one line is not a run
+    # after a short last paragraph, or with no long paragraph at all, short lines are the text itself
+    assert drop_short_tail([*STORY, "Related topics", "Share"]) == [*STORY, "Related topics", "Share"]
+    assert drop_short_tail(["Standings", "Harlow United", "Fen Rovers"]) == ["Standings", "Harlow United", "Fen Rovers"]

@@ -58,6 +58,18 @@ def test_line_shares_count_chrome_lines_and_lost_paragraphs():
     assert line_shares(truth, out) == (1, 2, 1, 2)
 
 
+def test_a_line_under_four_tokens_counts_as_story_text_when_a_truth_line_holds_it():
+    # One shingle of two tokens can never be among the truth's 4-token shingles: the intertitle is
+    # story text because it is a run of one truth line; chrome of as few tokens is not.
+    truth = ["The council met on Monday to vote on the harbour budget.", "Next steps",
+             "The vote was delayed until the ferry operator had answered."]
+    out = ["The council met on Monday to vote on the harbour budget.", "Next steps", "Share this",
+           "The vote was delayed until the ferry operator had answered."]
+    assert line_shares(truth, out) == (1, 4, 0, 3)
+    # A run across two truth lines is not a line of the truth.
+    assert line_shares(["It went ahead", "Monday morning it rained"], ["ahead Monday"]) == (1, 1, 2, 2)
+
+
 def _gz(path: Path, text: str) -> None:
     path.write_bytes(gzip.compress(text.encode("utf-8")))
 

@@ -10,6 +10,8 @@ go through the same rules as feed text. Three steps:
    card is mostly links), else ``itemprop=articleBody``/``<main>``/``role=main``, else the body;
    within it, blocks whose class or id names them as chrome (related stories, comments, share bars,
    cookie and newsletter prompts, ads) go too, unless the blocks of that class hold most of the text.
+   Figures (their captions are kept as images), screen-reader-only text, blocks without text, and
+   small forms with the short blocks around them (newsletter and search boxes) go as well.
    Runs of two or more ``<br>`` become paragraph breaks (as readability's "replaceBrs" does), so a
    story written as one ``<div>`` of break-separated text is seen as paragraphs. trafilatura then
    reads a 4–12 KB region instead of a 50–150 KB page, which makes extraction more than twice as fast
@@ -22,6 +24,8 @@ go through the same rules as feed text. Three steps:
 3. trafilatura's XML body tree → paragraphs: every block element and every line break ends one, and
    each is normalized like feed text (``normalize.normalize_text``).
 
+The cleaning chain then drops lines that print the headline again (``drop_headline_echoes``), pull
+quotes (``drop_echoes``) and the short lines under the story (``drop_short_tail``);
 ``page_verdict`` decides whether the result is worth more than the feed's own text (see there).
 """
 
@@ -64,14 +68,19 @@ _CHROME_CANDIDATES = ", ".join(
     f'[class*="{w}"], [id*="{w}"]' for w in (
         "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
         "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
-        "popular", "trending", "mostread", "most-read", "popup", "modal"))
+        "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp")
+) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
 _CHROME_WORDS = frozenset({
     "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
     "social", "newsletter", "cookie", "cookies", "consent", "gdpr", "promo", "promos", "advert",
     "advertisement", "ad", "ads", "adslot", "sponsored", "sidebar", "breadcrumb", "breadcrumbs",
     "recommended", "recommendations", "outbrain", "taboola", "subscribe", "subscription", "popular",
     "mostpopular", "trending", "mostread", "popup", "modal",
+    "whatsapp",
+    "byline",  # who wrote it: the feed names the author
 })
+# Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts).
+_CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
 _CHROME_SPLIT = re.compile(r"[-_\s]+")
 _MAX_CHROME_SHARE = 0.5
 _REGIONS = ('[itemprop="articleBody"]', "main", '[role="main"]')
@@ -97,6 +106,8 @@ class PageText:
     # All the visible text of the page (its <title> and body, without scripts, styles and other
     # elements that never hold text): where page_verdict looks for the feed's title and lead.
     text: str = ""
+    # The page's own names for the story (its <title>, og:title): lines that echo them are headline.
+    titles: list[str] = field(default_factory=list)
 
 
 class PageExtractionError(Exception):
@@ -132,7 +143,7 @@ def _split_break_runs(region: LexborNode) -> None:
 def _is_chrome(node: LexborNode) -> bool:
     attrs = node.attributes
     words = _CHROME_SPLIT.split(f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower())
-    return not _CHROME_WORDS.isdisjoint(words)
+    return not _CHROME_WORDS.isdisjoint(words) or (attrs.get("role") or "").lower() in _CHROME_ROLES
 
 
 def _drop_chrome_blocks(region: LexborNode) -> None:
@@ -172,6 +183,9 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
 _LINK_LINES = "p, li, h2, h3, h4, h5, h6, a"
 _CARD_BLOCKS = "h2, h3, h4, h5, h6, p, div, li"
 _MIN_LINK_SHARE = 0.9
+# A list item that is mostly a link and ends with it is a teaser too, with a label before it
+# ("Russian drones: <a>…</a>").
+_MIN_LIST_LINK_SHARE = 0.6
 
 
 def _is_link_line(node: LexborNode) -> bool:
@@ -180,8 +194,15 @@ def _is_link_line(node: LexborNode) -> bool:
     links = node.css("a")
     if not links:
         return False
-    text = len(node.text(deep=True).strip())
-    return bool(text) and sum(len(a.text(deep=True).strip()) for a in links) >= _MIN_LINK_SHARE * text
+    full = node.text(deep=True).strip()
+    text = len(full)
+    link_chars = sum(len(a.text(deep=True).strip()) for a in links)
+    if node.tag == "li" and text and link_chars >= _MIN_LIST_LINK_SHARE * text:
+        # a label, then the link: the item ends with it (a digest's item goes on after its link)
+        last = links[-1].text(deep=True).strip()
+        if last and full.rstrip(" .:!?").endswith(last.rstrip(" .:!?")):
+            return True
+    return bool(text) and link_chars >= _MIN_LINK_SHARE * text
 
 
 def _drop_link_lines(region: LexborNode) -> None:
@@ -304,9 +325,80 @@ def _drop_forms(body: LexborNode) -> None:
     if not forms:
         return
     total = _paragraph_chars(body)
+    boxes: list[LexborNode] = []
+    gone: set[int] = set()
     for form in forms:  # never nested: the HTML parser ignores a <form> inside another
         if not total or _paragraph_chars(form) <= _MAX_CHROME_SHARE * total:
-            form.decompose()
+            box = _form_box(form)
+            if not _inside(box, gone):
+                gone.add(box.mem_id)
+                boxes.append(box)
+    for box in boxes:
+        if box.parent is not None:
+            box.decompose()
+
+
+# A form's box: the blocks around it that say what it is for ("Our weekly newsletter", "Every Monday
+# the week's top stories": a newsletter, search or comment box), as long as they hold little text
+# besides the form. A story paragraph beside a form is longer than that.
+_FORM_BOX_LEVELS = 3
+_FORM_BOX_CHARS = 300
+
+
+def _form_box(form: LexborNode) -> LexborNode:
+    own = len(form.text(deep=True))
+    box = form
+    for _ in range(_FORM_BOX_LEVELS):
+        parent = box.parent
+        if parent is None or parent.tag in ("body", "html", "article", "main"):
+            break
+        if len(parent.text(deep=True)) - own > _FORM_BOX_CHARS:
+            break
+        box = parent
+    return box
+
+
+# Text only screen readers get ("Article content", "Opens in a new window", "Advertisement"): chrome
+# of the page's interface, never the story's.
+_SCREEN_READER_ONLY = ", ".join(f'[class*="{c}"]' for c in (
+    "sr-only", "sr_only", "visually-hidden", "visuallyhidden", "screen-reader", "screenreader", "a11y-hidden",
+    "u-hidden-visually"))
+# Blocks without text (layout wrappers, ad slots, spacers) only cost trafilatura time: a third of a
+# region's elements. Inline elements stay: an empty <span> may hold the space between two words.
+_EMPTY_CANDIDATES = "div, section, ul, ol, li, p"
+_KEEP_INSIDE = "br, hr, table"
+
+
+def _drop_empty_blocks(region: LexborNode) -> None:
+    gone: set[int] = set()
+    empty = []
+    for node in region.css(_EMPTY_CANDIDATES):
+        if not node.text(deep=True).strip() and node.css_first(_KEEP_INSIDE) is None and not _inside(node, gone):
+            gone.add(node.mem_id)
+            empty.append(node)
+    for node in empty:
+        node.decompose()
+
+
+# Images never reach the text (images=False), and a figure's caption and credit are image metadata
+# (kept as PageText.images); removed from the region before extraction, they cost trafilatura nothing
+# and cannot leak into the body. A figure holding most of the region's text (a site that wraps its
+# story in one) stays.
+_IMAGE_ELEMENTS = "img, picture, source"
+
+
+def _drop_figures_and_hidden(region: LexborNode) -> None:
+    for node in region.css(_IMAGE_ELEMENTS):
+        node.decompose()
+    figures = region.css("figure")
+    if figures:
+        total = _paragraph_chars(region)
+        for fig in figures:
+            if fig.parent is not None and (not total or _paragraph_chars(fig) <= _MAX_CHROME_SHARE * total):
+                fig.decompose()
+    for node in region.css(_SCREEN_READER_ONLY):
+        node.decompose()
+    _drop_empty_blocks(region)
 
 
 def _extract_page(page_html: str, base_url: str | None) -> PageText:
@@ -321,7 +413,9 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     head_title = tree.css_first("head title")
     title = head_title.text(deep=True) if head_title is not None else ""
     og_title = tree.css_first('meta[property="og:title"]')
-    title_key = paragraph_key(f"{title} {og_title.attributes.get('content') or '' if og_title is not None else ''}")
+    og = (og_title.attributes.get("content") or "").strip() if og_title is not None else ""
+    titles = [t for t in (title.strip(), og) if t]
+    title_key = paragraph_key(" ".join(titles))
     text = f"{title}\n{body.text(deep=True, separator=' ')}"
     if "<br" in page_html or "<BR" in page_html:
         _split_break_runs(body)  # first: region choice and chrome shares count paragraph text
@@ -329,9 +423,13 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     _drop_chrome_blocks(region)
     if "<a" in page_html:
         _drop_link_lines(region)
+    images = _figures(region, base_url)
+    _drop_figures_and_hidden(region)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
     if not paragraphs and region is not body:
         region, name = body, "body"
+        images = images or _figures(body, base_url)
+        _drop_figures_and_hidden(body)
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
     # Only inside an article region: the body's own paragraphs are every block of the page.
     region_chars = _paragraph_chars(region) if region is not body else 0
@@ -339,7 +437,7 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
         own = [t for n in region.css("p, h2, h3") if (t := normalize_text(n.text(deep=True)))]
         if sum(map(len, own)) > sum(map(len, paragraphs)):
             paragraphs = own
-    return PageText(paragraphs=paragraphs, images=_figures(region, base_url), region=name, text=text)
+    return PageText(paragraphs=paragraphs, images=images, region=name, text=text, titles=titles)
 
 
 def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
@@ -390,14 +488,18 @@ PAGE_ERROR = "page.fallback_error"
 
 def _words(paragraphs: Sequence[str]) -> int:
     # Text without spaces between words (Chinese, Japanese) counts one word per two characters.
-    return sum(len(p.split()) + sum(len(m) for m in _DENSE.findall(p)) // 2 for p in paragraphs)
+    return sum(len(p.split()) + (0 if p.isascii() else sum(len(m) for m in _DENSE.findall(p)) // 2)
+               for p in paragraphs)
 
 
 def feed_words(text: str) -> set[str]:
     """The comparison words of a text (see ``_WORD``): stems of its longer words and dense pairs."""
     text = text.casefold()
+    runs = _DENSE.findall(text) if not text.isascii() else ()
+    if not runs:
+        return {w[:_STEM] for w in _WORD.findall(text)}
     out = {w[:_STEM] for w in _WORD.findall(text) if not _DENSE.fullmatch(w)}
-    for run in _DENSE.findall(text):
+    for run in runs:
         out.update(run[i:i + 2] for i in range(len(run) - 1))
     return out
 
@@ -460,9 +562,69 @@ def drop_echoes(paragraphs: Sequence[str]) -> list[str]:
     ``normalize.paragraph_key``) is at least 40 characters and contained in a longer paragraph's key.
     """
     keys = [paragraph_key(p) for p in paragraphs]
-    out = []
-    for i, (p, k) in enumerate(zip(paragraphs, keys)):
-        if len(k) >= _MIN_ECHO_KEY and any(len(o) > len(k) and k in o for j, o in enumerate(keys) if j != i):
-            continue
-        out.append(p)
-    return out
+    # All keys in one string (NUL never occurs in a key, so no match spans two): a key is inside a
+    # longer one when it occurs more often than the keys equal to it, each of which holds it once.
+    joined = "\0".join(keys)
+    equal: dict[str, int] = {}
+    for k in keys:
+        equal[k] = equal.get(k, 0) + 1
+    return [p for p, k in zip(paragraphs, keys) if len(k) < _MIN_ECHO_KEY or joined.count(k) <= equal[k]]
+
+
+# A headline is short: a line longer than this is story text even when it restates the title.
+_MAX_HEADLINE_WORDS = 30
+_MIN_HEADLINE_KEY = 20
+# A line that shares this share of its words with a title, and covers as much of the title's, is
+# the headline printed again (with a kicker, or worded a little apart from the og:title).
+_HEADLINE_WORD_SHARE = 0.7
+
+
+def _echoes_headline(paragraph: str, key: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
+    if len(key) < _MIN_HEADLINE_KEY or len(paragraph.split()) > _MAX_HEADLINE_WORDS:
+        return False
+    words: set[str] | None = None
+    for tkey, twords in titles:
+        if (key in tkey and 2 * len(key) >= len(tkey)) or (tkey in key and len(key) <= 2 * len(tkey)):
+            return True
+        if words is None:
+            words = feed_words(paragraph)
+        common = len(words & twords)
+        if words and twords and common >= _HEADLINE_WORD_SHARE * max(len(words), len(twords)):
+            return True
+    return False
+
+
+def drop_headline_echoes(paragraphs: Sequence[str], titles: Sequence[str]) -> list[str]:
+    """Remove lines that print the headline again: a page's text starts with its headline, often
+    with a kicker ("Bank collapse: …") or worded a little apart from the og:title, and carries it
+    again in share boxes and teasers of itself. The title is a field of its own.
+
+    A line goes when, with at least 20 key characters and at most 30 words, its key is most of a
+    title's key (a title ends with "| Site"), holds a title's key within twice its length, or shares
+    70% of its words with a title both ways. A lead that restates the headline is longer.
+    """
+    keyed = [(k, feed_words(t)) for t in titles if len(k := paragraph_key(t)) >= _MIN_HEADLINE_KEY]
+    if not keyed:
+        return list(paragraphs)
+    return [p for p in paragraphs if not _echoes_headline(p, paragraph_key(p), keyed)]
+
+
+# The story ends with a sentence; a run of short lines after its last long paragraph is the page's
+# chrome below it ("Related", "Share", "Tags:", "Post", "Bookmark"), which no class names. A line
+# with a figure in it is the story's (prices, dates, a phone number of a box of facts).
+_DIGIT = re.compile(r"\d")
+_TAIL_LINE_WORDS = 5
+_MIN_TAIL_RUN = 2
+_MIN_STORY_PARAGRAPH_WORDS = 20
+
+
+def drop_short_tail(paragraphs: Sequence[str]) -> list[str]:
+    """Remove the run of at least two short lines (five words or fewer) that ends the text, after a
+    paragraph of 20 words or more."""
+    words = [_words([p]) for p in paragraphs]
+    end = len(paragraphs)
+    while end > 0 and words[end - 1] <= _TAIL_LINE_WORDS and not _DIGIT.search(paragraphs[end - 1]):
+        end -= 1
+    if len(paragraphs) - end >= _MIN_TAIL_RUN and end > 0 and words[end - 1] >= _MIN_STORY_PARAGRAPH_WORDS:
+        return list(paragraphs[:end])
+    return list(paragraphs)
