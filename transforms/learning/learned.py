@@ -27,16 +27,29 @@ least N" is ever asked), and a line not seen for ``window_days`` is forgotten â€
 that disappears from the site is unlearned again. Everything here is pure and deterministic: the
 pipeline keeps one :class:`SourceLines` per source in keyed state (``to_dict``/``from_dict``) and
 calls :meth:`SourceLines.observe` after cleaning each item.
+
+The quick tier
+--------------
+Those thresholds need weeks of a source before anything is learned, and most sources are read
+for far fewer items than ``min_items``. Chrome sits at an item's edges ("Follow us on WhatsApp",
+"This report is auto-generated from â€¦", a comment-form prompt), so :class:`QuickLines` learns a
+short line (at most ``quick_max_chars``) among an item's first or last ``quick_edge`` paragraphs
+once it has appeared in ``quick_min_items`` items of *unrelated* stories: items whose headlines
+share under ``quick_related`` of their words. The updates of one developing story share their
+headline's words, so the background paragraph they all repeat never counts twice; a repeated
+item (same headline) never counts twice either. State is bounded as above: at most
+``quick_max_lines`` lines per source, ``quick_min_items`` headlines per line, and a line unseen for
+``window_days`` is forgotten.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from transforms.cleaning import paragraph_key
-
 
 @dataclass(frozen=True)
 class LearnConfig:
@@ -48,8 +61,20 @@ class LearnConfig:
     window_days: int = 14
     max_line_chars: int = 400
     min_key_chars: int = 4
+    # The quick tier (QuickLines); quick_min_items = 0 turns it off.
+    quick_min_items: int = 2
+    quick_edge: int = 2
+    quick_max_chars: int = 200
+    quick_max_lines: int = 256
+    quick_related: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.quick_min_items == 1 or self.quick_min_items < 0:
+            raise ValueError("quick_min_items must be 0 (off) or at least 2")
+        if self.quick_edge < 1 or self.quick_max_chars < 1 or self.quick_max_lines < 1:
+            raise ValueError("quick_edge, quick_max_chars and quick_max_lines must be positive")
+        if not 0 < self.quick_related <= 1:
+            raise ValueError("quick_related must be in (0, 1]")
         if self.min_items < 2 or self.min_days < 1 or self.min_stories < 1:
             raise ValueError("min_items must be >= 2, min_days and min_stories >= 1")
         if not 0 < self.min_share <= 1:
@@ -204,3 +229,115 @@ def observe_article(state: SourceLines, body: Sequence[str], learned_lines: Sequ
     """Observe a cleaned article: its body plus the learned lines cleaning removed from it, so a
     learned line keeps being counted (and is not forgotten) while it is being removed."""
     return state.observe([*body, *learned_lines], at=at, story=story, config=config)
+
+
+# -- the quick tier ----------------------------------------------------------------------------------
+
+_HEADLINE_WORD = re.compile(r"\w{3,}")
+# Words kept of a headline: enough to compare two, and a bound on the state.
+_HEADLINE_WORDS = 24
+
+
+def headline_words(title: str | None, fallback: str) -> tuple[str, ...]:
+    """A headline's words for :func:`related` (three letters or more, lowercase, sorted, distinct);
+    an item without a usable headline stands for itself (``fallback``, its identity)."""
+    words = sorted(set(_HEADLINE_WORD.findall((title or "").casefold())))[:_HEADLINE_WORDS]
+    return tuple(words) if words else ("\x00" + fallback,)
+
+
+def related(a: Sequence[str], b: Sequence[str], threshold: float) -> bool:
+    """Two headlines of one story: they share at least ``threshold`` of the shorter one's words."""
+    shared = len(set(a).intersection(b))
+    return shared >= threshold * min(len(a), len(b))
+
+
+def edge_lines(body: Sequence[str], config: LearnConfig) -> list[str]:
+    """The paragraphs of a cleaned body the quick tier counts: the first and last ``quick_edge``,
+    when short enough to be chrome."""
+    n = config.quick_edge
+    picked = body if len(body) <= 2 * n else [*body[:n], *body[-n:]]
+    return [p for p in picked if len(p) <= config.quick_max_chars]
+
+
+@dataclass
+class QuickStat:
+    text: str
+    heads: list[tuple[str, ...]] = field(default_factory=list)  # unrelated headlines, at most quick_min_items
+    last_seen: datetime | None = None
+
+
+@dataclass
+class QuickLines:
+    """One source's short edge lines and the unrelated stories each appeared in."""
+
+    lines: dict[str, QuickStat] = field(default_factory=dict)
+    learned_keys: set[str] = field(default_factory=set)
+
+    def observe(self, edges: Iterable[str], head: tuple[str, ...], *, at: datetime,
+                config: LearnConfig) -> list[str]:
+        """Count an item's edge lines (text, or keys already tracked) under its headline's words;
+        returns the keys that became learned."""
+        if not config.quick_min_items:
+            return []
+        at = _utc(at)
+        learned: list[str] = []
+        seen: set[str] = set()
+        for text in edges:
+            key = text if text in self.lines else paragraph_key(text)
+            if len(key) < config.min_key_chars or key in seen:
+                continue
+            seen.add(key)
+            stat = self.lines.get(key)
+            if stat is None:
+                if len(self.lines) >= config.quick_max_lines:
+                    self._evict(at, config)
+                stat = self.lines[key] = QuickStat(text=text)
+            stat.last_seen = at if stat.last_seen is None or at > stat.last_seen else stat.last_seen
+            if len(stat.heads) >= config.quick_min_items:
+                continue
+            if any(related(head, other, config.quick_related) for other in stat.heads):
+                continue  # the same story again: its repeated background is not chrome
+            stat.heads.append(head)
+            if len(stat.heads) >= config.quick_min_items:
+                self.learned_keys.add(key)
+                learned.append(key)
+        return learned
+
+    def _evict(self, now: datetime, config: LearnConfig) -> None:
+        """Forget stale lines, else the least recently seen eighth of the lines not learned (else of
+        all lines: the bound holds whatever the source sends)."""
+        self.forget(now, config)
+        if len(self.lines) < config.quick_max_lines:
+            return
+        oldest = sorted(self.lines.items(), key=lambda kv: (kv[0] in self.learned_keys, kv[1].last_seen or now, kv[0]))
+        for key, _stat in oldest[: max(1, config.quick_max_lines // 8)]:
+            del self.lines[key]
+            self.learned_keys.discard(key)
+
+    def forget(self, now: datetime, config: LearnConfig) -> int:
+        cutoff = _utc(now) - timedelta(days=config.window_days)
+        stale = [k for k, s in self.lines.items() if s.last_seen is not None and s.last_seen < cutoff]
+        for key in stale:
+            del self.lines[key]
+            self.learned_keys.discard(key)
+        return len(stale)
+
+    def learned(self, config: LearnConfig) -> frozenset[str]:
+        """Keys of the lines learned, as ``config`` decides (a restart may change the thresholds)."""
+        if not config.quick_min_items:
+            return frozenset()
+        return frozenset(k for k, s in self.lines.items() if len(s.heads) >= config.quick_min_items)
+
+    def to_dict(self) -> dict:
+        return {k: {"text": s.text, "heads": [list(h) for h in s.heads],
+                    "last_seen": s.last_seen.isoformat() if s.last_seen else None}
+                for k, s in self.lines.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict | None, config: LearnConfig) -> QuickLines:
+        lines = {k: QuickStat(text=v["text"], heads=[tuple(h) for h in v["heads"]],
+                              last_seen=datetime.fromisoformat(v["last_seen"]) if v["last_seen"] else None)
+                 for k, v in (data or {}).items()}
+        quick = cls(lines=lines)
+        quick.learned_keys = set(quick.learned(config))
+        return quick
