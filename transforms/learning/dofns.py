@@ -78,6 +78,7 @@ class _Chain:
         if learner.learned() is not before:
             # The item whose count made a line learned loses it too.
             clean = drop_learned(clean, learner.learned() - before)
+        clean = learner.strip_title(clean)
         if clean.learned_lines:
             self.removed.inc(len(clean.learned_lines))
         unit = self.steps.identify(msg, raw, clean)

@@ -341,3 +341,79 @@ class QuickLines:
         quick = cls(lines=lines)
         quick.learned_keys = set(quick.learned(config))
         return quick
+
+
+# -- the aggregator's headline form ------------------------------------------------------------------
+
+# "Headline - Source Name": the last separator of a headline, spaced (a hyphenated word is not one).
+_SUFFIX_SEPARATOR = re.compile(r"\s+[-\u2013\u2014|]\s+")
+_SUFFIX_MAX_WORDS = 6
+_SUFFIX_MAX_CHARS = 60
+_HEAD_MIN_WORDS = 3
+
+
+def _capitalized(word: str) -> bool:
+    # "l'Atlantique", "d'Italia": a name after an elided article.
+    return word[:1].isupper() or (len(word) > 2 and word[1] in "'\u2019" and word[2].isupper())
+
+
+def title_suffix(title: str | None) -> tuple[str, str] | None:
+    """``(headline, suffix)`` when a headline ends in a source's name after a spaced dash or bar
+    ("… - El Heraldo del Plata"): a short suffix capitalized like a name (no digits, no sentence
+    punctuation, at least half its words capitalized) after a headline of three words or more."""
+    if not title:
+        return None
+    seps = list(_SUFFIX_SEPARATOR.finditer(title))
+    if not seps:
+        return None
+    head, suffix = title[: seps[-1].start()].rstrip(), title[seps[-1].end():].strip()
+    words = suffix.split()
+    if (not words or len(words) > _SUFFIX_MAX_WORDS or len(suffix) > _SUFFIX_MAX_CHARS
+            or len(head.split()) < _HEAD_MIN_WORDS or not _capitalized(words[0])
+            or any(c.isdigit() for c in suffix) or suffix[-1] in ".?!:;,"
+            or 2 * sum(map(_capitalized, words)) < len(words)):
+        return None
+    return head, suffix
+
+
+@dataclass
+class TitleForm:
+    """Whether a source's headlines carry a source name after a dash ("Headline - Source Name"):
+    an aggregator relaying many outlets. Learned once ``quick_min_items`` items of unrelated stories
+    carried a suffix (:func:`title_suffix`); forgotten when none was seen for ``window_days``.
+
+    The form, not the names: the next item's suffix is whatever outlet it relays."""
+
+    heads: list[tuple[str, ...]] = field(default_factory=list)  # unrelated headlines, at most quick_min_items
+    last_seen: datetime | None = None
+
+    def observe(self, suffixed: bool, head: tuple[str, ...], *, at: datetime, config: LearnConfig) -> bool:
+        """Count an item (``suffixed``: its headline ends in a name); True when the form became learned."""
+        if not suffixed or not config.quick_min_items:
+            return False
+        at = _utc(at)
+        self.last_seen = at if self.last_seen is None or at > self.last_seen else self.last_seen
+        if len(self.heads) >= config.quick_min_items:
+            return False
+        if any(related(head, other, config.quick_related) for other in self.heads):
+            return False
+        self.heads.append(head)
+        return len(self.heads) >= config.quick_min_items
+
+    def learned(self, config: LearnConfig) -> bool:
+        return bool(config.quick_min_items) and len(self.heads) >= config.quick_min_items
+
+    def forget(self, now: datetime, config: LearnConfig) -> None:
+        if self.last_seen is not None and self.last_seen < _utc(now) - timedelta(days=config.window_days):
+            self.heads, self.last_seen = [], None
+
+    def to_dict(self) -> dict:
+        return {"heads": [list(h) for h in self.heads],
+                "last_seen": self.last_seen.isoformat() if self.last_seen else None}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> TitleForm:
+        if not data:
+            return cls()
+        return cls(heads=[tuple(h) for h in data["heads"]],
+                   last_seen=datetime.fromisoformat(data["last_seen"]) if data["last_seen"] else None)
