@@ -131,9 +131,9 @@ def measure_learning(items: list[bytes], runs: int) -> list[float]:
     learners = _learners(items)
     now = datetime.now(timezone.utc)
     try:
-        from transforms.learning import drop_learned
+        from transforms.learning import carries
     except ImportError:  # pragma: no cover - depends on the checkout
-        drop_learned = None
+        carries = None
 
     def chain(data: bytes) -> None:
         raw = parse_raw_item(data, {}, "bench")
@@ -141,9 +141,9 @@ def measure_learning(items: list[bytes], runs: int) -> list[float]:
         before = learner.learned()
         clean = clean_item(raw, learned=before)
         learner.observe(raw, clean, now=now)
-        if hasattr(learner, "strip_title"):  # the quick tier's steps, when part of the checkout
-            if learner.learned() is not before:
-                clean = drop_learned(clean, learner.learned() - before)
+        if carries is not None:  # the quick tier's steps, when part of the checkout
+            if learner.learned() is not before and carries(clean, learner.learned() - before):
+                clean = clean_item(raw, learned=learner.learned())
             clean = learner.strip_title(clean)
         if article_row is not None:
             article_row(raw, clean)

@@ -15,7 +15,7 @@ from transforms.learning import (
     FeedLearner,
     LearnConfig,
     QuickLines,
-    drop_learned,
+    carries,
     edge_lines,
     headline_words,
     related,
@@ -112,16 +112,12 @@ def test_the_headline_form_is_learned_from_two_unrelated_stories_and_stripped():
     assert TitleForm.from_dict(None).heads == []
 
 
-def test_the_item_that_makes_a_line_learned_loses_it():
-    raw = parse(raw_item(paragraphs=(LEDE, PROMPT)))
-    clean = clean_item(raw)
-    out = drop_learned(clean, {paragraph_key(PROMPT)})
-    assert out.body == [LEDE] and out.learned_lines == [paragraph_key(PROMPT)]
-    assert "learned.line" in out.removed_rules and PROMPT in clean.body  # the input is unchanged
-    assert drop_learned(clean, set()) is clean
-    # A line that is the whole body is kept: nothing would be left of the article.
-    alone = clean_item(parse(raw_item(paragraphs=(PROMPT,))))
-    assert drop_learned(alone, {paragraph_key(PROMPT)}).body == [PROMPT]
+def test_carries_tells_an_item_that_still_holds_a_line_just_learned():
+    clean = clean_item(parse(raw_item(paragraphs=(LEDE, PROMPT))))
+    assert carries(clean, {paragraph_key(PROMPT)}) and not carries(clean, {"someotherline"})
+    assert not carries(clean, set())
+    assert not carries(clean_item(parse(raw_item(paragraphs=(LEDE, PROMPT))), learned={paragraph_key(PROMPT)}),
+                       {paragraph_key(PROMPT)})
 
 
 def test_logs_and_snapshots_written_before_the_quick_tier_still_replay():

@@ -12,7 +12,7 @@ chain keyed by feed (streaming: keyed state with a TTL; batch: each feed's items
 """
 
 from .learned import LearnConfig, QuickLines, SourceLines, edge_lines, headline_words, observe_article, related
-from .learner import FeedLearner, drop_learned, feed_key, fetch_order, observation_time, story_key
+from .learner import FeedLearner, carries, feed_key, fetch_order, observation_time, story_key
 
-__all__ = ["FeedLearner", "LearnConfig", "QuickLines", "SourceLines", "drop_learned", "edge_lines", "feed_key",
+__all__ = ["FeedLearner", "LearnConfig", "QuickLines", "SourceLines", "carries", "edge_lines", "feed_key",
            "fetch_order", "headline_words", "observation_time", "observe_article", "related", "story_key"]

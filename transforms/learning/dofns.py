@@ -48,7 +48,7 @@ from transforms.cleaning.dofns import ItemSteps, stamped
 from transforms.model import Message, RawItem, Unit
 
 from .learned import LearnConfig
-from .learner import FeedLearner, drop_learned, feed_key, fetch_order
+from .learner import FeedLearner, carries, feed_key, fetch_order
 
 __all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines"]
 
@@ -75,9 +75,12 @@ class _Chain:
         if unit is not None:  # nothing is learned from an item that could not be cleaned
             return unit
         rows = observe(raw, clean)
-        if learner.learned() is not before:
-            # The item whose count made a line learned loses it too.
-            clean = drop_learned(clean, learner.learned() - before)
+        if learner.learned() is not before and carries(clean, learner.learned() - before):
+            # The item whose count made a line learned loses it too: cleaned again with it learned,
+            # as a redelivery of the item will be, so that both give the same content (a repeat).
+            again, failed = self.steps.clean(msg, raw, learner.learned())
+            if failed is None:
+                clean = again
         clean = learner.strip_title(clean)
         if clean.learned_lines:
             self.removed.inc(len(clean.learned_lines))

@@ -47,7 +47,7 @@ import orjson
 
 from schemas import SCHEMA_VERSION
 
-from transforms.cleaning import LEARNED_RULE_ID, guid_identifies, paragraph_key
+from transforms.cleaning import guid_identifies, paragraph_key
 from transforms.model import CleanArticle, Message, RawItem
 
 from .learned import LearnConfig, QuickLines, SourceLines, TitleForm, edge_lines, headline_words, title_suffix
@@ -55,7 +55,7 @@ from .learned import LearnConfig, QuickLines, SourceLines, TitleForm, edge_lines
 __all__ = [
     "TITLE_SUFFIX_RULE_ID",
     "FeedLearner",
-    "drop_learned",
+    "carries",
     "feed_key",
     "fetch_order",
     "observation_time",
@@ -90,20 +90,9 @@ def story_key(raw: RawItem, clean: CleanArticle) -> str:
     return "item:" + (guid or raw.entry.link or raw.message_id)
 
 
-def drop_learned(clean: CleanArticle, keys: Collection[str]) -> CleanArticle:
-    """The cleaned item without the paragraphs of ``keys`` (lines learned from this very item), as
-    cleaning with them learned would have removed them; a body they would empty is kept whole."""
-    if not keys:
-        return clean
-    body, dropped = [], []
-    for paragraph in clean.body:
-        key = paragraph_key(paragraph)
-        (dropped if key in keys else body).append(key if key in keys else paragraph)
-    if not dropped or not body:
-        return clean
-    rules = clean.removed_rules if LEARNED_RULE_ID in clean.removed_rules else [*clean.removed_rules,
-                                                                                  LEARNED_RULE_ID]
-    return replace(clean, body=body, removed_rules=rules, learned_lines=[*clean.learned_lines, *dropped])
+def carries(clean: CleanArticle, keys: Collection[str]) -> bool:
+    """Whether a cleaned item still holds a paragraph of ``keys`` (lines its own count made learned)."""
+    return bool(keys) and any(paragraph_key(p) in keys for p in clean.body)
 
 
 def feed_key(msg: Message) -> str:
