@@ -45,6 +45,13 @@ _LEARN_HELP = {
     "window_days": "a line unseen for this many days is forgotten (and unlearned); a source silent "
                    "that long has its state dropped",
     "max_line_chars": "paragraphs longer than this are body text, never boilerplate candidates",
+    "quick_min_items": "quick tier: items of unrelated stories that must carry a short edge line before it "
+                       "is learned (0 turns the tier off)",
+    "quick_edge": "quick tier: paragraphs at each end of an item (first and last) that it counts",
+    "quick_max_chars": "quick tier: edge paragraphs longer than this are never its candidates",
+    "quick_max_lines": "quick tier: edge lines tracked per source at most (its state bound)",
+    "quick_related": "quick tier: two headlines sharing at least this share of the shorter one's words are one "
+                     "story, whose items count once (a developing story's repeated background stays)",
 }
 _LEARN_DEFAULTS = LearnConfig()
 

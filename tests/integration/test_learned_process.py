@@ -13,8 +13,10 @@ from transforms.cleaning import paragraph_key
 
 pytestmark = pytest.mark.integration
 
-# Thresholds as options: small enough for a fixture of 30 items, min_days still above one day.
-LEARN = ["--learn_min_items=6", "--learn_min_days=2", "--learn_min_stories=3", "--learn_min_share=0.5"]
+# Thresholds as options: small enough for a fixture of 30 items, min_days still above one day; the
+# main tier alone (the quick tier: test_learned_quick_process.py).
+LEARN = ["--learn_min_items=6", "--learn_min_days=2", "--learn_min_stories=3", "--learn_min_share=0.5",
+         "--learn_quick_min_items=0"]
 
 
 def _rows(wh, sql):
@@ -38,10 +40,11 @@ def test_a_footer_over_several_days_is_learned_removed_and_listed(processed):
     assert (summary.items_read, summary.articles_written, summary.dead_letters) == (30, 30, 0)
     bodies = _rows(wh, "SELECT title, body FROM articles ORDER BY fetched_at")
     assert [t for t, _ in bodies] == [it["entry"]["title"] for it in items]
-    # Five items on the first day and the first of the second carry the footer; it is learned then.
-    assert [FOOTER in body.split("\n") for _, body in bodies] == [True] * 6 + [False] * 24
+    # Five items on the first day carry the footer; the first of the second makes it learned and
+    # loses it too.
+    assert [FOOTER in body.split("\n") for _, body in bodies] == [True] * 5 + [False] * 25
     removed = _rows(wh, "SELECT count(*) FROM articles WHERE list_contains(removed_rules, 'learned.line')")
-    assert removed == [(24,)]
+    assert removed == [(25,)]
     assert _rows(wh, "SELECT feed_id, line_key, line, learned, items, share, days, stories FROM learned_boilerplate") \
         == [(FEED, paragraph_key(FOOTER), FOOTER, True, 30, 1.0, 2, 3)]
 

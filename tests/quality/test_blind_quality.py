@@ -14,10 +14,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BLIND = Path(__file__).with_name("blind")
 # part: (most articles keeping boilerplate, least must-keep kept, least agency right, least F1)
+# Agency moves a point or two between runs: a copy naming no agency takes its story's agency only
+# when it arrives after the story has one, and arrival order varies from run to run.
 HELD = {
-    "dev": (0.12, 0.99, 0.95, 0.94),
-    "test": (0.25, 0.99, 0.97, 0.94),
-    "test2": (0.26, 0.97, 0.89, 0.95),
+    "dev": (0.07, 0.99, 0.96, 0.945),
+    "test": (0.16, 0.99, 0.97, 0.95),
+    "test2": (0.235, 0.97, 0.95, 0.96),
     "test3": (0.40, 0.99, 0.82, 0.96),
 }
 

@@ -20,7 +20,9 @@ from transforms.learning import (
 )
 from transforms.model import Message
 
-CONFIG = LearnConfig(min_items=6, min_days=2, min_stories=3, min_share=0.5, max_lines=200, window_days=10)
+# The main tier alone (the quick tier has tests of its own, in test_learned_quick.py).
+CONFIG = LearnConfig(min_items=6, min_days=2, min_stories=3, min_share=0.5, max_lines=200, window_days=10,
+                     quick_min_items=0)
 NOW = datetime(2026, 4, 1, tzinfo=timezone.utc)
 FOOTER_KEY, QUOTE_KEY, BACKGROUND_KEY = map(paragraph_key, (FOOTER, QUOTE, BACKGROUND))
 

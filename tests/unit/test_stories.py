@@ -26,6 +26,7 @@ from transforms.syndication import (
     fingerprint_body,
     story_article,
     story_row,
+    with_cluster,
 )
 
 T0 = datetime(2024, 3, 4, 6, 0, tzinfo=timezone.utc)
@@ -126,6 +127,35 @@ def test_ids_given_stay_with_the_article_and_a_duplicate_changes_nothing():
     again = tracker.assign(_article("b", 2), [])
     assert again.cluster_id == "b" and again.story_rows == ()
     assert tracker.given("unknown") is None
+
+
+def test_an_article_naming_no_agency_takes_the_agency_of_the_syndicated_story_it_joins():
+    tracker = StoryTracker(clock=clock_from(T0))
+    wire = StoryArticle("wire", T0, "agency-feed", agency="kyodo", is_agency_copy=True)
+    alone = tracker.assign(StoryArticle("alone", T0, "blog"), [])
+    assert alone.agency is None  # a story of one article lends no agency
+    tracker.assign(wire, [])
+    teaser = tracker.assign(StoryArticle("teaser", T0 + timedelta(hours=1), "aggregator"), ["wire"])
+    assert teaser.agency == "kyodo"
+    joined = with_cluster(unit("m-teaser", row("teaser")), teaser)
+    assert joined.article["agency"] == "kyodo" and joined.article["cluster_id"] == "wire"
+    # An article that names its agency keeps it; a later version of the teaser gets the same agency.
+    named = with_cluster(unit("m-named", row("named", agency="ap")), teaser)
+    assert named.article["agency"] == "ap"
+    assert tracker.given_assignment("teaser") == type(teaser)("wire", agency="kyodo")
+    assert with_cluster(unit("m-solo", row("alone")), alone).article["agency"] is None
+
+
+def test_batch_gives_the_syndicated_storys_agency_to_every_copy_naming_none():
+    story = body(12)
+    rows = [
+        ("m-wire", "wire", row("wire", hours=0, text=story, agency="antara")),
+        ("m-copy", "copy", row("copy", hours=1, text=" ".join(story.split()[:150]))),
+        ("m-other", "other", row("other", hours=1, text=body(13))),
+    ]
+    out = cluster_batch(_inputs(rows), clock=lambda: T0)
+    assert out["m-copy"].cluster_id == "wire" and out["m-copy"].agency == "antara"
+    assert out["m-other"].agency is None
 
 
 def test_snapshots_are_strictly_ordered_even_with_a_stuck_clock():

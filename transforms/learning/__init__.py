@@ -1,6 +1,7 @@
 """Learning: the lines one source (feed) repeats across many of its items, learned as boilerplate.
 
-``SourceLines`` counts a source's lines and decides, by the thresholds of ``LearnConfig``, which
+``SourceLines`` counts a source's lines (and ``QuickLines``, the quick tier, its short edge lines
+across a few unrelated stories) and decides, by the thresholds of ``LearnConfig``, which
 are its boilerplate; ``FeedLearner`` is what the pipeline holds per feed around it (the learned
 set, forgetting, and the ``learned_boilerplate`` rows that changed); ``story_key``,
 ``observation_time``, ``feed_key`` and ``fetch_order`` say how an item counts and in which order.
@@ -10,8 +11,8 @@ The Beam wrapper is in ``transforms.learning.dofns``: ``CleanWithLearnedLines``,
 chain keyed by feed (streaming: keyed state with a TTL; batch: each feed's items in fetch order).
 """
 
-from .learned import LearnConfig, SourceLines, observe_article
-from .learner import FeedLearner, feed_key, fetch_order, observation_time, story_key
+from .learned import LearnConfig, QuickLines, SourceLines, edge_lines, headline_words, observe_article, related
+from .learner import FeedLearner, carries, feed_key, fetch_order, observation_time, story_key
 
-__all__ = ["FeedLearner", "LearnConfig", "SourceLines", "feed_key", "fetch_order", "observation_time",
-           "observe_article", "story_key"]
+__all__ = ["FeedLearner", "LearnConfig", "QuickLines", "SourceLines", "carries", "edge_lines", "feed_key",
+           "fetch_order", "headline_words", "observation_time", "observe_article", "related", "story_key"]

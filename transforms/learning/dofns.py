@@ -48,7 +48,7 @@ from transforms.cleaning.dofns import ItemSteps, stamped
 from transforms.model import Message, RawItem, Unit
 
 from .learned import LearnConfig
-from .learner import FeedLearner, feed_key, fetch_order
+from .learner import FeedLearner, carries, feed_key, fetch_order
 
 __all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines"]
 
@@ -70,12 +70,20 @@ class _Chain:
 
     def unit(self, learner: FeedLearner, msg: Message, raw: RawItem, observe) -> Unit:
         """A parsed message's unit; ``observe(raw, clean) -> rows`` counts the cleaned item."""
-        clean, unit = self.steps.clean(msg, raw, learner.learned())
+        before = learner.learned()
+        clean, unit = self.steps.clean(msg, raw, before)
         if unit is not None:  # nothing is learned from an item that could not be cleaned
             return unit
+        rows = observe(raw, clean)
+        if learner.learned() is not before and carries(clean, learner.learned() - before):
+            # The item whose count made a line learned loses it too: cleaned again with it learned,
+            # as a redelivery of the item will be, so that both give the same content (a repeat).
+            again, failed = self.steps.clean(msg, raw, learner.learned())
+            if failed is None:
+                clean = again
+        clean = learner.strip_title(clean)
         if clean.learned_lines:
             self.removed.inc(len(clean.learned_lines))
-        rows = observe(raw, clean)
         unit = self.steps.identify(msg, raw, clean)
         if rows:
             self.rows.inc(len(rows))
@@ -141,8 +149,8 @@ class _CleanLearnedStateful(beam.DoFn):
         learner = (FeedLearner.from_dict(pickle.loads(blob), self.config) if blob
                    else FeedLearner.new(feed_id, self.config))
         replayed = 0
-        for lines, at, story, now in log.read():
-            learner.observe_lines(lines, at=at, story=story, now=now)
+        for lines, at, story, now, *quick in log.read():  # logs written before the quick tier: 4 values
+            learner.observe_lines(lines, at=at, story=story, now=now, quick=quick[0] if quick else None)
             replayed += 1
         held = _Held(learner, current, replayed)
         if self.live_learners > 0:
@@ -164,9 +172,10 @@ class _CleanLearnedStateful(beam.DoFn):
 
         def observe(raw, clean):
             lines, at, story = held.learner.observation(raw, clean)
+            quick = held.learner.quick_observation(raw, clean)
             now = _now()
-            rows = held.learner.observe_lines(lines, at=at, story=story, now=now)
-            log.add((lines, at, story, now))
+            rows = held.learner.observe_lines(lines, at=at, story=story, now=now, quick=quick)
+            log.add((lines, at, story, now, quick))
             held.log_length += 1
             if held.log_length >= self.snapshot_every:
                 snapshot.write(pickle.dumps(held.learner.to_dict(), protocol=pickle.HIGHEST_PROTOCOL))
@@ -210,7 +219,7 @@ class _Feeds:
 
 class _FeedsJournal(sharding.Journal):
     """A shard's feeds as a snapshot (every learner as plain values) plus logged changes:
-    ``("observe", feed, lines, at, story, now, expiry)``, the observation ``_CleanLearnedStateful``
+    ``("observe", feed, lines, at, story, now, expiry, quick)``, the observation ``_CleanLearnedStateful``
     logs with its feed and expiry, and ``("forget", feeds)``."""
 
     def __init__(self, config: LearnConfig, min_log: int) -> None:
@@ -219,11 +228,12 @@ class _FeedsJournal(sharding.Journal):
 
     def _apply(self, feeds: _Feeds, change) -> None:
         if change[0] == "observe":
-            _, feed_id, lines, at, story, now, due = change
+            # A change logged before the quick tier has no quick observation.
+            _, feed_id, lines, at, story, now, due, *quick = change
             learner = feeds.learners.get(feed_id)
             if learner is None:
                 learner = feeds.learners[feed_id] = FeedLearner.new(feed_id, self.config)
-            learner.observe_lines(lines, at=at, story=story, now=now)
+            learner.observe_lines(lines, at=at, story=story, now=now, quick=quick[0] if quick else None)
             feeds.expiry[feed_id] = due
         else:
             for feed_id in change[1]:
@@ -296,12 +306,13 @@ class _CleanLearnedSharded(beam.DoFn):
 
         def observe(raw, clean):
             lines, at, story = learner.observation(raw, clean)
+            quick = learner.quick_observation(raw, clean)
             now = _now()
             held.value.learners[feed_id] = learner
-            rows = learner.observe_lines(lines, at=at, story=story, now=now)
+            rows = learner.observe_lines(lines, at=at, story=story, now=now, quick=quick)
             due = ts.micros + self.ttl_micros
             held.value.expiry[feed_id] = due
-            self.journal.record(held, ("observe", feed_id, lines, at, story, now, due),
+            self.journal.record(held, ("observe", feed_id, lines, at, story, now, due, quick),
                                 snapshot=snapshot, log=log, token=token)
             sharding.schedule_expiry(due, self.tick_micros, expire_at, expiry)
             return rows

@@ -39,7 +39,8 @@ a batch.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 import orjson
@@ -49,10 +50,12 @@ from schemas import SCHEMA_VERSION
 from transforms.cleaning import guid_identifies, paragraph_key
 from transforms.model import CleanArticle, Message, RawItem
 
-from .learned import LearnConfig, SourceLines
+from .learned import LearnConfig, QuickLines, SourceLines, TitleForm, edge_lines, headline_words, title_suffix
 
 __all__ = [
+    "TITLE_SUFFIX_RULE_ID",
     "FeedLearner",
+    "carries",
     "feed_key",
     "fetch_order",
     "observation_time",
@@ -66,6 +69,8 @@ _EXPORT_GROWTH = 1.1
 _MIN_TITLE_KEY = 12
 _TITLE_KEY_CHARS = 120
 _LINE_NUMBER = re.compile(r"^(.*#L)(\d+)$")
+# Rule id reported when a learned headline form lost its source-name suffix.
+TITLE_SUFFIX_RULE_ID = "learned.title_suffix"
 
 
 def observation_time(raw: RawItem, clean: CleanArticle) -> datetime:
@@ -83,6 +88,11 @@ def story_key(raw: RawItem, clean: CleanArticle) -> str:
         return "title:" + key[:_TITLE_KEY_CHARS]
     guid = raw.entry.id if guid_identifies(raw.entry.id, raw) else None
     return "item:" + (guid or raw.entry.link or raw.message_id)
+
+
+def carries(clean: CleanArticle, keys: Collection[str]) -> bool:
+    """Whether a cleaned item still holds a paragraph of ``keys`` (lines its own count made learned)."""
+    return bool(keys) and any(paragraph_key(p) in keys for p in clean.body)
 
 
 def feed_key(msg: Message) -> str:
@@ -121,6 +131,10 @@ class FeedLearner:
     # final row (learned = false) once it is forgotten. Only lines written while learned are kept.
     exported: dict[str, dict] = field(default_factory=dict)
     forgot_on: date | None = None
+    # The quick tier: short edge lines learned from a few items of unrelated stories.
+    quick: QuickLines = field(default_factory=QuickLines)
+    # The aggregator's headline form ("Headline - Source Name"), learned like a quick line.
+    title_form: TitleForm = field(default_factory=TitleForm)
 
     @classmethod
     def new(cls, feed_id: str, config: LearnConfig) -> FeedLearner:
@@ -133,7 +147,28 @@ class FeedLearner:
     def observe(self, raw: RawItem, clean: CleanArticle, *, now: datetime) -> list[dict]:
         """Count a cleaned item of this source; returns the ``learned_boilerplate`` rows it changed."""
         lines, at, story = self.observation(raw, clean)
-        return self.observe_lines(lines, at=at, story=story, now=now)
+        return self.observe_lines(lines, at=at, story=story, now=now, quick=self.quick_observation(raw, clean))
+
+    def quick_observation(self, raw: RawItem, clean: CleanArticle) -> tuple[list[str], tuple[str, ...], bool]:
+        """What the quick tier counts of an item: its short edge lines (plus the learned lines removed
+        from it that the tier tracks, so they stay remembered), its headline's words (without a
+        source-name suffix) and whether the headline had one."""
+        edges = edge_lines(clean.body, self.config)
+        edges.extend(k for k in clean.learned_lines if k in self.quick.lines)
+        split = title_suffix(clean.title)
+        head = headline_words(split[0] if split else clean.title, raw.entry.id or raw.entry.link or raw.message_id)
+        # A suffix cleaning already removed (a known agency's or site's name) shows the form too.
+        suffixed = split is not None or (clean.title != raw.entry.title and title_suffix(raw.entry.title) is not None)
+        return edges, head, suffixed
+
+    def strip_title(self, clean: CleanArticle) -> CleanArticle:
+        """The item with its headline's source-name suffix removed, once the form is learned."""
+        if not self.title_form.learned(self.config):
+            return clean
+        split = title_suffix(clean.title)
+        if split is None:
+            return clean
+        return replace(clean, title=split[0], removed_rules=[*clean.removed_rules, TITLE_SUFFIX_RULE_ID])
 
     def observation(self, raw: RawItem, clean: CleanArticle) -> tuple[list[str], datetime, str]:
         """What counting an item takes: its paragraphs that can be boilerplate plus the learned
@@ -142,11 +177,17 @@ class FeedLearner:
         lines = [p for p in clean.body if len(p) <= limit] + list(clean.learned_lines)
         return lines, observation_time(raw, clean), story_key(raw, clean)
 
-    def observe_lines(self, paragraphs: list[str], *, at: datetime, story: str, now: datetime) -> list[dict]:
-        """:meth:`observe` from its parts (what a state log records, to replay it)."""
+    def observe_lines(self, paragraphs: list[str], *, at: datetime, story: str, now: datetime,
+                      quick: tuple[list[str], tuple[str, ...]] | None = None) -> list[dict]:
+        """:meth:`observe` from its parts (what a state log records, to replay it). ``quick`` is
+        :meth:`quick_observation`'s; None (a log written before the quick tier) counts nothing there."""
         before = self.learned_keys
         self._forget(at)
         counted = self.lines.observe(paragraphs, at=at, story=story, config=self.config)
+        if quick is not None:
+            edges, head, *suffixed = quick
+            self.quick.observe(edges, tuple(head), at=at, config=self.config)
+            self.title_form.observe(bool(suffixed and suffixed[0]), tuple(head), at=at, config=self.config)
         self._refresh(counted)
         touched = dict.fromkeys(counted)
         touched.update(dict.fromkeys(before ^ self.learned_keys))
@@ -168,6 +209,8 @@ class FeedLearner:
         if self.forgot_on is None or day > self.forgot_on:
             self.forgot_on = day
             self.lines.forget(at, self.config)
+            self.quick.forget(at, self.config)
+            self.title_form.forget(at, self.config)
             # Rows of lines gone and no longer learned have been written for the last time.
             for key in [k for k, row in self.exported.items() if not row["learned"] and k not in self.lines.lines]:
                 del self.exported[key]
@@ -178,6 +221,7 @@ class FeedLearner:
         is_learned = self.lines.is_learned
         keep = {k for k in self.learned_keys if is_learned(k, self.config)}
         keep.update(k for k in counted if is_learned(k, self.config))
+        keep.update(self.quick.learned_keys)
         if keep != self.learned_keys:
             self.learned_keys = frozenset(keep)
 
@@ -226,15 +270,19 @@ class FeedLearner:
     def to_dict(self) -> dict:
         """Plain values only (no classes), so the snapshot in pipeline state survives code changes."""
         return {"feed_id": self.feed_id, "lines": self.lines.to_dict(), "learned": sorted(self.learned_keys),
-                "exported": self.exported, "forgot_on": self.forgot_on.isoformat() if self.forgot_on else None}
+                "exported": self.exported, "forgot_on": self.forgot_on.isoformat() if self.forgot_on else None,
+                "quick": self.quick.to_dict(), "title_form": self.title_form.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict, config: LearnConfig) -> FeedLearner:
         learner = cls(feed_id=data["feed_id"], config=config, lines=SourceLines.from_dict(data["lines"]),
                       exported=dict(data.get("exported") or {}),
-                      forgot_on=date.fromisoformat(data["forgot_on"]) if data.get("forgot_on") else None)
+                      forgot_on=date.fromisoformat(data["forgot_on"]) if data.get("forgot_on") else None,
+                      # Both absent from a snapshot written before the quick tier.
+                      quick=QuickLines.from_dict(data.get("quick"), config),
+                      title_form=TitleForm.from_dict(data.get("title_form")))
         # Thresholds are options: a job restarted with other thresholds re-decides every line.
-        learner.learned_keys = learner.lines.learned(config)
+        learner.learned_keys = learner.lines.learned(config) | learner.quick.learned(config)
         return learner
 
 

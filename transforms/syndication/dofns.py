@@ -360,7 +360,7 @@ class _AssignClusters(beam.DoFn):
         held = self._load(snapshot, log, token)
         if message[0] == _VERSION:
             unit = message[1]
-            yield with_cluster(unit, Assignment(held.tracker.given(unit.article["article_id"])))
+            yield with_cluster(unit, held.tracker.given_assignment(unit.article["article_id"]))
             return
         _, unit, article, matches, waiting = message
         assignment = held.tracker.assign(article, matches)
@@ -375,7 +375,7 @@ class _AssignClusters(beam.DoFn):
             self._schedule(article.first_seen + self.config.ttl, evict_at, evict)
         yield with_cluster(unit, assignment)
         for version in waiting:
-            yield with_cluster(version, Assignment(held.tracker.given(article.article_id)))
+            yield with_cluster(version, held.tracker.given_assignment(article.article_id))
 
     @on_timer(EVICT)
     def evict(self, fired=beam.DoFn.TimestampParam, snapshot=beam.DoFn.StateParam(SNAPSHOT),
@@ -582,7 +582,7 @@ class _ClusterBatch(beam.DoFn):
         gc.freeze()
         try:
             inputs = (ClusterInput.from_record(r) for r in records)
-            assignments = {message_id: (a.cluster_id, a.story_rows)
+            assignments = {message_id: (a.cluster_id, a.story_rows, a.agency)
                            for message_id, a in cluster_batch(inputs, self.config).items()}
             blob = pickle.dumps(assignments, protocol=pickle.HIGHEST_PROTOCOL)
         finally:
@@ -601,8 +601,8 @@ class _Attach(beam.DoFn):
             return
         if blob is not self._blob:  # the runner hands the same object to every element
             self._blob, self._assignments = blob, pickle.loads(blob) if blob else {}
-        cluster_id, rows = self._assignments.get(unit.message_id, (None, ()))
-        yield with_cluster(unit, Assignment(cluster_id, rows))
+        cluster_id, rows, agency = self._assignments.get(unit.message_id, (None, (), None))
+        yield with_cluster(unit, Assignment(cluster_id, rows, agency))
 
 
 class _ClusterBatchJob(beam.PTransform):

@@ -144,6 +144,9 @@ class Assignment:
 
     cluster_id: str | None
     story_rows: tuple[dict, ...] = ()
+    # The agency of the syndicated story the article is in (None for a story of one article): what
+    # an article naming no agency takes (see with_cluster).
+    agency: str | None = None
 
 
 def story_article(row: dict, feed_agency: str | None = None) -> StoryArticle:
@@ -194,7 +197,17 @@ def with_cluster(unit: Unit, assignment: Assignment) -> Unit:
     article = unit.article
     if article is not None:
         article = {**article, "cluster_id": assignment.cluster_id}
+        if article.get("agency") is None and assignment.agency:
+            # A copy that names no agency (an aggregator's teaser, a repost without its dateline)
+            # carries the wire story it joined. Only the joining row takes it: rows written before
+            # are never rewritten, and a replayed message is a repeat with no row of its own.
+            article["agency"] = assignment.agency
     return unit._replace(article=article, stories=tuple(assignment.story_rows))
+
+
+def syndicated_agency(story: Story) -> str | None:
+    """The agency a story lends its articles: only a story carried by more than one article."""
+    return story.agency if len(story.article_ids) > 1 else None
 
 
 def story_row(story: Story, updated_at: datetime, *, cluster_id: str | None = None,
@@ -257,6 +270,14 @@ class StoryTracker:
         """The cluster id given to a held article's first version (None if it is not held)."""
         return self._given.get(article_id)
 
+    def given_assignment(self, article_id: str) -> Assignment:
+        """What a later version (or a redelivery) of a held article is given: its first version's
+        id, and the agency of the story it is in now."""
+        if article_id not in self.graph:
+            return Assignment(self._given.get(article_id))
+        story = self.graph.story(self.graph.cluster_of(article_id))
+        return Assignment(self._given.get(article_id), agency=syndicated_agency(story))
+
     def assign(self, article: StoryArticle, matches: Iterable[str], *, at: datetime | None = None) -> Assignment:
         """Add an article with the held articles it was verified to match.
 
@@ -269,7 +290,9 @@ class StoryTracker:
         """The assignment and story rows of an update made on ``self.graph``."""
         if update.duplicate:
             # A redelivered first version: the same id again, and the story did not change.
-            return Assignment(self._given.get(update.article_id, update.cluster_id))
+            story = self.graph.story(update.cluster_id)
+            return Assignment(self._given.get(update.article_id, update.cluster_id),
+                              agency=syndicated_agency(story))
         self._given[update.article_id] = update.cluster_id
         updated_at = self._tick(at)
         story = self.graph.story(update.cluster_id)
@@ -277,7 +300,7 @@ class StoryTracker:
         for merge in update.merges:
             rows.extend(story_row(story, updated_at, cluster_id=retired, merged_into=merge.cluster_id)
                         for retired in merge.all_retired)
-        return Assignment(update.cluster_id, tuple(rows))
+        return Assignment(update.cluster_id, tuple(rows), agency=syndicated_agency(story))
 
     def _tick(self, at: datetime | None) -> datetime:
         now = at if at is not None else self._clock()
@@ -359,11 +382,12 @@ def cluster_batch(inputs: Iterable[ClusterInput], config: ClusterConfig = Cluste
         carried.setdefault(message_id, []).append(story_row(graph.story(cluster_id), updated_at))
     for item in alone:
         carried.setdefault(item.message_id, []).append(story_row(single_story(item.article), updated_at))
+    agencies = {cluster_id: syndicated_agency(graph.story(cluster_id)) for cluster_id in carrier}
     out = {}
     for message_id, article_id in owner.items():
         cluster_id = given[article_id]
-        out[message_id] = Assignment(retired_into.get(cluster_id, cluster_id) if cluster_id else None,
-                                     tuple(carried.get(message_id, ())))
+        final = retired_into.get(cluster_id, cluster_id) if cluster_id else None
+        out[message_id] = Assignment(final, tuple(carried.get(message_id, ())), agency=agencies.get(final))
     return out
 
 
