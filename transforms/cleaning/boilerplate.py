@@ -6,9 +6,10 @@ this order:
 
 1. whole-paragraph rules over every paragraph: ``caption`` (the paragraph becomes an image caption
    and credit), ``line`` (dropped), ``block`` (dropped together with the short paragraphs after it,
-   a "Related posts" list or a comment form, until the first long paragraph);
-2. ``byline`` rules on the first three remaining paragraphs ("By Jane Doe"): the line leaves the
-   body and names the byline;
+   a "Related posts" list or a comment form, until the first long paragraph; a block that
+   ``takes: headlines`` only takes lines that end in no sentence mark, the linked headlines);
+2. ``byline`` rules on the first three remaining paragraphs ("By Jane Doe"), else on the last one
+   (a signature at the end): the line leaves the body and names the byline;
 3. ``dateline`` rules on the first remaining paragraph (the second, if the first is short and has
    none): the dateline is cut from the text and kept with its place;
 4. ``strip`` rules cut a matching span out of the head/tail/any paragraph (a trailing "(Reporting by
@@ -164,6 +165,15 @@ def _maybe_learned(text: str, heads: frozenset[str]) -> bool:
     return head in heads or (len(head) < _HEAD and len(text) > 3 * _HEAD)
 
 
+# What ends a sentence (or a quoted one): a line ending in none of these reads as a headline.
+_SENTENCE_ENDS = (".", "!", "?", "…", ":", ";", '"', "”", "»", "'", "’", ")")
+
+
+def is_headline(text: str) -> bool:
+    """A line that reads as a headline, not a sentence: it ends in no sentence mark."""
+    return bool(text) and not text.endswith(_SENTENCE_ENDS)
+
+
 def _words(text: str) -> int:
     return text.count(" ") + 1 if text else 0
 
@@ -223,7 +233,7 @@ def strip_boilerplate(
                 res.learned_removed.append(key)
                 continue
         if cutting is not None:
-            if _words(text) <= cutting.max_words:
+            if _words(text) <= cutting.max_words and (cutting.takes == "short" or is_headline(text)):
                 continue
             cutting = None
         if structural and text in structural:
@@ -276,7 +286,10 @@ def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: Boile
 
 def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
     matcher = rs.matchers["byline"]
-    for i in range(min(3, len(kept))):
+    # The first three paragraphs, then the last one: some outlets sign a story at its end
+    # ("Von Jana Stern"). A byline is a whole paragraph of names, so a story's last sentence is none.
+    n = len(kept)
+    for i in (*range(min(3, n)), *((n - 1,) if n > 3 else ())):
         hit = matcher.first(kept[i], "fullmatch")
         if hit is not None:
             rule, m = hit
