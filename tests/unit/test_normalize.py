@@ -120,6 +120,8 @@ def test_site_suffix_removed(title, host, expected):
     "Nigeria - Attack kills 10",
     "Minister: harbour fees will rise - but not this year",
     "Xinhua",
+    "Ferry Fares To Rise In March - What We Know So Far",
+    "Fares rise - Alden Reacts",
 ])
 def test_headline_parts_are_not_site_suffixes(title):
     assert clean_title(title, site_names=("Xinhua",)) == title
@@ -130,6 +132,7 @@ def test_headline_parts_are_not_site_suffixes(title):
     ("La huelga portuaria termina tras cinco días - El Correo del Sur", "La huelga portuaria termina tras cinco días"),
     ("Les dockers reprennent le travail - Le Quotidien de l'Estuaire", "Les dockers reprennent le travail"),
     ("Fähre fährt wieder nach Fenholm - Fenholmer Kurier", "Fähre fährt wieder nach Fenholm"),
+    ("Ferry fares to rise in March, council says - The Alden Beacon", "Ferry fares to rise in March, council says"),
 ])
 def test_outlet_names_of_newspapers_are_site_suffixes(title, expected):
     assert clean_title(title) == expected

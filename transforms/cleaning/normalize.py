@@ -291,7 +291,7 @@ def _title_cased(s: str) -> bool:
                for w in words if w and (w[0].isalpha() or w[0].isdigit()))
 
 
-def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: str) -> bool:
+def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: str, head: str = "") -> bool:
     words = tail.split()
     if not words or len(words) > _MAX_SITE_WORDS or len(tail) > _MAX_SITE_CHARS:
         return False
@@ -305,7 +305,17 @@ def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: st
     if _SITE_WORDS.search(tail):
         return True
     # A pipe rarely appears inside a headline; a short capitalized name after one is site chrome.
-    return sep == "|" and len(words) <= 4
+    if sep == "|" and len(words) <= 4:
+        return True
+    # A name of two or more words in title case after a headline written in sentence case is the
+    # outlet's name ("Ferry fares rise in March - The Alden Ledger"), not more of the headline.
+    return len(words) >= 2 and len(head.split()) >= 4 and _sentence_cased(head)
+
+
+def _sentence_cased(s: str) -> bool:
+    """At least two words after the first begin in lower case (minor words aside): not title case."""
+    low = sum(1 for w in s.split()[1:] if w[0].islower() and w.casefold() not in _MINOR_WORDS)
+    return low >= 2
 
 
 @lru_cache(maxsize=64)
@@ -377,7 +387,7 @@ def clean_title(title: str | None, *, site_names: Iterable[str] = (), host: str 
         if removed_site:
             if tail.casefold() not in _SECTION_WORDS:
                 break
-        elif not _is_site_suffix(tail, sep, site_keys, host_key):
+        elif not _is_site_suffix(tail, sep, site_keys, host_key, head):
             break
         text, removed_site = head.rstrip(), True
     return text
