@@ -198,3 +198,13 @@ def test_a_read_also_marker_takes_the_linked_headline_not_the_next_sentence():
                              "Die Kerninflation sank leicht auf 2,4 Prozent."])
     assert res.paragraphs == [lead, "Die Kerninflation sank leicht auf 2,4 Prozent."]
     assert "generic.read_also_marker" in res.fired
+
+
+def test_an_agency_dateline_below_a_teaser_is_found_a_plain_one_is_not():
+    teaser = "Ferry fares will rise by four percent from March, the harbour council decided on Monday night."
+    res = strip_boilerplate([teaser, "PORT ALDEN (Reuters) - The harbour council voted 7-2 for the rise.",
+                             "Unions said they would appeal the decision."])
+    assert res.agency == "reuters" and res.dateline == "PORT ALDEN (Reuters)"
+    assert res.paragraphs[1] == "The harbour council voted 7-2 for the rise."
+    plain = strip_boilerplate([teaser, "PORT ALDEN, May 2 - The harbour council voted 7-2 for the rise."])
+    assert plain.dateline is None and plain.paragraphs[1].startswith("PORT ALDEN, May 2 - ")

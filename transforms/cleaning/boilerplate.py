@@ -304,8 +304,14 @@ def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
 
 def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
     matcher = rs.matchers["dateline"]
-    for i in range(min(2, len(kept))):
+    # The first paragraph, or the second after a short kicker; an agency's own dateline ("PLACE
+    # (TAG) -") is specific enough to be taken from the second or third paragraph after a longer
+    # one too (a teaser or standfirst printed above the story).
+    past_long = False
+    for i in range(min(3, len(kept))):
         hit = matcher.first(kept[i], "match")
+        if hit is not None and (past_long or i == 2) and hit[0].evidence != "dateline":
+            hit = None
         if hit is not None:
             rule, m = hit
             rest = kept[i][m.end():].strip()
@@ -318,7 +324,7 @@ def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> Non
                 del kept[i]
             return
         if _words(kept[i]) > _HEAD_SKIP_WORDS:
-            return
+            past_long = True
 
 
 def _scope_range(scope: str, n: int) -> range:
