@@ -244,11 +244,11 @@ def strip_boilerplate(
         kept.append(text)
 
     _apply_byline(kept, rs, res)
-    _apply_dateline(kept, rs, res)
+    dateline_at = _apply_dateline(kept, rs, res)
     _apply_strips(kept, rs, res)
     _apply_attribution(kept, rs, res)
     if model is not None and kept:
-        _apply_model(kept, model, rs, res)
+        _apply_model(kept, model, rs, res, dateline_at=dateline_at)
     for kind, texts in (("credit", media_credits), ("signature", signatures)):
         for text in texts:
             res.evidence.extend(Evidence(agency, kind, f"feed.{kind}") for agency in agencies_named(text, rs))
@@ -258,7 +258,8 @@ def strip_boilerplate(
     return res
 
 
-def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: BoilerplateResult) -> None:
+def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: BoilerplateResult,
+                 dateline_at: int | None = None) -> None:
     """Drop what the classifier calls boilerplate among the paragraphs the rules left.
 
     It judges the text the rules leave (a story line whose trailer a strip rule cut is judged
@@ -268,8 +269,10 @@ def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: Boile
     # A first paragraph followed by the dateline paragraph stands above the story (a licence or
     # "originally published by" line), so it is no lede to protect.
     # Only the first paragraph's verdict needs it: the dateline search is skipped for the others.
-    above_dateline = (verdicts[0] is not None and res.dateline is None and len(kept) > 1
-                      and rs.matchers["dateline"].first(kept[1], "match") is not None)
+    # (So is a first paragraph above the one the dateline was cut from.)
+    above_dateline = verdicts[0] is not None and (
+        bool(dateline_at) or (res.dateline is None and len(kept) > 1
+                              and rs.matchers["dateline"].first(kept[1], "match") is not None))
     drop = {i for i, v in enumerate(verdicts) if v is not None
             and (i > 0 or above_dateline or _words(kept[0]) <= _LEDE_WORDS or v.score >= _LEDE_SCORE)}
     if not drop or len(drop) == len(kept):  # the model alone would empty the body: keep the text
@@ -302,15 +305,17 @@ def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
             return
 
 
-def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
+def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> int | None:
+    """Cut the dateline from the lead; the index of the paragraph it was cut from, or None."""
     matcher = rs.matchers["dateline"]
     # The first paragraph, or the second after a short kicker; an agency's own dateline ("PLACE
-    # (TAG) -") is specific enough to be taken from the second or third paragraph after a longer
-    # one too (a teaser or standfirst printed above the story).
+    # (TAG) -") followed by a sentence is specific enough to be taken from the second or third
+    # paragraph after a longer one too (a teaser or standfirst printed above the story).
     past_long = False
     for i in range(min(3, len(kept))):
         hit = matcher.first(kept[i], "match")
-        if hit is not None and (past_long or i == 2) and hit[0].evidence != "dateline":
+        if hit is not None and (past_long or i == 2) and (
+                hit[0].evidence != "dateline" or not kept[i][hit[1].end():][:1].isupper()):
             hit = None
         if hit is not None:
             rule, m = hit
@@ -322,9 +327,10 @@ def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> Non
                 kept[i] = rest
             else:
                 del kept[i]
-            return
+            return i
         if _words(kept[i]) > _HEAD_SKIP_WORDS:
             past_long = True
+    return None
 
 
 def _scope_range(scope: str, n: int) -> range:
