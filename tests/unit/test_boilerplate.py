@@ -179,3 +179,32 @@ def test_malformed_rule_files_are_rejected_with_a_reason(tmp_path, content, mess
     (root / "agency_zna.yaml").write_text(content, encoding="utf-8")
     with pytest.raises(RuleError, match=message):
         load_rules(root)
+
+
+def test_a_byline_at_the_end_signs_the_story_and_a_last_sentence_stays():
+    story = ["Die neue Brücke über die Fen ist nach zwei Jahren Bauzeit freigegeben worden.",
+             "Sie ersetzt einen Steg aus den 1960er Jahren, der gesperrt werden musste.",
+             "Zur Eröffnung kamen viele Anwohner mit dem Fahrrad.",
+             "Die Stadt rechnet mit bis zu 3000 Querungen pro Tag."]
+    res = strip_boilerplate([*story, "Von Jana Stern"])
+    assert res.paragraphs == story and res.byline == "Jana Stern"
+    res = strip_boilerplate([*story, "By Monday, the bridge had carried 3,000 cyclists."])
+    assert res.paragraphs[-1] == "By Monday, the bridge had carried 3,000 cyclists." and res.byline is None
+
+
+def test_a_read_also_marker_takes_the_linked_headline_not_the_next_sentence():
+    lead = "Die Inflation in Deutschland hat sich im Oktober deutlich abgeschwächt, wie das Amt mitteilte."
+    res = strip_boilerplate([lead, "Lesen Sie auch:", "Fähre nach Fenholm fährt ab März wieder",
+                             "Die Kerninflation sank leicht auf 2,4 Prozent."])
+    assert res.paragraphs == [lead, "Die Kerninflation sank leicht auf 2,4 Prozent."]
+    assert "generic.read_also_marker" in res.fired
+
+
+def test_an_agency_dateline_below_a_teaser_is_found_a_plain_one_is_not():
+    teaser = "Ferry fares will rise by four percent from March, the harbour council decided on Monday night."
+    res = strip_boilerplate([teaser, "PORT ALDEN (Reuters) - The harbour council voted 7-2 for the rise.",
+                             "Unions said they would appeal the decision."])
+    assert res.agency == "reuters" and res.dateline == "PORT ALDEN (Reuters)"
+    assert res.paragraphs[1] == "The harbour council voted 7-2 for the rise."
+    plain = strip_boilerplate([teaser, "PORT ALDEN, May 2 - The harbour council voted 7-2 for the rise."])
+    assert plain.dateline is None and plain.paragraphs[1].startswith("PORT ALDEN, May 2 - ")

@@ -120,9 +120,48 @@ def test_site_suffix_removed(title, host, expected):
     "Nigeria - Attack kills 10",
     "Minister: harbour fees will rise - but not this year",
     "Xinhua",
+    "Ferry Fares To Rise In March - What We Know So Far",
+    "Fares rise - Alden Reacts",
 ])
 def test_headline_parts_are_not_site_suffixes(title):
     assert clean_title(title, site_names=("Xinhua",)) == title
+
+
+@pytest.mark.parametrize("title,expected", [
+    ("Ferry talks resume in Port Alden - The Alden Ledger", "Ferry talks resume in Port Alden"),
+    ("La huelga portuaria termina tras cinco días - El Correo del Sur", "La huelga portuaria termina tras cinco días"),
+    ("Les dockers reprennent le travail - Le Quotidien de l'Estuaire", "Les dockers reprennent le travail"),
+    ("Fähre fährt wieder nach Fenholm - Fenholmer Kurier", "Fähre fährt wieder nach Fenholm"),
+    ("Ferry fares to rise in March, council says - The Alden Beacon", "Ferry fares to rise in March, council says"),
+])
+def test_outlet_names_of_newspapers_are_site_suffixes(title, expected):
+    assert clean_title(title) == expected
+
+
+@pytest.mark.parametrize("title,expected", [
+    ("(LEAD) Ferry fares to rise 4 pct in March", "Ferry fares to rise 4 pct in March"),
+    ("(2nd LD) Ferry fares to rise in March", "Ferry fares to rise in March"),
+    ("(3rd LD, with minister's remarks) Ferry fares to rise", "Ferry fares to rise"),
+    ("UPDATE 2-Harbour shares slide on strike fears", "Harbour shares slide on strike fears"),
+    ("URGENT: Quake shakes the northern coast", "Quake shakes the northern coast"),
+    ("REFILE-UPDATE 1-Port Alden ferry sale delayed", "Port Alden ferry sale delayed"),
+    ("Ferry fares to rise in March (LEAD)", "Ferry fares to rise in March"),
+    ("EILMELDUNG: Fähre in Fenholm auf Grund gelaufen", "Fähre in Fenholm auf Grund gelaufen"),
+    ("(LEAD) Ferry fares rise - Alden Daily News", "Ferry fares rise"),
+])
+def test_desk_labels_leave_the_headline(title, expected):
+    assert clean_title(title) == expected
+
+
+@pytest.mark.parametrize("title", [
+    "Update on the ferry talks: what we know",
+    "Urgent repairs close the harbour bridge",
+    "(LEAD)",
+    "Lead levels in harbour water fall (study)",
+    "Breaking the deadlock - ministers agree on fares",
+])
+def test_headline_words_are_not_desk_labels(title):
+    assert clean_title(title) == title
 
 
 # --- dates --------------------------------------------------------------------------------------

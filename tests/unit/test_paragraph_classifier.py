@@ -42,8 +42,8 @@ def test_bundled_model_loads_and_matches_the_features():
 
 def test_unseen_licence_and_contact_lines_leave_and_name_their_class():
     # Wordings of no rule pack: the form (end of the item, licence stems, an address) decides.
-    tail = ["© 2026 Lakeside Courier. Material from this page may not be reproduced or redistributed "
-            "without the prior written permission of the publisher.",
+    tail = ["© 2026 Lakeside Courier. Reuse of this page beyond personal reading needs the prior written "
+            "consent of the publisher.",
             "Story tips and corrections: newsroom@lakesidecourier.example.com"]
     art = _clean("".join(f"<p>{p}</p>" for p in STORY + tail))
     assert art.body == STORY

@@ -6,9 +6,10 @@ this order:
 
 1. whole-paragraph rules over every paragraph: ``caption`` (the paragraph becomes an image caption
    and credit), ``line`` (dropped), ``block`` (dropped together with the short paragraphs after it,
-   a "Related posts" list or a comment form, until the first long paragraph);
-2. ``byline`` rules on the first three remaining paragraphs ("By Jane Doe"): the line leaves the
-   body and names the byline;
+   a "Related posts" list or a comment form, until the first long paragraph; a block that
+   ``takes: headlines`` only takes lines that end in no sentence mark, the linked headlines);
+2. ``byline`` rules on the first three remaining paragraphs ("By Jane Doe"), else on the last one
+   (a signature at the end): the line leaves the body and names the byline;
 3. ``dateline`` rules on the first remaining paragraph (the second, if the first is short and has
    none): the dateline is cut from the text and kept with its place;
 4. ``strip`` rules cut a matching span out of the head/tail/any paragraph (a trailing "(Reporting by
@@ -164,6 +165,15 @@ def _maybe_learned(text: str, heads: frozenset[str]) -> bool:
     return head in heads or (len(head) < _HEAD and len(text) > 3 * _HEAD)
 
 
+# What ends a sentence (or a quoted one): a line ending in none of these reads as a headline.
+_SENTENCE_ENDS = (".", "!", "?", "…", ":", ";", '"', "”", "»", "'", "’", ")")
+
+
+def is_headline(text: str) -> bool:
+    """A line that reads as a headline, not a sentence: it ends in no sentence mark."""
+    return bool(text) and not text.endswith(_SENTENCE_ENDS)
+
+
 def _words(text: str) -> int:
     return text.count(" ") + 1 if text else 0
 
@@ -223,7 +233,7 @@ def strip_boilerplate(
                 res.learned_removed.append(key)
                 continue
         if cutting is not None:
-            if _words(text) <= cutting.max_words:
+            if _words(text) <= cutting.max_words and (cutting.takes == "short" or is_headline(text)):
                 continue
             cutting = None
         if structural and text in structural:
@@ -234,11 +244,11 @@ def strip_boilerplate(
         kept.append(text)
 
     _apply_byline(kept, rs, res)
-    _apply_dateline(kept, rs, res)
+    dateline_at = _apply_dateline(kept, rs, res)
     _apply_strips(kept, rs, res)
     _apply_attribution(kept, rs, res)
     if model is not None and kept:
-        _apply_model(kept, model, rs, res)
+        _apply_model(kept, model, rs, res, dateline_at=dateline_at)
     for kind, texts in (("credit", media_credits), ("signature", signatures)):
         for text in texts:
             res.evidence.extend(Evidence(agency, kind, f"feed.{kind}") for agency in agencies_named(text, rs))
@@ -248,7 +258,8 @@ def strip_boilerplate(
     return res
 
 
-def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: BoilerplateResult) -> None:
+def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: BoilerplateResult,
+                 dateline_at: int | None = None) -> None:
     """Drop what the classifier calls boilerplate among the paragraphs the rules left.
 
     It judges the text the rules leave (a story line whose trailer a strip rule cut is judged
@@ -258,8 +269,10 @@ def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: Boile
     # A first paragraph followed by the dateline paragraph stands above the story (a licence or
     # "originally published by" line), so it is no lede to protect.
     # Only the first paragraph's verdict needs it: the dateline search is skipped for the others.
-    above_dateline = (verdicts[0] is not None and res.dateline is None and len(kept) > 1
-                      and rs.matchers["dateline"].first(kept[1], "match") is not None)
+    # (So is a first paragraph above the one the dateline was cut from.)
+    above_dateline = verdicts[0] is not None and (
+        bool(dateline_at) or (res.dateline is None and len(kept) > 1
+                              and rs.matchers["dateline"].first(kept[1], "match") is not None))
     drop = {i for i, v in enumerate(verdicts) if v is not None
             and (i > 0 or above_dateline or _words(kept[0]) <= _LEDE_WORDS or v.score >= _LEDE_SCORE)}
     if not drop or len(drop) == len(kept):  # the model alone would empty the body: keep the text
@@ -276,7 +289,10 @@ def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: Boile
 
 def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
     matcher = rs.matchers["byline"]
-    for i in range(min(3, len(kept))):
+    # The first three paragraphs, then the last one: some outlets sign a story at its end
+    # ("Von Jana Stern"). A byline is a whole paragraph of names, so a story's last sentence is none.
+    n = len(kept)
+    for i in (*range(min(3, n)), *((n - 1,) if n > 3 else ())):
         hit = matcher.first(kept[i], "fullmatch")
         if hit is not None:
             rule, m = hit
@@ -289,10 +305,18 @@ def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
             return
 
 
-def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
+def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> int | None:
+    """Cut the dateline from the lead; the index of the paragraph it was cut from, or None."""
     matcher = rs.matchers["dateline"]
-    for i in range(min(2, len(kept))):
+    # The first paragraph, or the second after a short kicker; an agency's own dateline ("PLACE
+    # (TAG) -") followed by a sentence is specific enough to be taken from the second or third
+    # paragraph after a longer one too (a teaser or standfirst printed above the story).
+    past_long = False
+    for i in range(min(3, len(kept))):
         hit = matcher.first(kept[i], "match")
+        if hit is not None and (past_long or i == 2) and (
+                hit[0].evidence != "dateline" or not kept[i][hit[1].end():][:1].isupper()):
+            hit = None
         if hit is not None:
             rule, m = hit
             rest = kept[i][m.end():].strip()
@@ -303,9 +327,10 @@ def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> Non
                 kept[i] = rest
             else:
                 del kept[i]
-            return
+            return i
         if _words(kept[i]) > _HEAD_SKIP_WORDS:
-            return
+            past_long = True
+    return None
 
 
 def _scope_range(scope: str, n: int) -> range:

@@ -261,7 +261,10 @@ _SITE_WORDS = re.compile(
     r"\b(?:news|times|post|agency|daily|herald|tribune|blog|online|press|journal|gazette|mail|tv|"
     r"network|media|observer|review|today|wire|standard|chronicle|telegraph|express|monitor|insider|"
     r"radio|magazine|digest|courier|dispatch|sun|star|globe|reporter|bulletin|agencia|agence|ajans[ıi]|"
-    r"nachrichten|notizie|noticias)\b|\.(?:com|org|net|info|news|co|cn|in|pk|my|id|kr|jp|ru|tr|ae|ir|kw|de|es|it|fr)\b",
+    r"nachrichten|notizie|noticias|ledger|heraldo|courrier|correo|diario|peri[oó]dico|zeitung|kurier|"
+    r"rundschau|anzeiger|tageblatt|presse|corriere|gazzetta|gazeta|gazete|jornal|folha|harian|kabar|"
+    r"berita|warta|haber|sentinel|register|inquirer|mirror|[eé]cho|voz|quotidien|stampa|"
+    r"новости|вести|известия|газета)\b|\.(?:com|org|net|info|news|co|cn|in|pk|my|id|kr|jp|ru|tr|ae|ir|kw|de|es|it|fr)\b",
     re.IGNORECASE,
 )
 _SECTION_WORDS = frozenset({
@@ -270,7 +273,10 @@ _SECTION_WORDS = frozenset({
     "international", "local", "entertainment", "culture", "economy", "news", "latest news",
     "breaking news", "top news", "top stories", "world news", "home",
 })
-_MINOR_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "de", "la", "el", "al", "&"})
+_MINOR_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "de", "la", "el", "al", "&", "del", "du",
+                          "des", "di", "da", "do", "dos", "der", "die", "das", "y", "e", "et", "und"})
+# An elided article before a name: "l'Atlantique", "d'Italia", "dell'Est".
+_ELIDED = re.compile(r"(?:[ldLD]|dell|nell|all|sull)['’](?=[A-ZÀ-Þ])")
 _MAX_SITE_WORDS = 6
 _MAX_SITE_CHARS = 50
 
@@ -280,11 +286,12 @@ def _compact(s: str) -> str:
 
 
 def _title_cased(s: str) -> bool:
-    words = s.split()
-    return all(w[0].isupper() or w[0].isdigit() or w.casefold() in _MINOR_WORDS for w in words if w[0].isalpha() or w[0].isdigit())
+    words = [_ELIDED.sub("", w, count=1) for w in s.split()]
+    return all(w[0].isupper() or w[0].isdigit() or w.casefold() in _MINOR_WORDS
+               for w in words if w and (w[0].isalpha() or w[0].isdigit()))
 
 
-def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: str) -> bool:
+def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: str, head: str = "") -> bool:
     words = tail.split()
     if not words or len(words) > _MAX_SITE_WORDS or len(tail) > _MAX_SITE_CHARS:
         return False
@@ -298,7 +305,17 @@ def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: st
     if _SITE_WORDS.search(tail):
         return True
     # A pipe rarely appears inside a headline; a short capitalized name after one is site chrome.
-    return sep == "|" and len(words) <= 4
+    if sep == "|" and len(words) <= 4:
+        return True
+    # A name of two or more words in title case after a headline written in sentence case is the
+    # outlet's name ("Ferry fares rise in March - The Alden Ledger"), not more of the headline.
+    return len(words) >= 2 and len(head.split()) >= 4 and _sentence_cased(head)
+
+
+def _sentence_cased(s: str) -> bool:
+    """At least two words after the first begin in lower case (minor words aside): not title case."""
+    low = sum(1 for w in s.split()[1:] if w[0].islower() and w.casefold() not in _MINOR_WORDS)
+    return low >= 2
 
 
 @lru_cache(maxsize=64)
@@ -314,6 +331,37 @@ def _host_key(host: str | None) -> str:
     return _compact(labels[-2]) if len(labels) >= 2 else (_compact(labels[0]) if labels else "")
 
 
+# Desk labels that wire services print before or after a headline: "(LEAD)", "(2nd LD)", "(3rd LD,
+# with details)", "UPDATE 2-", "URGENT:", "REFILE-", "(UPDATED)", "EILMELDUNG:". Upper case as the
+# desks write them, so a headline that starts with a word ("Update on the talks: …") keeps it.
+_DESK_LABEL = (
+    r"(?:\((?:\d{1,2}(?:st|nd|rd|th)\s+)?(?:LEAD|LD|URGENT|UPDATE(?:\s*\d{1,2})?|UPDATED|CORRECTED|"
+    r"CORRECTION|BREAKING|FLASH|ALERT|RECAST|REFILE|URGENTE|EILMELDUNG|СРОЧНО)(?:\s*,[^()]{1,60})?\)"
+    r"|(?:UPDATE|WRAPUP|REFILE|RPT|CORRECTED|BREAKING|URGENT|FLASH|ALERT|UPDATED|EXCLUSIVE|URGENTE|"
+    r"ÚLTIMA HORA|DERNIÈRE MINUTE|EILMELDUNG|SON DAKİKA|СРОЧНО|ULTIM'ORA|BREAKING NEWS)(?:\s*\d{1,2})?"
+    r"\s*(?:-|:|—|–))"
+)
+_DESK_HEAD = re.compile(rf"(?:{_DESK_LABEL}\s*)+")
+_DESK_TAIL = re.compile(r"\s*(?:[-—–]\s*)?\((?:\d{1,2}(?:st|nd|rd|th)\s+)?(?:LEAD|LD|UPDATE(?:\s*\d{1,2})?|"
+                        r"UPDATED|CORRECTED|URGENT)\)$")
+
+
+def strip_desk_labels(title: str) -> str:
+    """A headline without the desk labels before or after it (it always keeps two words)."""
+    if not title:
+        return title
+    out = title
+    if out[0] in "(UWRCBFAEÚDSСR":
+        m = _DESK_HEAD.match(out)
+        if m and len(out[m.end():].split()) >= 2:
+            out = out[m.end():].lstrip()
+    if out.endswith(")"):
+        m = _DESK_TAIL.search(out)
+        if m and len(out[: m.start()].split()) >= 2:
+            out = out[: m.start()].rstrip()
+    return out
+
+
 def clean_title(title: str | None, *, site_names: Iterable[str] = (), host: str | None = None) -> str:
     """Clean a headline and remove a trailing site name (`` - Site``, `` | Site``, `` – Site`` …).
 
@@ -321,9 +369,10 @@ def clean_title(title: str | None, *, site_names: Iterable[str] = (), host: str 
     and it is one of ``site_names`` (agency names, the outlet's name), or matches the feed's host, or
     is capitalized like a name and contains a word such as News/Times/Agency or a domain; after a
     ``|`` any short capitalized name counts. One section name before the site (``| World | Site``)
-    goes too. The headline itself always keeps at least two words.
+    goes too. Desk labels before or after the headline ("(LEAD)", "UPDATE 2-", "URGENT:") go first
+    (see ``strip_desk_labels``). The headline itself always keeps at least two words.
     """
-    text = inline_text(title)
+    text = strip_desk_labels(inline_text(title))
     site_keys = _site_keys(tuple(site_names))
     host_key = _host_key(host)
     removed_site = False
@@ -338,7 +387,7 @@ def clean_title(title: str | None, *, site_names: Iterable[str] = (), host: str 
         if removed_site:
             if tail.casefold() not in _SECTION_WORDS:
                 break
-        elif not _is_site_suffix(tail, sep, site_keys, host_key):
+        elif not _is_site_suffix(tail, sep, site_keys, host_key, head):
             break
         text, removed_site = head.rstrip(), True
     return text

@@ -11,7 +11,8 @@ Files (in ``transforms/cleaning/rules/``):
 Every file has a ``version`` and a ``description``. Every rule has an ``id`` (unique in its file;
 reported as ``<pack>.<id>``), a ``kind`` and a ``pattern``; optional keys: ``case: sensitive``,
 ``evidence`` (which kind of agency evidence a firing is), ``scope`` (head/tail/any for strip and
-attribution rules), ``max_words`` (block rules), ``examples`` (paragraphs the rule must fire on) and
+attribution rules), ``max_words`` and ``takes`` (block rules: ``short`` paragraphs after the marker, or
+only ``headlines``, short lines that end in no sentence mark), ``examples`` (paragraphs the rule must fire on) and
 ``keeps`` (paragraphs it must leave alone) — the tests run every example of every pack.
 
 Patterns are compiled once per process (``default_rules`` is cached); each kind also gets one
@@ -43,8 +44,9 @@ SCOPES = ("head", "tail", "any")
 
 _FILE_KEYS = {"version", "description", "agency", "names", "tags", "rules", "fragments", "skip_templates",
               "template_examples"}
-_RULE_KEYS = {"id", "kind", "pattern", "case", "evidence", "scope", "max_words", "examples", "keeps",
+_RULE_KEYS = {"id", "kind", "pattern", "case", "evidence", "scope", "max_words", "takes", "examples", "keeps",
               "description"}
+TAKES = ("short", "headlines")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 _DEFAULT_BLOCK_WORDS = 16
@@ -85,6 +87,10 @@ class Rule:
     evidence: str | None = None
     scope: str = "any"
     max_words: int = _DEFAULT_BLOCK_WORDS
+    # Block rules: what the block takes after its marker: every "short" paragraph, or only
+    # "headlines" (short lines that end in no sentence mark: the linked story's headline, not the
+    # next sentence of this one).
+    takes: str = "short"
     examples: tuple[str, ...] = ()
     keeps: tuple[str, ...] = ()
     end_anchored: bool = False   # the pattern ends in "$": only a paragraph's tail needs searching
@@ -373,6 +379,11 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
     scope = raw.get("scope", "head" if kind == "attribution" else "any")
     if scope not in SCOPES:
         raise RuleError(f"{where}: scope {scope!r} must be one of {SCOPES}")
+    takes = raw.get("takes", "short")
+    if takes not in TAKES:
+        raise RuleError(f"{where}: takes {takes!r} must be one of {TAKES}")
+    if takes != "short" and kind != "block":
+        raise RuleError(f"{where}: only block rules take the paragraphs after them")
     case = raw.get("case", "insensitive")
     if case not in ("sensitive", "insensitive"):
         raise RuleError(f"{where}: case must be 'sensitive' or 'insensitive'")
@@ -406,7 +417,7 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
     return Rule(
         id=f"{pack}.{rid}", pack=pack, kind=kind, regex=regex, source=source, raw_source=raw_source,
         case_sensitive=case == "sensitive", agency=agency, evidence=evidence, scope=scope,
-        max_words=int(raw.get("max_words", _DEFAULT_BLOCK_WORDS)), examples=examples, keeps=keeps,
+        max_words=int(raw.get("max_words", _DEFAULT_BLOCK_WORDS)), takes=takes, examples=examples, keeps=keeps,
         end_anchored=end_anchored, instances=instances, needles=needles,
     )
 

@@ -59,6 +59,11 @@ def _fold(text: str) -> str:
 def item_paragraphs(raw_json: dict, rs: RuleSet) -> list[str]:
     """The paragraphs the classifier judges for this raw item: what the rules leave of its feed
     text (as ``clean_item`` builds it, structure included)."""
+    return after_rules(*_feed_paragraphs(raw_json, rs))
+
+
+def _feed_paragraphs(raw_json: dict, rs: RuleSet) -> tuple[list[str], RuleSet, dict]:
+    """An item's feed paragraphs before the rules, with what ``after_rules`` needs."""
     raw = parse_raw_item(orjson.dumps(raw_json), {}, "train")
     e = raw.entry
     title = clean_title(e.title, site_names=rs.site_names)
@@ -66,7 +71,27 @@ def item_paragraphs(raw_json: dict, rs: RuleSet) -> list[str]:
     paras = drop_title_echo(title, html_to_blocks(markup).paragraphs)
     if from_content and e.summary:
         _, paras = split_standfirst(" ".join(html_to_blocks(e.summary).paragraphs) or None, paras)
-    return after_rules(paras, rs, chrome_paragraphs(markup))
+    return paras, rs, chrome_paragraphs(markup)
+
+
+def with_ruled(before: Sequence[str], after: Sequence[str], keep: Iterable[str],
+               gone: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str | None]]]:
+    """The item as the classifier sees it, plus (with ``--with-ruled``) the boilerplate paragraphs
+    the rules took, labelled in the context of the item before the rules: the form of a kind of
+    boilerplate stays learned when a rule comes to catch its wordings, for the wordings no rule
+    knows yet."""
+    keep, gone = list(keep), list(gone)
+    out = [(list(after), label_paragraphs(after, keep, gone))]
+    if RULED:
+        taken = set(after)
+        labs = [lab if lab not in (None, "content") and p not in taken else None
+                for p, lab in zip(before, label_paragraphs(before, keep, gone))]
+        if any(labs):
+            out.append((list(before), labs))
+    return out
+
+
+RULED = False  # set by --with-ruled
 
 
 def after_rules(paras: Sequence[str], rs: RuleSet, structural=None) -> list[str]:
@@ -112,8 +137,9 @@ def golden_items(rs: RuleSet) -> list[tuple[list[str], list[str | None]]]:
 
     out = []
     for item in load_corpus():
-        paras = item_paragraphs(item.raw, rs)
-        out.append((paras, label_paragraphs(paras, item.keep, [(g, guess_kind(g)) for g in item.gone])))
+        before, _, structural = _feed_paragraphs(item.raw, rs)
+        out.extend(with_ruled(before, after_rules(before, rs, structural), item.keep,
+                              [(g, guess_kind(g)) for g in item.gone]))
     return out
 
 
@@ -150,9 +176,9 @@ def feed_corpus_items(directory: Path, rs: RuleSet) -> list[tuple[list[str], lis
                 continue
             raw = {"schema_version": 1, "feed_id": feed_id, "feed_url": f"file://{path}", "agency_hint": None,
                    "fetched_at": "2026-11-05T12:00:00Z", "http": {}, "entry": fields, "page_html": None}
-            paras = item_paragraphs(raw, rs)
+            before, _, structural = _feed_paragraphs(raw, rs)
             gone = list(zip(lab.get("boilerplate") or (), lab.get("boilerplate_kinds") or ()))
-            out.append((paras, label_paragraphs(paras, lab.get("keep") or (), gone)))
+            out.extend(with_ruled(before, after_rules(before, rs, structural), lab.get("keep") or (), gone))
     return out
 
 
@@ -207,25 +233,24 @@ def _logistic(c: float, weight=None):
     return LogisticRegression(C=c, max_iter=5000, class_weight=weight)
 
 
-def train(X, y, c: float = 1.0):
+def train(X, y, c: float = 1.0, weight: float = BOILERPLATE_WEIGHT):
     """(boilerplate-vs-content model, kind model over the boilerplate paragraphs)."""
     import numpy as np  # noqa: PLC0415
 
     X = np.asarray(X)
     is_bp = np.asarray([lab != "content" for lab in y])
-    # Balanced: the decision weighs story and boilerplate paragraphs equally, whatever their counts.
-    binary = _logistic(c, {True: BOILERPLATE_WEIGHT, False: 1.0}).fit(X, is_bp)
+    binary = _logistic(c, {True: weight, False: 1.0}).fit(X, is_bp)
     kinds = _logistic(c, "balanced").fit(X[is_bp], [lab for lab in y if lab != "content"])
     return binary, kinds
 
 
-def cross_validated(X, y, c: float, folds: int = 5):
+def cross_validated(X, y, c: float, folds: int = 5, weight: float = BOILERPLATE_WEIGHT):
     """P(boilerplate) of every paragraph from a model that did not see it."""
     import numpy as np  # noqa: PLC0415
     from sklearn.model_selection import cross_val_predict  # noqa: PLC0415
 
     is_bp = np.asarray([lab != "content" for lab in y])
-    model = _logistic(c, {True: BOILERPLATE_WEIGHT, False: 1.0})
+    model = _logistic(c, {True: weight, False: 1.0})
     return cross_val_predict(model, np.asarray(X), is_bp, cv=folds, method="predict_proba")[:, 1]
 
 
@@ -238,10 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-C", type=float, default=1.0, help="inverse regularization strength")
     ap.add_argument("--also", action="append", default=[], help="another labelled feed corpus directory")
     ap.add_argument("--report", action="store_true", help="print cross-validated drops per threshold")
+    ap.add_argument("--boilerplate-weight", type=float, default=BOILERPLATE_WEIGHT,
+                    help="weight of a boilerplate paragraph against a story one in the decision model")
+    ap.add_argument("--with-ruled", action="store_true",
+                    help="also learn from the boilerplate paragraphs the rules remove (their form)")
     args = ap.parse_args(argv)
+    global RULED
+    RULED = args.with_ruled
     rs = default_rules()
     X, y, origin = dataset(rs, args.also)
-    binary, kinds = train(X, y, args.C)
+    binary, kinds = train(X, y, args.C, args.boilerplate_weight)
     if args.report:
         import numpy as np  # noqa: PLC0415
 
@@ -249,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
         # As the classifier decides at run time: only paragraphs bearing a mark can be dropped.
         marked = np.asarray(X)[:, EVIDENCE_COLUMNS].any(axis=1)
-        p = np.where(marked, cross_validated(X, y, args.C), 0.0)
+        p = np.where(marked, cross_validated(X, y, args.C, weight=args.boilerplate_weight), 0.0)
         n_bp = sum(lab != "content" for lab in y)
         for t in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
             lost = sum(1 for pi, lab in zip(p, y) if pi >= t and lab == "content")
@@ -267,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         "threshold": args.threshold,
         "max_words": args.max_words,
         "C": args.C,
+        "with_ruled": args.with_ruled,
+        "boilerplate_weight": args.boilerplate_weight,
         "trained_on": dict(sorted(origin.items())),
         "class_counts": dict(sorted(Counter(y).items())),
     }
