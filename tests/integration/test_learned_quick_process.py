@@ -1,8 +1,9 @@
 """The quick tier end to end, with its default settings: ``newswire process`` into a DuckDB file.
 
 An aggregator ("Tidewater Digest", fictional) relays other outlets' stories: its headlines end in
-the relayed outlet's name, and each item ends with the same line, which no rule pack knows. One of
-its items is a wire story it carries without naming the agency, whose agency's own copy is in the
+the relayed outlet's name (headlines in title case and names without a newspaper word, so that only
+the learned form can tell the name from the headline), and each item ends with the same line, which
+no rule pack knows. One of its items is a wire story it carries without naming the agency, whose agency's own copy is in the
 agency's feed.
 """
 
@@ -20,13 +21,13 @@ pytestmark = pytest.mark.integration
 FEED = "tidewater-digest"
 LINE = "Tidewater Digest gathers the coast's news from the papers that print it."
 STORIES = [
-    ("Velmora library reopens after its roof is repaired", "Ossara Evening Lamp",
+    ("Velmora Library Reopens After Its Roof Is Repaired", "Ossara Evening Lamp",
      "The Velmora library reopened on Monday after a year of repairs to its roof and reading room."),
-    ("Cabinet approves a wheat support price for the sowing season", "The Valley Ledger",
+    ("Cabinet Approves a Wheat Support Price for the Sowing Season", "The Valley Lantern",
      "The cabinet on Tuesday approved a support price for wheat ahead of the sowing season."),
-    ("Port strike leaves dozens of ships waiting off Kastrin", "Le Courrier de l'Atlantique",
+    ("Port Strike Leaves Dozens of Ships Waiting Off Kastrin", "La Voile de l'Atlantique",
      "Dozens of container ships waited off Kastrin on Wednesday on the second day of a dock strike."),
-    ("Tarn Ferry choir wins the regional festival", "Lowmere Gazette",
+    ("Tarn Ferry Choir Wins the Regional Festival", "Lowmere Evening Bell",
      "The Tarn Ferry choir won the regional festival on Thursday with a programme of sea songs."),
 ]
 WIRE = [
@@ -48,11 +49,11 @@ def _items() -> list[dict]:
                               title=f"{title} - {outlet}", paragraphs=(lede, f"{outlet} reported it first.", LINE),
                               fetched_at=f"2026-05-0{n + 1}T08:00:00Z", published=None))
     agency = raw_item(feed_id="kyodo-wire", agency_hint="kyodo", guid="kw-1",
-                      link="https://wire.example.org/tides", title="Strait tide gauges hit a four-decade high",
+                      link="https://wire.example.org/tides", title="Strait Tide Gauges Hit a Four-Decade High",
                       paragraphs=(f"NORTH BELL, May 6 (Kyodo) - {WIRE[0]}", *WIRE[1:]),
                       fetched_at="2026-05-06T06:00:00Z", published=None)
     copy = raw_item(feed_id=FEED, guid="td-9", link="https://digest.example.org/r/9",
-                    title="Strait tide gauges hit a four-decade high - Harbour Lights Weekly",
+                    title="Strait Tide Gauges Hit a Four-Decade High - Harbour Lights Weekly",
                     paragraphs=(*WIRE, LINE), fetched_at="2026-05-06T09:00:00Z", published=None)
     return [*items, agency, copy]
 
@@ -71,7 +72,7 @@ def test_the_aggregators_line_and_headline_form_go_and_its_wire_copy_takes_the_a
     # The first item teaches both; the second (another story) makes them learned and loses them too.
     assert [LINE in body.split("\n") for _, _, body, _ in rows] == [True, False, False, False, False]
     assert [title for _, title, _, _ in rows] == [
-        f"{STORIES[0][0]} - {STORIES[0][1]}", *(s[0] for s in STORIES[1:]), "Strait tide gauges hit a four-decade high"]
+        f"{STORIES[0][0]} - {STORIES[0][1]}", *(s[0] for s in STORIES[1:]), "Strait Tide Gauges Hit a Four-Decade High"]
     # The copy names no agency; the story it joined is the agency's.
     assert rows[-1][3] == "kyodo"
     assert [agency for *_, agency in rows[:-1]] == [None] * 4
