@@ -122,6 +122,8 @@ def test_site_suffix_removed(title, host, expected):
     "Xinhua",
     "Ferry Fares To Rise In March - What We Know So Far",
     "Fares rise - Alden Reacts",
+    "Trade war will hurt everyone - Janet Yellen",
+    "We will not back down on taxes - Keir Starmer",
 ])
 def test_headline_parts_are_not_site_suffixes(title):
     assert clean_title(title, site_names=("Xinhua",)) == title

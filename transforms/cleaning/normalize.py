@@ -275,6 +275,8 @@ _SECTION_WORDS = frozenset({
 })
 _MINOR_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "de", "la", "el", "al", "&", "del", "du",
                           "des", "di", "da", "do", "dos", "der", "die", "das", "y", "e", "et", "und"})
+_NAME_ARTICLES = frozenset({"the", "la", "le", "les", "el", "los", "las", "il", "lo", "der", "die", "das",
+                            "o", "os", "a", "as"})
 # An elided article before a name: "l'Atlantique", "d'Italia", "dell'Est".
 _ELIDED = re.compile(r"(?:[ldLD]|dell|nell|all|sull)['’](?=[A-ZÀ-Þ])")
 _MAX_SITE_WORDS = 6
@@ -307,9 +309,12 @@ def _is_site_suffix(tail: str, sep: str, site_keys: frozenset[str], host_key: st
     # A pipe rarely appears inside a headline; a short capitalized name after one is site chrome.
     if sep == "|" and len(words) <= 4:
         return True
-    # A name of two or more words in title case after a headline written in sentence case is the
-    # outlet's name ("Ferry fares rise in March - The Alden Ledger"), not more of the headline.
-    return len(words) >= 2 and len(head.split()) >= 4 and _sentence_cased(head)
+    # A name of two or more words in title case that begins with an article, after a headline written
+    # in sentence case, is the outlet's name ("Ferry fares rise in March - The Alden Beacon"), not more
+    # of the headline. Without the article it may be the speaker of a quoted headline ("We will not
+    # back down - Janet Yellen"), which stays.
+    return (len(words) >= 2 and words[0].casefold() in _NAME_ARTICLES and len(head.split()) >= 4
+            and _sentence_cased(head))
 
 
 def _sentence_cased(s: str) -> bool:
