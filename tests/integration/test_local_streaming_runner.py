@@ -37,12 +37,15 @@ class _RecordBundles(beam.DoFn):
         self._seen.append((message.attributes["n"], ts.micros))
 
     def finish_bundle(self) -> None:
-        if self._seen:
-            (Path(self.directory) / f"{uuid.uuid4().hex}.json").write_text(json.dumps(self._seen))
+        if self._seen:  # written under a temporary name, then renamed: a reader never sees half a file
+            name = uuid.uuid4().hex
+            tmp = Path(self.directory) / f".{name}.tmp"
+            tmp.write_text(json.dumps(self._seen))
+            tmp.rename(tmp.with_name(f"{name}.json"))
 
 
 def _bundles(directory: Path) -> list[list]:
-    return [json.loads(f.read_text()) for f in directory.iterdir()]
+    return [json.loads(f.read_text()) for f in directory.glob("*.json")]
 
 
 def test_a_backlog_is_read_once_in_bundles_of_hundreds(emulator, tmp_path):
