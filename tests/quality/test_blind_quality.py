@@ -17,9 +17,9 @@ BLIND = Path(__file__).with_name("blind")
 # Agency moves a point or two between runs: a copy naming no agency takes its story's agency only
 # when it arrives after the story has one, and arrival order varies from run to run.
 HELD = {
-    "dev": (0.07, 0.99, 0.96, 0.945),
-    "test": (0.16, 0.99, 0.97, 0.95),
-    "test2": (0.235, 0.97, 0.95, 0.96),
+    "dev": (0.02, 0.995, 0.96, 0.95),
+    "test": (0.16, 0.995, 0.97, 0.96),
+    "test2": (0.19, 0.98, 0.95, 0.96),
     "test3": (0.40, 0.99, 0.82, 0.96),
 }
 

@@ -313,8 +313,11 @@ def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> int
     # paragraph after a longer one too (a teaser or standfirst printed above the story).
     past_long = False
     for i in range(min(3, len(kept))):
+        late = past_long or i == 2
+        if late and "(" not in kept[i][:120] and "/" not in kept[i][:120]:
+            break  # no agency tag near its start: no dateline to take this far down (and a cheap test)
         hit = matcher.first(kept[i], "match")
-        if hit is not None and (past_long or i == 2) and (
+        if hit is not None and late and (
                 hit[0].evidence != "dateline" or not kept[i][hit[1].end():][:1].isupper()):
             hit = None
         if hit is not None:
