@@ -45,7 +45,7 @@ item (same headline) never counts twice either. State is bounded as above: at mo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -100,6 +100,18 @@ def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
 
 
+def distinct_keys(texts: Iterable[str], tracked: Mapping[str, object], config: LearnConfig) -> Iterator[tuple[str, str]]:
+    """``(text, key)`` for each distinct line key among ``texts`` long enough to count; a text that is
+    itself a tracked key (a replayed log holds keys) is its own key."""
+    seen: set[str] = set()
+    for text in texts:
+        key = text if text in tracked else paragraph_key(text)
+        if len(key) < config.min_key_chars or key in seen:
+            continue
+        seen.add(key)
+        yield text, key
+
+
 @dataclass
 class SourceLines:
     """Line statistics of one source (feed)."""
@@ -121,15 +133,9 @@ class SourceLines:
         at = _utc(at)
         day = at.date().isoformat()
         self.items_seen += 1
-        seen: set[str] = set()
         counted: list[str] = []
-        for text in paragraphs:
-            if len(text) > config.max_line_chars:
-                continue
-            key = text if text in self.lines else paragraph_key(text)
-            if len(key) < config.min_key_chars or key in seen:
-                continue
-            seen.add(key)
+        for text, key in distinct_keys((t for t in paragraphs if len(t) <= config.max_line_chars),
+                                       self.lines, config):
             stat = self.lines.get(key)
             if stat is None:
                 if len(self.lines) >= config.max_lines and not self._evict(at, config):
@@ -283,12 +289,7 @@ class QuickLines:
             return []
         at = _utc(at)
         learned: list[str] = []
-        seen: set[str] = set()
-        for text in edges:
-            key = text if text in self.lines else paragraph_key(text)
-            if len(key) < config.min_key_chars or key in seen:
-                continue
-            seen.add(key)
+        for text, key in distinct_keys(edges, self.lines, config):
             stat = self.lines.get(key)
             if stat is None:
                 if len(self.lines) >= config.quick_max_lines:
