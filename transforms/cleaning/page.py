@@ -188,9 +188,12 @@ _MIN_LINK_SHARE = 0.9
 _MIN_LIST_LINK_SHARE = 0.6
 
 
-def _is_link_line(node: LexborNode) -> bool:
+def _is_link_line(node: LexborNode, linked: set[int]) -> bool:
+    """``linked``: the mem_ids of the region's elements that hold a link."""
     if node.tag == "a":  # a link around blocks is a teaser card: headline, teaser text, picture
         return node.css_first(_CARD_BLOCKS) is not None
+    if node.mem_id not in linked:
+        return False
     links = node.css("a")
     if not links:
         return False
@@ -206,9 +209,18 @@ def _is_link_line(node: LexborNode) -> bool:
 
 
 def _drop_link_lines(region: LexborNode) -> None:
+    # The elements that hold a link, found once from the links up: most lines hold none, and for
+    # those no query is run. (Lines are visited in document order, so nothing dropped before a line
+    # is inside it: what it holds is what it held here.)
+    linked: set[int] = set()
+    for link in region.css("a"):
+        parent = link.parent
+        while parent is not None and parent.mem_id not in linked:
+            linked.add(parent.mem_id)
+            parent = parent.parent
     gone: set[int] = set()
     for node in region.css(_LINK_LINES):
-        if not _is_link_line(node):
+        if not _is_link_line(node, linked):
             continue
         if not _inside(node, gone):  # inside one already gone: gone with it
             gone.add(node.mem_id)
@@ -579,8 +591,12 @@ _MIN_HEADLINE_KEY = 20
 _HEADLINE_WORD_SHARE = 0.7
 
 
-def _echoes_headline(paragraph: str, key: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
-    if len(key) < _MIN_HEADLINE_KEY or len(paragraph.split()) > _MAX_HEADLINE_WORDS:
+def _echoes_headline(paragraph: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
+    # The word count first: it is cheaper than the key, and rules out most of a story's paragraphs.
+    if len(paragraph.split()) > _MAX_HEADLINE_WORDS:
+        return False
+    key = paragraph_key(paragraph)
+    if len(key) < _MIN_HEADLINE_KEY:
         return False
     words: set[str] | None = None
     for tkey, twords in titles:
@@ -606,7 +622,7 @@ def drop_headline_echoes(paragraphs: Sequence[str], titles: Sequence[str]) -> li
     keyed = [(k, feed_words(t)) for t in titles if len(k := paragraph_key(t)) >= _MIN_HEADLINE_KEY]
     if not keyed:
         return list(paragraphs)
-    return [p for p in paragraphs if not _echoes_headline(p, paragraph_key(p), keyed)]
+    return [p for p in paragraphs if not _echoes_headline(p, keyed)]
 
 
 # The story ends with a sentence; a run of short lines after its last long paragraph is the page's
