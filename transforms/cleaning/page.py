@@ -127,12 +127,13 @@ def _depth(node: LexborNode) -> int:
 
 def _split_break_runs(region: LexborNode) -> None:
     parents: dict[int, LexborNode] = {}
-    for br in region.css("br"):
-        nxt = br.next
-        while nxt is not None and nxt.tag == "-text" and not (nxt.text_content or "").strip():
-            nxt = nxt.next
+    # "br + br" (in lexbor's C code) skips any text between the two; only blank text may be there.
+    for br in region.css("br + br"):
+        prev = br.prev
+        while prev is not None and prev.tag == "-text" and not (prev.text_content or "").strip():
+            prev = prev.prev
         parent = br.parent
-        if nxt is not None and nxt.tag == "br" and parent is not None:
+        if prev is not None and prev.tag == "br" and parent is not None:
             parents.setdefault(parent.mem_id, parent)
     # Deepest first: rewriting an element frees its descendants, so none may be visited after.
     for parent in sorted(parents.values(), key=_depth, reverse=True):
