@@ -383,13 +383,30 @@ _KEEP_INSIDE = "br, hr, table"
 
 
 def _drop_empty_blocks(region: LexborNode) -> None:
+    candidates = region.css(_EMPTY_CANDIDATES)
+    # Innermost first: a block around one with text has text too, and its own (a whole story for
+    # the outer wrappers) need not be read.
+    with_text: set[int] = set()
+    empty: set[int] = set()
+    for node in reversed(candidates):
+        if node.mem_id in with_text:
+            continue
+        if node.text(deep=True).strip():
+            parent = node.parent
+            while parent is not None and parent.mem_id not in with_text:
+                with_text.add(parent.mem_id)
+                parent = parent.parent
+        elif node.css_first(_KEEP_INSIDE) is None:
+            empty.add(node.mem_id)
+    if not empty:
+        return
     gone: set[int] = set()
-    empty = []
-    for node in region.css(_EMPTY_CANDIDATES):
-        if not node.text(deep=True).strip() and node.css_first(_KEEP_INSIDE) is None and not _inside(node, gone):
+    dropped = []
+    for node in candidates:  # outermost first: one inside a block already dropped goes with it
+        if node.mem_id in empty and not _inside(node, gone):
             gone.add(node.mem_id)
-            empty.append(node)
-    for node in empty:
+            dropped.append(node)
+    for node in dropped:
         node.decompose()
 
 
