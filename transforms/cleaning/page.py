@@ -182,17 +182,19 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
 # ("Russian drones: hidden in Germany too?", "Newsblog: all the news on …", a list of sources): the
 # story's own intertitles and sentences are not links. So is a link around blocks (a teaser card).
 _LINK_LINES = "p, li, h2, h3, h4, h5, h6, a"
-_CARD_BLOCKS = "h2, h3, h4, h5, h6, p, div, li"
+_CARD_BLOCKS = ("h2", "h3", "h4", "h5", "h6", "p", "div", "li")
+_BLOCKS_IN_LINKS = ", ".join(f"a {b}" for b in _CARD_BLOCKS)
 _MIN_LINK_SHARE = 0.9
 # A list item that is mostly a link and ends with it is a teaser too, with a label before it
 # ("Russian drones: <a>…</a>").
 _MIN_LIST_LINK_SHARE = 0.6
 
 
-def _is_link_line(node: LexborNode, linked: set[int]) -> bool:
-    """``linked``: the mem_ids of the region's elements that hold a link."""
+def _is_link_line(node: LexborNode, linked: set[int], cards: set[int]) -> bool:
+    """``linked``: the mem_ids of the region's elements that hold a link; ``cards``: of its links
+    that hold a block."""
     if node.tag == "a":  # a link around blocks is a teaser card: headline, teaser text, picture
-        return node.css_first(_CARD_BLOCKS) is not None
+        return node.mem_id in cards
     if node.mem_id not in linked:
         return False
     links = node.css("a")
@@ -219,9 +221,17 @@ def _drop_link_lines(region: LexborNode) -> None:
         while parent is not None and parent.mem_id not in linked:
             linked.add(parent.mem_id)
             parent = parent.parent
+    # Likewise the links around a block, found from the blocks inside links up.
+    cards: set[int] = set()
+    for block in region.css(_BLOCKS_IN_LINKS):
+        parent = block.parent
+        while parent is not None:
+            if parent.tag == "a":
+                cards.add(parent.mem_id)
+            parent = parent.parent
     gone: set[int] = set()
     for node in region.css(_LINK_LINES):
-        if not _is_link_line(node, linked):
+        if not _is_link_line(node, linked, cards):
             continue
         if not _inside(node, gone):  # inside one already gone: gone with it
             gone.add(node.mem_id)
