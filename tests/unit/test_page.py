@@ -351,3 +351,20 @@ def test_short_lines_after_the_story_go_unless_they_carry_figures():
     # after a short last paragraph, or with no long paragraph at all, short lines are the text itself
     assert drop_short_tail([*STORY, "Related topics", "Share"]) == [*STORY, "Related topics", "Share"]
     assert drop_short_tail(["Standings", "Harlow United", "Fen Rovers"]) == ["Standings", "Harlow United", "Fen Rovers"]
+
+
+def test_blocks_without_text_go_but_blocks_with_text_a_break_or_a_table_stay():
+    from selectolax.lexbor import LexborHTMLParser
+
+    from transforms.cleaning.page import _drop_empty_blocks
+
+    body = LexborHTMLParser(
+        '<div id="story"><div id="outer"><div id="inner"> <p id="e1"> </p></div></div>'
+        '<div id="wrap"><section><p id="t">Text of the story.</p><p id="e2"></p></section></div>'
+        '<div id="br"><br></div><div id="tbl"><table><tr><td></td></tr></table></div>'
+        '<ul id="list"><li id="e3"> </li><li>An item</li></ul></div>').body
+    _drop_empty_blocks(body)
+    left = {n.attributes.get("id") for n in body.css("[id]")}
+    assert left == {"story", "wrap", "t", "br", "tbl", "list"}
+    assert body.css_first("#t").text() == "Text of the story."
+    assert len(body.css("li")) == 1

@@ -127,12 +127,13 @@ def _depth(node: LexborNode) -> int:
 
 def _split_break_runs(region: LexborNode) -> None:
     parents: dict[int, LexborNode] = {}
-    for br in region.css("br"):
-        nxt = br.next
-        while nxt is not None and nxt.tag == "-text" and not (nxt.text_content or "").strip():
-            nxt = nxt.next
+    # "br + br" (in lexbor's C code) skips any text between the two; only blank text may be there.
+    for br in region.css("br + br"):
+        prev = br.prev
+        while prev is not None and prev.tag == "-text" and not (prev.text_content or "").strip():
+            prev = prev.prev
         parent = br.parent
-        if nxt is not None and nxt.tag == "br" and parent is not None:
+        if prev is not None and prev.tag == "br" and parent is not None:
             parents.setdefault(parent.mem_id, parent)
     # Deepest first: rewriting an element frees its descendants, so none may be visited after.
     for parent in sorted(parents.values(), key=_depth, reverse=True):
@@ -181,16 +182,21 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
 # ("Russian drones: hidden in Germany too?", "Newsblog: all the news on …", a list of sources): the
 # story's own intertitles and sentences are not links. So is a link around blocks (a teaser card).
 _LINK_LINES = "p, li, h2, h3, h4, h5, h6, a"
-_CARD_BLOCKS = "h2, h3, h4, h5, h6, p, div, li"
+_CARD_BLOCKS = ("h2", "h3", "h4", "h5", "h6", "p", "div", "li")
+_BLOCKS_IN_LINKS = ", ".join(f"a {b}" for b in _CARD_BLOCKS)
 _MIN_LINK_SHARE = 0.9
 # A list item that is mostly a link and ends with it is a teaser too, with a label before it
 # ("Russian drones: <a>…</a>").
 _MIN_LIST_LINK_SHARE = 0.6
 
 
-def _is_link_line(node: LexborNode) -> bool:
+def _is_link_line(node: LexborNode, linked: set[int], cards: set[int]) -> bool:
+    """``linked``: the mem_ids of the region's elements that hold a link; ``cards``: of its links
+    that hold a block."""
     if node.tag == "a":  # a link around blocks is a teaser card: headline, teaser text, picture
-        return node.css_first(_CARD_BLOCKS) is not None
+        return node.mem_id in cards
+    if node.mem_id not in linked:
+        return False
     links = node.css("a")
     if not links:
         return False
@@ -206,9 +212,26 @@ def _is_link_line(node: LexborNode) -> bool:
 
 
 def _drop_link_lines(region: LexborNode) -> None:
+    # The elements that hold a link, found once from the links up: most lines hold none, and for
+    # those no query is run. (Lines are visited in document order, so nothing dropped before a line
+    # is inside it: what it holds is what it held here.)
+    linked: set[int] = set()
+    for link in region.css("a"):
+        parent = link.parent
+        while parent is not None and parent.mem_id not in linked:
+            linked.add(parent.mem_id)
+            parent = parent.parent
+    # Likewise the links around a block, found from the blocks inside links up.
+    cards: set[int] = set()
+    for block in region.css(_BLOCKS_IN_LINKS):
+        parent = block.parent
+        while parent is not None:
+            if parent.tag == "a":
+                cards.add(parent.mem_id)
+            parent = parent.parent
     gone: set[int] = set()
     for node in region.css(_LINK_LINES):
-        if not _is_link_line(node):
+        if not _is_link_line(node, linked, cards):
             continue
         if not _inside(node, gone):  # inside one already gone: gone with it
             gone.add(node.mem_id)
@@ -370,13 +393,30 @@ _KEEP_INSIDE = "br, hr, table"
 
 
 def _drop_empty_blocks(region: LexborNode) -> None:
+    candidates = region.css(_EMPTY_CANDIDATES)
+    # Innermost first: a block around one with text has text too, and its own (a whole story for
+    # the outer wrappers) need not be read.
+    with_text: set[int] = set()
+    empty: set[int] = set()
+    for node in reversed(candidates):
+        if node.mem_id in with_text:
+            continue
+        if node.text(deep=True).strip():
+            parent = node.parent
+            while parent is not None and parent.mem_id not in with_text:
+                with_text.add(parent.mem_id)
+                parent = parent.parent
+        elif node.css_first(_KEEP_INSIDE) is None:
+            empty.add(node.mem_id)
+    if not empty:
+        return
     gone: set[int] = set()
-    empty = []
-    for node in region.css(_EMPTY_CANDIDATES):
-        if not node.text(deep=True).strip() and node.css_first(_KEEP_INSIDE) is None and not _inside(node, gone):
+    dropped = []
+    for node in candidates:  # outermost first: one inside a block already dropped goes with it
+        if node.mem_id in empty and not _inside(node, gone):
             gone.add(node.mem_id)
-            empty.append(node)
-    for node in empty:
+            dropped.append(node)
+    for node in dropped:
         node.decompose()
 
 
@@ -579,8 +619,12 @@ _MIN_HEADLINE_KEY = 20
 _HEADLINE_WORD_SHARE = 0.7
 
 
-def _echoes_headline(paragraph: str, key: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
-    if len(key) < _MIN_HEADLINE_KEY or len(paragraph.split()) > _MAX_HEADLINE_WORDS:
+def _echoes_headline(paragraph: str, titles: Sequence[tuple[str, set[str]]]) -> bool:
+    # The word count first: it is cheaper than the key, and rules out most of a story's paragraphs.
+    if len(paragraph.split()) > _MAX_HEADLINE_WORDS:
+        return False
+    key = paragraph_key(paragraph)
+    if len(key) < _MIN_HEADLINE_KEY:
         return False
     words: set[str] | None = None
     for tkey, twords in titles:
@@ -606,7 +650,7 @@ def drop_headline_echoes(paragraphs: Sequence[str], titles: Sequence[str]) -> li
     keyed = [(k, feed_words(t)) for t in titles if len(k := paragraph_key(t)) >= _MIN_HEADLINE_KEY]
     if not keyed:
         return list(paragraphs)
-    return [p for p in paragraphs if not _echoes_headline(p, paragraph_key(p), keyed)]
+    return [p for p in paragraphs if not _echoes_headline(p, keyed)]
 
 
 # The story ends with a sentence; a run of short lines after its last long paragraph is the page's
