@@ -130,21 +130,14 @@ def measure_learning(items: list[bytes], runs: int) -> list[float]:
     learned lines, then counted by the source's learner (which keeps its state bounded)."""
     learners = _learners(items)
     now = datetime.now(timezone.utc)
-    try:
-        from transforms.learning import carries
-    except ImportError:  # pragma: no cover - depends on the checkout
-        carries = None
-
     def chain(data: bytes) -> None:
         raw = parse_raw_item(data, {}, "bench")
         learner = learners[raw.feed_id]
         before = learner.learned()
         clean = clean_item(raw, learned=before)
         learner.observe(raw, clean, now=now)
-        if carries is not None:  # the quick tier's steps, when part of the checkout
-            if learner.learned() is not before and carries(clean, learner.learned() - before):
-                clean = clean_item(raw, learned=learner.learned())
-            clean = learner.strip_title(clean)
+        if hasattr(learner, "settle"):  # the quick tier's steps, when part of the checkout
+            clean = learner.settle(clean, before, lambda learned: clean_item(raw, learned=learned))
         if article_row is not None:
             article_row(raw, clean)
 

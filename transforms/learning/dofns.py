@@ -45,10 +45,10 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from transforms import coders  # noqa: F401 - registers the unit's coder
 from transforms import sharding
 from transforms.cleaning.dofns import ItemSteps, stamped
-from transforms.model import Message, RawItem, Unit
+from transforms.model import CleanArticle, Message, RawItem, Unit
 
 from .learned import LearnConfig
-from .learner import FeedLearner, carries, feed_key, fetch_order
+from .learner import FeedLearner, feed_key, fetch_order
 
 __all__ = ["LIVE_LEARNERS", "SNAPSHOT_EVERY", "CleanWithLearnedLines"]
 
@@ -57,6 +57,12 @@ _FEED_KEYED = beam.typehints.Tuple[str, Message]
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _cleaned(result: tuple[CleanArticle | None, Unit | None]) -> CleanArticle | None:
+    """The clean article of ``ItemSteps.clean``'s result, or None when cleaning failed."""
+    clean, failed = result
+    return clean if failed is None else None
 
 
 class _Chain:
@@ -75,13 +81,8 @@ class _Chain:
         if unit is not None:  # nothing is learned from an item that could not be cleaned
             return unit
         rows = observe(raw, clean)
-        if learner.learned() is not before and carries(clean, learner.learned() - before):
-            # The item whose count made a line learned loses it too: cleaned again with it learned,
-            # as a redelivery of the item will be, so that both give the same content (a repeat).
-            again, failed = self.steps.clean(msg, raw, learner.learned())
-            if failed is None:
-                clean = again
-        clean = learner.strip_title(clean)
+        # The item whose count made a line learned loses it too (see FeedLearner.settle).
+        clean = learner.settle(clean, before, lambda learned: _cleaned(self.steps.clean(msg, raw, learned)))
         if clean.learned_lines:
             self.removed.inc(len(clean.learned_lines))
         unit = self.steps.identify(msg, raw, clean)

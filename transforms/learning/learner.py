@@ -39,7 +39,7 @@ a batch.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -161,6 +161,19 @@ class FeedLearner:
         suffixed = split is not None or (clean.title != raw.entry.title and title_suffix(raw.entry.title) is not None)
         return edges, head, suffixed
 
+    def settle(self, clean: CleanArticle, before: frozenset[str],
+               clean_again: Callable[[frozenset[str]], CleanArticle | None]) -> CleanArticle:
+        """The item as it leaves the learner once counted (``before``: the learned set it was cleaned
+        with). When its own count made a line it still holds learned, it is cleaned again with that
+        line learned (``clean_again(learned)``, None when that fails), as a redelivery will be, so
+        both give the same content; then a learned headline form loses its source-name suffix."""
+        learned = self.learned_keys
+        if learned is not before and carries(clean, learned - before):
+            again = clean_again(learned)
+            if again is not None:
+                clean = again
+        return self.strip_title(clean)
+
     def strip_title(self, clean: CleanArticle) -> CleanArticle:
         """The item with its headline's source-name suffix removed, once the form is learned."""
         if not self.title_form.learned(self.config):
@@ -178,16 +191,16 @@ class FeedLearner:
         return lines, observation_time(raw, clean), story_key(raw, clean)
 
     def observe_lines(self, paragraphs: list[str], *, at: datetime, story: str, now: datetime,
-                      quick: tuple[list[str], tuple[str, ...]] | None = None) -> list[dict]:
+                      quick: tuple[list[str], tuple[str, ...], bool] | None = None) -> list[dict]:
         """:meth:`observe` from its parts (what a state log records, to replay it). ``quick`` is
         :meth:`quick_observation`'s; None (a log written before the quick tier) counts nothing there."""
         before = self.learned_keys
         self._forget(at)
         counted = self.lines.observe(paragraphs, at=at, story=story, config=self.config)
         if quick is not None:
-            edges, head, *suffixed = quick
+            edges, head, suffixed = quick
             self.quick.observe(edges, tuple(head), at=at, config=self.config)
-            self.title_form.observe(bool(suffixed and suffixed[0]), tuple(head), at=at, config=self.config)
+            self.title_form.observe(bool(suffixed), tuple(head), at=at, config=self.config)
         self._refresh(counted)
         touched = dict.fromkeys(counted)
         touched.update(dict.fromkeys(before ^ self.learned_keys))
