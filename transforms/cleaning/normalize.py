@@ -35,6 +35,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from transforms.model import Image
 
 from .dates import Published, parse_date, resolve_published  # noqa: F401  (re-exported)
+from .regexfirst import first_char_class
 from .simplehtml import simple_runs
 from .urls import canonical_url  # noqa: F401  (re-exported)
 
@@ -347,6 +348,8 @@ _DESK_LABEL = (
     r"\s*(?:-|:|—|–))"
 )
 _DESK_HEAD = re.compile(rf"(?:{_DESK_LABEL}\s*)+")
+# The characters a desk label can begin with (derived from the pattern): a cheap test first.
+_DESK_FIRST = re.compile(first_char_class(_DESK_HEAD.pattern))
 _DESK_TAIL = re.compile(r"\s*(?:[-—–]\s*)?\((?:\d{1,2}(?:st|nd|rd|th)\s+)?(?:LEAD|LD|UPDATE(?:\s*\d{1,2})?|"
                         r"UPDATED|CORRECTED|URGENT)\)$")
 
@@ -356,7 +359,7 @@ def strip_desk_labels(title: str) -> str:
     if not title:
         return title
     out = title
-    if out[0] in "(UWRCBFAEÚDSСR":
+    if _DESK_FIRST.match(out):
         m = _DESK_HEAD.match(out)
         if m and len(out[m.end():].split()) >= 2:
             out = out[m.end():].lstrip()
