@@ -75,23 +75,20 @@ def _feed_paragraphs(raw_json: dict, rs: RuleSet) -> tuple[list[str], RuleSet, d
 
 
 def with_ruled(before: Sequence[str], after: Sequence[str], keep: Iterable[str],
-               gone: Iterable[tuple[str, str]]) -> list[tuple[list[str], list[str | None]]]:
+               gone: Iterable[tuple[str, str]], ruled: bool = False) -> list[tuple[list[str], list[str | None]]]:
     """The item as the classifier sees it, plus (with ``--with-ruled``) the boilerplate paragraphs
     the rules took, labelled in the context of the item before the rules: the form of a kind of
     boilerplate stays learned when a rule comes to catch its wordings, for the wordings no rule
     knows yet."""
     keep, gone = list(keep), list(gone)
     out = [(list(after), label_paragraphs(after, keep, gone))]
-    if RULED:
+    if ruled:
         taken = set(after)
         labs = [lab if lab not in (None, "content") and p not in taken else None
                 for p, lab in zip(before, label_paragraphs(before, keep, gone))]
         if any(labs):
             out.append((list(before), labs))
     return out
-
-
-RULED = False  # set by --with-ruled
 
 
 def after_rules(paras: Sequence[str], rs: RuleSet, structural=None) -> list[str]:
@@ -132,14 +129,14 @@ def guess_kind(text: str) -> str:
     return "chrome"
 
 
-def golden_items(rs: RuleSet) -> list[tuple[list[str], list[str | None]]]:
+def golden_items(rs: RuleSet, ruled: bool = False) -> list[tuple[list[str], list[str | None]]]:
     from tests.quality.check_cleaning import load_corpus  # noqa: PLC0415  (repository-only command)
 
     out = []
     for item in load_corpus():
         before, _, structural = _feed_paragraphs(item.raw, rs)
         out.extend(with_ruled(before, after_rules(before, rs, structural), item.keep,
-                              [(g, guess_kind(g)) for g in item.gone]))
+                              [(g, guess_kind(g)) for g in item.gone], ruled))
     return out
 
 
@@ -156,7 +153,7 @@ def syndication_items(rs: RuleSet) -> list[tuple[list[str], list[str | None]]]:
     return out
 
 
-def feed_corpus_items(directory: Path, rs: RuleSet) -> list[tuple[list[str], list[str | None]]]:
+def feed_corpus_items(directory: Path, rs: RuleSet, ruled: bool = False) -> list[tuple[list[str], list[str | None]]]:
     import feedparser  # noqa: PLC0415
 
     from pollers.items import entry_fields  # noqa: PLC0415
@@ -178,7 +175,7 @@ def feed_corpus_items(directory: Path, rs: RuleSet) -> list[tuple[list[str], lis
                    "fetched_at": "2026-11-05T12:00:00Z", "http": {}, "entry": fields, "page_html": None}
             before, _, structural = _feed_paragraphs(raw, rs)
             gone = list(zip(lab.get("boilerplate") or (), lab.get("boilerplate_kinds") or ()))
-            out.extend(with_ruled(before, after_rules(before, rs, structural), lab.get("keep") or (), gone))
+            out.extend(with_ruled(before, after_rules(before, rs, structural), lab.get("keep") or (), gone, ruled))
     return out
 
 
@@ -193,7 +190,7 @@ def paragraph_list_items(path: Path, rs: RuleSet) -> list[tuple[list[str], list[
     return out
 
 
-def dataset(rs: RuleSet, sources: Sequence[str] = ()) -> tuple[list[list[float]], list[str], Counter]:
+def dataset(rs: RuleSet, sources: Sequence[str] = (), ruled: bool = False) -> tuple[list[list[float]], list[str], Counter]:
     items: list[tuple[list[str], list[str | None]]] = []
     origin: Counter = Counter()
 
@@ -201,15 +198,15 @@ def dataset(rs: RuleSet, sources: Sequence[str] = ()) -> tuple[list[list[float]]
         items.extend(got)
         origin[name] += sum(1 for _, labs in got for lab in labs if lab)
 
-    add("golden", golden_items(rs))
+    add("golden", golden_items(rs, ruled))
     add("syndication", syndication_items(rs))
     if LABELLED.is_dir():
         for d in sorted(p for p in LABELLED.iterdir() if (p / "labels.jsonl").exists()):
-            add(d.name, feed_corpus_items(d, rs))
+            add(d.name, feed_corpus_items(d, rs, ruled))
         if (LABELLED / "paragraphs.yaml").exists():
             add("paragraphs.yaml", paragraph_list_items(LABELLED / "paragraphs.yaml", rs))
     for extra in sources:
-        add(Path(extra).name, feed_corpus_items(Path(extra), rs))
+        add(Path(extra).name, feed_corpus_items(Path(extra), rs, ruled))
     X: list[list[float]] = []
     y: list[str] = []
     for paras, labs in items:
@@ -268,10 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--with-ruled", action="store_true",
                     help="also learn from the boilerplate paragraphs the rules remove (their form)")
     args = ap.parse_args(argv)
-    global RULED
-    RULED = args.with_ruled
     rs = default_rules()
-    X, y, origin = dataset(rs, args.also)
+    X, y, origin = dataset(rs, args.also, args.with_ruled)
     binary, kinds = train(X, y, args.C, args.boilerplate_weight)
     if args.report:
         import numpy as np  # noqa: PLC0415
