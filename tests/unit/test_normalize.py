@@ -253,6 +253,18 @@ def test_truncated_teaser_is_dropped():
     assert split_standfirst("The council approved the harbour budget on Tuesday [\u2026]", body)[0] is None
 
 
+def test_summary_cut_from_a_later_paragraph_is_dropped():
+    body = ["LONDON (Reuters) - The port reopened on Monday.",
+            "Officials from the ferry union told reporters that 25 crossings had been cancelled by the coast guard"
+            " over the weekend, and that more would follow."]
+    # the feed's summary: the first 120 characters of the second paragraph, cut mid-word, no ellipsis
+    assert split_standfirst(body[1][:120], body) == (None, body)
+    assert split_standfirst(body[1][:120] + "\u2026", body) == (None, body)
+    # a summary of its own that happens to share the paragraph's first words is kept
+    own = "Officials from the ferry union told reporters on Sunday that the strike would go ahead as planned."
+    assert split_standfirst(own, body) == (own, body)
+
+
 def test_distinct_standfirst_is_kept():
     assert split_standfirst("A different summary.", ["Body."]) == ("A different summary.", ["Body."])
 

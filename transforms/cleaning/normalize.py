@@ -433,10 +433,26 @@ def split_standfirst(standfirst: str | None, paragraphs: Sequence[str]) -> tuple
     teaser = paragraph_key(_TRUNCATION.sub("", standfirst)) if truncated else key
     if len(teaser) >= 20 and paras:
         head = " ".join(paras[:3])[: 2 * len(standfirst) + 40]
-        first = _FIRST_ALNUM.search(head, 0, 12)
-        if (first is None or first.group().casefold()[:1] == teaser[0]) and paragraph_key(head).startswith(teaser):
+        if _starts_with_key(head, teaser):
+            return None, paras
+        # A summary cut from a later paragraph ("the first 200 characters" of the one the feed
+        # chose), with or without a mark of truncation: the body says it.
+        if len(teaser) >= _ECHO_CHARS and any(
+                _starts_with_key(p[: 2 * len(standfirst) + 40], teaser) for p in paras[1:]):
             return None, paras
     return standfirst, paras
+
+
+# A summary at least this long (key characters) that starts a later body paragraph echoes it.
+_ECHO_CHARS = 60
+
+
+def _starts_with_key(text: str, key: str) -> bool:
+    """Whether ``paragraph_key(text)`` starts with ``key``, rejecting most texts by their first letter."""
+    first = _FIRST_ALNUM.search(text, 0, 12)
+    if first is not None and first.group().casefold()[:1] != key[0]:
+        return False
+    return paragraph_key(text).startswith(key)
 
 
 def same_key(text: str, key: str) -> bool:
