@@ -80,17 +80,32 @@ class DerivedView:
 
 # A version written without a cluster id (in BigQuery: one that arrived after its article's
 # clustering window, or in a later batch run) belongs to the story its first version was given.
+# A copy that carries no evidence of its agency (an aggregator that cut the dateline and the
+# signature) takes its story's: the agency of the story it was merged into, else of its own story.
+# The article's own attribution stays in ``articles``.
 ARTICLES_LATEST = DerivedView(
     name="articles_latest",
     description="The latest version of each article (corrections and withdrawals applied), "
-                "with the story its article was first given.",
+                "with the story its article was first given; an article with no agency of its own "
+                "takes its story's.",
     sql=(
-        "SELECT * REPLACE (COALESCE(cluster_id, FIRST_VALUE(cluster_id IGNORE NULLS) OVER (\n"
-        "    PARTITION BY article_id ORDER BY version, processed_at\n"
-        "    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS cluster_id)\n"
-        "FROM {articles}\n"
-        "WHERE TRUE\n"
-        "QUALIFY ROW_NUMBER() OVER (PARTITION BY article_id ORDER BY version DESC, processed_at DESC) = 1\n"
+        "WITH latest AS (\n"
+        "  SELECT * REPLACE (COALESCE(cluster_id, FIRST_VALUE(cluster_id IGNORE NULLS) OVER (\n"
+        "      PARTITION BY article_id ORDER BY version, processed_at\n"
+        "      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) AS cluster_id)\n"
+        "  FROM {articles}\n"
+        "  WHERE TRUE\n"
+        "  QUALIFY ROW_NUMBER() OVER (PARTITION BY article_id ORDER BY version DESC, processed_at DESC) = 1\n"
+        "), story AS (\n"
+        "  SELECT cluster_id, agency, merged_into\n"
+        "  FROM {stories}\n"
+        "  WHERE TRUE\n"
+        "  QUALIFY ROW_NUMBER() OVER (PARTITION BY cluster_id ORDER BY updated_at DESC) = 1\n"
+        ")\n"
+        "SELECT latest.* REPLACE (COALESCE(latest.agency, merged.agency, story.agency) AS agency)\n"
+        "FROM latest\n"
+        "LEFT JOIN story ON story.cluster_id = latest.cluster_id\n"
+        "LEFT JOIN story AS merged ON merged.cluster_id = story.merged_into\n"
     ),
 )
 

@@ -10,7 +10,7 @@ import pytest
 
 from schemas import WAREHOUSE_TABLES, bigquery_schema, duckdb_ddl
 from schemas.export import export, render
-from schemas.views import DERIVED_VIEWS, derived_view_sql, unique_view_sql
+from schemas.views import ARTICLES_LATEST, DERIVED_VIEWS, derived_view_sql, unique_view_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "deploy" / "terraform" / "schemas"
@@ -88,6 +88,26 @@ def test_derived_views_give_the_latest_version_and_one_row_per_story():
     assert latest == [("a", 2, "s", "corrected"), ("b", 1, "b", "only")]
     current = con.execute(f"SELECT cluster_id, outlet_count FROM ({sql['stories_current']})").fetchall()
     assert current == [("s", 2)]  # b's latest snapshot says it was merged into s
+
+
+def test_articles_latest_gives_an_article_without_agency_its_storys():
+    tables = {t.name: t for t in WAREHOUSE_TABLES}
+    con = duckdb.connect()
+    articles, stories = _without_keys(con, tables["articles"]), _without_keys(con, tables["stories"])
+    t = "TIMESTAMPTZ '2024-01-01 00:00:00+00'"
+    con.execute(f"INSERT INTO {articles} (article_id, version, cluster_id, agency, processed_at) VALUES "
+                f"('own', 1, 's', 'dpa', {t}), ('copy', 1, 's', NULL, {t}), ('other', 1, 's', 'afp', {t}), "
+                f"('moved', 1, 'm', NULL, {t}), ('alone', 1, 'x', NULL, {t})")
+    con.execute(f"INSERT INTO {stories} (cluster_id, agency, merged_into, updated_at) VALUES "
+                f"('s', 'dpa', NULL, {t}), ('m', NULL, NULL, {t}), "
+                "('m', 'afp', 's', TIMESTAMPTZ '2024-01-02 00:00:00+00'), ('x', NULL, NULL, {t})".format(t=t))
+    sql = derived_view_sql(ARTICLES_LATEST, "p", "d").replace("`p.d.articles`", articles) \
+        .replace("`p.d.stories`", stories)
+    got = dict(con.execute(f"SELECT article_id, agency FROM ({sql})").fetchall())
+    # its own agency stays (even when the story's is another); none of its own: its story's, the
+    # story it was merged into first; a story with no agency gives none
+    assert got == {"own": "dpa", "copy": "dpa", "other": "afp", "moved": "dpa", "alone": None}
+    assert dict(con.execute(f"SELECT article_id, agency FROM {articles}").fetchall())["copy"] is None
 
 
 def test_derived_views_are_created_by_terraform_from_the_generated_files():
