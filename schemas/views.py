@@ -82,7 +82,9 @@ class DerivedView:
 # clustering window, or in a later batch run) belongs to the story its first version was given.
 # A copy that carries no evidence of its agency (an aggregator that cut the dateline and the
 # signature) takes its story's: the agency of the story it was merged into, else of its own story.
-# The article's own attribution stays in ``articles``.
+# Clustering already writes the story's agency into a copy that joins a story of several articles;
+# the view also covers the copy that arrived before the story had one (``articles`` keeps what was
+# known when each version was written).
 ARTICLES_LATEST = DerivedView(
     name="articles_latest",
     description="The latest version of each article (corrections and withdrawals applied), "
