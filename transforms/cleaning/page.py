@@ -68,7 +68,8 @@ _CHROME_CANDIDATES = ", ".join(
     f'[class*="{w}"], [id*="{w}"]' for w in (
         "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
         "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
-        "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp")
+        "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp", "factbox",
+        "infobox", "bio", "respond", "captcha")
 ) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
 _CHROME_WORDS = frozenset({
     "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
@@ -78,6 +79,9 @@ _CHROME_WORDS = frozenset({
     "mostpopular", "trending", "mostread", "popup", "modal",
     "whatsapp",
     "byline",  # who wrote it: the feed names the author
+    # Boxes beside the story: facts, a profile of the author, the comment form (WordPress' #respond).
+    "factbox", "infobox", "bio", "authorbio", "biography", "respond",
+    "recaptcha", "captcha",
 })
 # Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts).
 _CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
@@ -427,6 +431,17 @@ def _drop_empty_blocks(region: LexborNode) -> None:
 _IMAGE_ELEMENTS = "img, picture, source"
 
 
+# A caption outside a <figure> (a "caption" block beside an <img> in a <div>, a "wp-caption-text"):
+# what is left of it once the figures are gone is image metadata too.
+_CAPTION_CANDIDATES = '[class*="caption"], figcaption'
+_CAPTION_WORDS = frozenset({"caption", "captions", "figcaption", "imagecaption", "photocaption"})
+
+
+def _is_caption(node: LexborNode) -> bool:
+    return node.tag == "figcaption" or not _CAPTION_WORDS.isdisjoint(
+        _CHROME_SPLIT.split((node.attributes.get("class") or "").lower()))
+
+
 def _drop_figures_and_hidden(region: LexborNode) -> None:
     for node in region.css(_IMAGE_ELEMENTS):
         node.decompose()
@@ -436,9 +451,128 @@ def _drop_figures_and_hidden(region: LexborNode) -> None:
         for fig in figures:
             if fig.parent is not None and (not total or _paragraph_chars(fig) <= _MAX_CHROME_SHARE * total):
                 fig.decompose()
+    captions = [n for n in region.css(_CAPTION_CANDIDATES) if _is_caption(n)]
+    if captions:
+        total = _paragraph_chars(region)
+        gone: set[int] = set()
+        dropped = []
+        for node in captions:  # outermost first: one inside a caption already dropped goes with it
+            if not _inside(node, gone) and (not total or _paragraph_chars(node) <= _MAX_CHROME_SHARE * total):
+                gone.add(node.mem_id)
+                dropped.append(node)
+        for node in dropped:
+            node.decompose()
     for node in region.css(_SCREEN_READER_ONLY):
         node.decompose()
     _drop_empty_blocks(region)
+
+
+# Notices that are a box of the page's chrome, with the lines around them: a members-only wall
+# ("この記事は会員限定です。" with what registering brings), an app prompt ("E-Paper und News in einer
+# App … Kostenlos herunterladen"). The box is the innermost element of at most _NOTICE_CHARS that
+# holds the notice, widened while its parent holds no more than that (as a form's box); a list item
+# is one item of its list, never widened to the list.
+_MEMBERS_ONLY = (r"この記事は(?:有料)?会員限定(?:記事)?です|(?:有料)?会員限定記事|유료\s?(?:회원|구독자)\s?전용"
+                 r"|this (?:article|story|content) is (?:only )?(?:available )?(?:for|to) (?:paid )?"
+                 r"(?:subscribers|members)|dieser (?:artikel|beitrag) ist (?:nur|exklusiv) für (?:abonnent|abonnement)")
+# An app prompt names an app (not the "App Store") and asks for it to be fetched; a story about an
+# app says where it is available, not "hier geht es zur …-App".
+_APP = r"\bapp\b(?!\s?store)"
+_APP_GET = (r"\b(?:download (?:the|our)|get (?:the|our)|install (?:the|our)|(?:kostenlos|jetzt) herunterladen|"
+            r"laden sie (?:sich )?(?:jetzt )?(?:die|unsere)|hier geht es zu[rm]?|holen sie sich|hol dir)\b")
+_APP_NOTICE = (re.compile(_APP, re.IGNORECASE), re.compile(_APP_GET, re.IGNORECASE))
+_MEMBERS_NOTICE = re.compile(_MEMBERS_ONLY, re.IGNORECASE)
+_NOTICE_CHARS = 400
+_NOTICE_CANDIDATES = "div, section, p, li, dt, dd, span, h2, h3, h4, h5, h6"
+
+
+def _is_notice(text: str) -> bool:
+    if _MEMBERS_NOTICE.search(text):
+        return True
+    return all(r.search(text) for r in _APP_NOTICE)
+
+
+def _drop_notice_boxes(region: LexborNode) -> None:
+    if not _is_notice(region.text(deep=True, separator=" ")):
+        return
+    hits = []
+    for node in region.css(_NOTICE_CANDIDATES):
+        text = node.text(deep=True, separator=" ")
+        if len(text.strip()) <= _NOTICE_CHARS and _is_notice(text):
+            hits.append(node)
+    # Innermost: a hit holding another hit is that one's box, found by widening it.
+    held = {id_ for n in hits for id_ in _ancestor_ids(n)}
+    boxes: list[LexborNode] = []
+    gone: set[int] = set()
+    for node in hits:
+        if node.mem_id in held:
+            continue
+        box = node
+        while box.tag != "li":
+            parent = box.parent
+            if parent is None or parent.mem_id == region.mem_id or parent.tag in ("body", "html", "article", "main"):
+                break
+            if len(parent.text(deep=True).strip()) > _NOTICE_CHARS:
+                break
+            box = parent
+        if box.mem_id not in gone and not _inside(box, gone):
+            gone.add(box.mem_id)
+            boxes.append(box)
+    # A box may hold one found before it (widened around it): drop the outer ones only.
+    for box in boxes:
+        if not _inside(box, gone):
+            box.decompose()
+
+
+def _ancestor_ids(node: LexborNode) -> list[int]:
+    out = []
+    parent = node.parent
+    while parent is not None:
+        out.append(parent.mem_id)
+        parent = parent.parent
+    return out
+
+
+# Lines that are the page's chrome in any markup, dropped from the extracted text:
+# - a bare date or time (the date of a teaser card whose linked headline went, a page's timestamp):
+#   "19.03.2024", "1月13日", "2025年1月14日 01時28分 (1月14日 01時40分更新)", "05.08.2024, 20:59 Uhr";
+# - labels of lists of other stories and of a members-only wall, in Japanese and Korean, whose words
+#   are not spaced ("関連記事", "社会の新着", "記事一覧", "관련기사", "많이 본 뉴스");
+# - credits of other reporting ("Additional reporting by …", "With reports from …");
+# - reCAPTCHA notices of sign-up boxes; comment-form lines ("Leave a Reply", "Kommentar abgeben").
+_MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|"
+           "august|september|october|november|december|januar|februar|märz|mai|juni|juli|oktober|dezember")
+_WEEKDAYS = ("mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|"
+             "dienstag|mittwoch|donnerstag|freitag|samstag|sonntag")
+_DATE = (r"(?:\d{1,2}[./-]\s?\d{1,2}[./-]\s?\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2}"
+         r"|(?:\d{4}\s?年\s?)?\d{1,2}\s?月\s?\d{1,2}\s?日(?:\s?[(（][月火水木金土日][)）])?"
+         r"|\d{4}\s?년\s?\d{1,2}\s?월\s?\d{1,2}\s?일"
+         rf"|\d{{1,2}}\.?\s(?:{_MONTHS})\.?(?:\s\d{{4}})?|(?:{_MONTHS})\.?\s\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s\d{{4}})?)")
+_TIME = r"(?:\d{1,2}\s?[:.時]\s?\d{2}(?:\s?分)?(?:\s?(?:uhr|h|am|pm|a\.m\.|p\.m\.))?)"
+_DATE_LINE = (rf"(?:(?:updated|published|posted|aktualisiert|veröffentlicht|stand)(?:\s(?:on|am))?:?\s)?"
+              rf"(?:(?:{_WEEKDAYS})\.?,?\s)?{_DATE}(?:[,\s|·•/–-]+(?:um\s)?{_TIME})?"
+              r"(?:\s?[(（][^()（）]{0,30}(?:更新|updated|aktualisiert)[)）])?")
+_CJK_LABELS = (r"[■▶▷●◆]?\s?(?:関連(?:記事|キーワード|ニュース|リンク|情報)|おすすめ(?:情報|記事)?|記事一覧|人気記事|"
+               r"(?:最新|[^\s]{1,8}の新着)(?:記事|ニュース)?|最新の[^\s]{1,8}記事|カテゴリーをフォローする|"
+               r"この記事は(?:有料)?会員限定(?:記事)?です。?|会員限定記事|続きを読む|"
+               r"관련\s?(?:기사|뉴스)|많이\s?본\s?(?:뉴스|기사)|인기\s?(?:기사|뉴스)|추천\s?기사|최신\s?(?:기사|뉴스)|"
+               r"이\s?기사를\s?추천합니다|유료\s?(?:회원|구독자)\s?전용\s?기사입니다\.?)")
+_CREDIT = (r"[-–—(\s]*(?:with\s)?additional\s(?:reporting|contributions?)\s(?:by|from)\s.{1,100}"
+           r"|[-–—(\s]*with\s(?:reports?|reporting)\sfrom\s.{1,80}")
+_RECAPTCHA = r".{0,80}\brecaptcha\b.{0,160}"
+_COMMENT_FORM = (r"leave a (?:reply|comment)|post a comment|cancel reply|you must be logged in to post a comment\.?|"
+                 r"kommentar (?:abgeben|schreiben|verfassen)|schreibe einen kommentar|antwort abbrechen|"
+                 r"du musst dich einloggen,? um einen kommentar abzugeben\.?|"
+                 r"sie müssen (?:sich )?(?:angemeldet|eingeloggt) sein,? um einen kommentar (?:abzugeben|zu schreiben)\.?")
+_CHROME_LINE = re.compile(
+    f"(?:{_DATE_LINE}|{_CJK_LABELS}|{_CREDIT}|{_RECAPTCHA}|{_COMMENT_FORM})[\\s.)]*", re.IGNORECASE)
+# Any such line is short; longer ones are not looked at.
+_MAX_CHROME_LINE = 240
+
+
+def drop_chrome_lines(paragraphs: Sequence[str]) -> list[str]:
+    """Remove the lines that are the page's chrome whatever its markup (see ``_CHROME_LINE``)."""
+    return [p for p in paragraphs if len(p) > _MAX_CHROME_LINE or not _CHROME_LINE.fullmatch(p.strip())]
 
 
 def _extract_page(page_html: str, base_url: str | None) -> PageText:
@@ -463,6 +597,7 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     _drop_chrome_blocks(region)
     if "<a" in page_html:
         _drop_link_lines(region)
+    _drop_notice_boxes(region)
     images = _figures(region, base_url)
     _drop_figures_and_hidden(region)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
@@ -477,7 +612,7 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
         own = [t for n in region.css("p, h2, h3") if (t := normalize_text(n.text(deep=True)))]
         if sum(map(len, own)) > sum(map(len, paragraphs)):
             paragraphs = own
-    return PageText(paragraphs=paragraphs, images=images, region=name, text=text, titles=titles)
+    return PageText(paragraphs=drop_chrome_lines(paragraphs), images=images, region=name, text=text, titles=titles)
 
 
 def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
