@@ -141,6 +141,17 @@ def test_a_caption_outside_a_figure_goes_and_a_figures_caption_is_kept_as_the_im
     assert Image(url="https://news.example.org/b.jpg", caption="The board's engineer Petra Lindqvist") in found.images
 
 
+def test_a_caption_in_no_figure_and_no_caption_class_goes_when_it_is_the_images_alt_text():
+    alt = "Volunteers plant willow cuttings on the Harlow river bank"
+    block = (f"<div class='absatzbild'><div class='media'><picture><img src='/a.jpg' alt='{alt}' "
+             f"title='{alt} | Photo Desk'></picture></div><div class='info'><p class='info-text'>{alt}</p></div></div>")
+    # An image whose alt repeats a story sentence does not take the sentence with it.
+    inline = f"<div class='story-part'><img src='/b.jpg' alt='{STORY[2][:60]}'><p>{STORY[2]}</p></div>"
+    page = (f"<html><body><article>{_paragraphs_html(STORY[:2])}{block}{inline}{_paragraphs_html(STORY[3:])}"
+            f"</article></body></html>")
+    assert extract_page(page).paragraphs == STORY
+
+
 def test_bare_date_and_time_lines_go_but_sentences_and_table_rows_with_dates_stay():
     dates = ["19.03.2024", "1月13日", "2025年1月14日 01時28分 (1月14日 01時40分更新)", "05.08.2024, 20:59 Uhr",
              "2024년 5월 15일", "March 5, 2024", "Monday, 5 August 2024", "Updated: 2024-03-05 10:30"]

@@ -442,7 +442,45 @@ def _is_caption(node: LexborNode) -> bool:
         _CHROME_SPLIT.split((node.attributes.get("class") or "").lower()))
 
 
+# A caption in no <figure> and no "caption" class is still the image's: the block around an <img>
+# whose text is the image's alt (or title) text ("Jarrad Branthwaite (FC Everton) jubelt …" beside
+# an image of that alt). The block is widened from the image while its text stays within the alt's.
+_MIN_ALT_KEY = 20
+_ALT_BOX_LEVELS = 5
+
+
+def _drop_alt_captions(region: LexborNode) -> None:
+    boxes: list[LexborNode] = []
+    gone: set[int] = set()
+    for img in region.css("img"):
+        attrs = img.attributes
+        alt = paragraph_key(f"{attrs.get('alt') or ''} {attrs.get('title') or ''}")
+        if len(alt) < _MIN_ALT_KEY:
+            continue
+        box = None
+        node = img
+        for _ in range(_ALT_BOX_LEVELS):
+            node = node.parent
+            if node is None or node.mem_id == region.mem_id or node.tag in ("body", "p", "li", "a", "td"):
+                break
+            text = node.text(deep=True)
+            if len(text) > 4 * len(alt) + 400:  # far longer than a caption, whatever its spacing
+                break
+            key = paragraph_key(text)
+            if key:
+                if len(key) < _MIN_ALT_KEY or key not in alt:
+                    break
+                box = node
+        if box is not None and box.mem_id not in gone and not _inside(box, gone):
+            gone.add(box.mem_id)
+            boxes.append(box)
+    for box in boxes:
+        if not _inside(box, gone):
+            box.decompose()
+
+
 def _drop_figures_and_hidden(region: LexborNode) -> None:
+    _drop_alt_captions(region)
     for node in region.css(_IMAGE_ELEMENTS):
         node.decompose()
     figures = region.css("figure")
