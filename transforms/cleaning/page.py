@@ -122,6 +122,12 @@ def _paragraph_chars(node: LexborNode) -> int:
     return sum(len(p.text(deep=True)) for p in node.css("p"))
 
 
+def _paragraph_chars_within(node: LexborNode, limit: float) -> bool:
+    """Whether the node's paragraph text is at most ``limit`` characters: all its text first (one
+    read), its paragraphs' (one read each) only when all its text is more."""
+    return len(node.text(deep=True)) <= limit or _paragraph_chars(node) <= limit
+
+
 def _depth(node: LexborNode) -> int:
     depth = 0
     while (node := node.parent) is not None:
@@ -162,10 +168,15 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
     seen: dict[str, int] = {}
     for cls in classes:
         seen[cls] = seen.get(cls, 0) + 1
-    by_class: dict[str, int] = {}
+    limit = _MAX_CHROME_SHARE * total
+    # A class's blocks are over the limit when their paragraph text is; all their text (one read a
+    # block) bounds it, and when that is within the limit their paragraphs need not be read.
+    repeated: dict[str, list[LexborNode]] = {}
     for node, cls in zip(hits, classes):
         if cls and seen[cls] > 1:
-            by_class[cls] = by_class.get(cls, 0) + _paragraph_chars(node)
+            repeated.setdefault(cls, []).append(node)
+    over_limit = {cls for cls, nodes in repeated.items()
+                  if sum(len(n.text(deep=True)) for n in nodes) > limit and sum(map(_paragraph_chars, nodes)) > limit}
     # Outermost first; a hit inside one already dropped is gone with it (and must not be touched).
     dropped: list[LexborNode] = []
     gone: set[int] = set()
@@ -173,8 +184,10 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
         if _inside(node, gone):
             continue
         if total:
-            share = by_class[cls] if cls in by_class else _paragraph_chars(node)
-            if share > _MAX_CHROME_SHARE * total:
+            if cls in repeated:
+                if cls in over_limit:
+                    continue
+            elif not _paragraph_chars_within(node, limit):
                 continue
         dropped.append(node)
         gone.add(node.mem_id)
@@ -487,7 +500,7 @@ def _drop_figures_and_hidden(region: LexborNode) -> None:
     if figures:
         total = _paragraph_chars(region)
         for fig in figures:
-            if fig.parent is not None and (not total or _paragraph_chars(fig) <= _MAX_CHROME_SHARE * total):
+            if fig.parent is not None and (not total or _paragraph_chars_within(fig, _MAX_CHROME_SHARE * total)):
                 fig.decompose()
     captions = [n for n in region.css(_CAPTION_CANDIDATES) if _is_caption(n)]
     if captions:
@@ -495,7 +508,7 @@ def _drop_figures_and_hidden(region: LexborNode) -> None:
         gone: set[int] = set()
         dropped = []
         for node in captions:  # outermost first: one inside a caption already dropped goes with it
-            if not _inside(node, gone) and (not total or _paragraph_chars(node) <= _MAX_CHROME_SHARE * total):
+            if not _inside(node, gone) and (not total or _paragraph_chars_within(node, _MAX_CHROME_SHARE * total)):
                 gone.add(node.mem_id)
                 dropped.append(node)
         for node in dropped:
@@ -518,20 +531,35 @@ _MEMBERS_ONLY = (r"この記事は(?:有料)?会員限定(?:記事)?です|(?:�
 _APP = r"\bapp\b(?!\s?store)"
 _APP_GET = (r"\b(?:download (?:the|our)|get (?:the|our)|install (?:the|our)|(?:kostenlos|jetzt) herunterladen|"
             r"laden sie (?:sich )?(?:jetzt )?(?:die|unsere)|hier geht es zu[rm]?|holen sie sich|hol dir)\b")
-_APP_NOTICE = (re.compile(_APP, re.IGNORECASE), re.compile(_APP_GET, re.IGNORECASE))
-_MEMBERS_NOTICE = re.compile(_MEMBERS_ONLY, re.IGNORECASE)
+# Matched against lowercased text (faster than IGNORECASE).
+_APP_NOTICE = (re.compile(_APP), re.compile(_APP_GET))
+_MEMBERS_NOTICE = re.compile(_MEMBERS_ONLY)
 _NOTICE_CHARS = 400
 _NOTICE_CANDIDATES = "div, section, p, li, dt, dd, span, h2, h3, h4, h5, h6"
 
 
+# Cheap tests first, on the region's text lowercased (most pages hold no notice): literals that every
+# notice above contains one of.
+_MEMBERS_HINTS = ("会員限定", "회원 전용", "회원전용", "구독자 전용", "구독자전용", "for subscribers", "to subscribers",
+                  "paid subscribers", "for members", "to members", "paid members", "für abonnent")
+_APP_HINTS = ("download the", "download our", "get the", "get our", "install the", "install our", "herunterladen",
+              "laden sie", "hier geht es zu", "holen sie sich", "hol dir")
+
+
+def _may_hold_notice(low: str) -> bool:
+    return any(h in low for h in _MEMBERS_HINTS) or ("app" in low and any(h in low for h in _APP_HINTS))
+
+
 def _is_notice(text: str) -> bool:
+    text = text.lower()
     if _MEMBERS_NOTICE.search(text):
         return True
     return all(r.search(text) for r in _APP_NOTICE)
 
 
 def _drop_notice_boxes(region: LexborNode) -> None:
-    if not _is_notice(region.text(deep=True, separator=" ")):
+    low = region.text(deep=True, separator=" ").lower()
+    if not _may_hold_notice(low) or not _is_notice(low):
         return
     hits = []
     for node in region.css(_NOTICE_CANDIDATES):
