@@ -69,7 +69,7 @@ _CHROME_CANDIDATES = ", ".join(
         "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
         "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
         "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp", "factbox",
-        "infobox", "bio", "respond", "captcha")
+        "infobox", "bio", "respond")
 ) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
 _CHROME_WORDS = frozenset({
     "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
@@ -81,7 +81,6 @@ _CHROME_WORDS = frozenset({
     "byline",  # who wrote it: the feed names the author
     # Boxes beside the story: facts, a profile of the author, the comment form (WordPress' #respond).
     "factbox", "infobox", "bio", "authorbio", "biography", "respond",
-    "recaptcha", "captcha",
 })
 # Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts).
 _CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
@@ -462,10 +461,11 @@ _MIN_ALT_KEY = 20
 _ALT_BOX_LEVELS = 5
 
 
-def _drop_alt_captions(region: LexborNode) -> None:
+def _drop_alt_captions(region: LexborNode, imgs: Sequence[LexborNode]) -> bool:
+    """Drops the alt captions of ``imgs``; whether it dropped any."""
     boxes: list[LexborNode] = []
     gone: set[int] = set()
-    for img in region.css("img"):
+    for img in imgs:
         attrs = img.attributes
         alt = paragraph_key(f"{attrs.get('alt') or ''} {attrs.get('title') or ''}")
         if len(alt) < _MIN_ALT_KEY:
@@ -490,11 +490,15 @@ def _drop_alt_captions(region: LexborNode) -> None:
     for box in boxes:
         if not _inside(box, gone):
             box.decompose()
+    return bool(boxes)
 
 
-def _drop_figures_and_hidden(region: LexborNode) -> None:
-    _drop_alt_captions(region)
-    for node in region.css(_IMAGE_ELEMENTS):
+def _drop_figures_and_hidden(region: LexborNode, captions: bool = True) -> None:
+    images = region.css(_IMAGE_ELEMENTS)
+    # Before the images go (an alt caption's box may hold one: it goes with it, and is not touched).
+    if _drop_alt_captions(region, [n for n in images if n.tag == "img"]):
+        images = region.css(_IMAGE_ELEMENTS)
+    for node in images:
         node.decompose()
     figures = region.css("figure")
     if figures:
@@ -502,7 +506,7 @@ def _drop_figures_and_hidden(region: LexborNode) -> None:
         for fig in figures:
             if fig.parent is not None and (not total or _paragraph_chars_within(fig, _MAX_CHROME_SHARE * total)):
                 fig.decompose()
-    captions = [n for n in region.css(_CAPTION_CANDIDATES) if _is_caption(n)]
+    captions = [n for n in region.css(_CAPTION_CANDIDATES) if _is_caption(n)] if captions else []
     if captions:
         total = _paragraph_chars(region)
         gone: set[int] = set()
@@ -665,12 +669,13 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
         _drop_link_lines(region)
     _drop_notice_boxes(region)
     images = _figures(region, base_url)
-    _drop_figures_and_hidden(region)
+    captions = "caption" in page_html
+    _drop_figures_and_hidden(region, captions)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
     if not paragraphs and region is not body:
         region, name = body, "body"
         images = images or _figures(body, base_url)
-        _drop_figures_and_hidden(body)
+        _drop_figures_and_hidden(body, captions)
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
     # Only inside an article region: the body's own paragraphs are every block of the page.
     region_chars = _paragraph_chars(region) if region is not body else 0
