@@ -24,6 +24,7 @@ import orjson
 
 from benchmarks.timing import time_stages
 from benchmarks.pages_corpus import Page, make_pages
+from benchmarks.real_pages import SPLITS
 from transforms.cleaning import clean_item, paragraph_key, parse_raw_item
 from transforms.identity import article_row
 
@@ -110,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scrapinghub", metavar="DIR", help="real pages: a checkout of article-extraction-benchmark")
     ap.add_argument("--fundus", metavar="DIR", help="real pages: a checkout of flairNLP/fundus")
     ap.add_argument("--details", metavar="FILE", help="real pages: write each page's outputs and scores")
+    ap.add_argument("--split", choices=SPLITS, default="page",
+                    help="real pages: halves by page (even/odd ids) or by publisher (even/odd publishers)")
     args = ap.parse_args(argv)
     if args.scrapinghub or args.fundus:
         from benchmarks.bench_real_pages import run_real
 
-        return run_real(args.scrapinghub, args.fundus, runs=args.runs or 3, details=args.details)
+        return run_real(args.scrapinghub, args.fundus, runs=args.runs or 3, details=args.details,
+                        split=args.split)
     args.runs = args.runs or 5
     pages = make_pages(args.pages)
     items = [item_bytes(p, i) for i, p in enumerate(pages)]

@@ -1,6 +1,7 @@
 """Real article pages: our text beside trafilatura's, scored the scrapinghub benchmark's way.
 
     PYTHONPATH=. python -m benchmarks pages --scrapinghub DIR --fundus DIR [--runs 3] [--details FILE]
+        [--split page|publisher]
 
 DIR is a local checkout of scrapinghub/article-extraction-benchmark and of flairNLP/fundus (kept
 outside this repository; see ``benchmarks.real_pages``). On the same pages, in the same run:
@@ -13,10 +14,12 @@ outside this repository; see ``benchmarks.real_pages``). On the same pages, in t
   include_comments=False)``) and fast (``fast=True``).
 
 For each corpus: F1/precision/recall (``real_pages.score``, checked in the run against the
-benchmark's ``evaluate.py`` when the scrapinghub checkout has one), on the tuning half (even
-positions of the pages sorted by id), the held half (odd positions) and all; on fundus the share of
-output lines that are not story text and of story paragraphs lost; pages per CPU-second, the median
-of ``--runs`` timed passes. How the full path chose its text (``page.*`` markers) is counted too.
+benchmark's ``evaluate.py`` when the scrapinghub checkout has one), on the tuning half, the held
+half and all; the share of output lines that are not story text (on each half and all) and of story
+paragraphs lost; pages per CPU-second, the median of ``--runs`` timed passes. The halves
+(``real_pages.halves``) are, with ``--split page`` (the default), the even and odd positions of the
+pages sorted by id; with ``--split publisher``, of the publishers sorted by key (fundus'
+``<country>/<Publisher>``, else the URL's host), so that the held half is sites never tuned on. How the full path chose its text (``page.*`` markers) is counted too.
 
 Floors (exit 1 under any): full-path F1 ≥ 0.96 on scrapinghub and ≥ 0.95 on fundus; leaked lines on
 fundus under half of the lower of trafilatura's two shares; full-path pages/s ≥ 2x the faster
@@ -116,7 +119,12 @@ def evaluate_py_f1(module, pages: Sequence[RealPage], outputs: Sequence[Output])
     return module.evaluate(truth, pred, n_bootstrap=0)["f1"]
 
 
-def run_real(scrapinghub: str | None, fundus: str | None, *, runs: int = 3, details: str | None = None) -> int:
+def _leaked(counts: Sequence[tuple[int, int, int, int]]) -> float:
+    return sum(c[0] for c in counts) / max(1, sum(c[1] for c in counts))
+
+
+def run_real(scrapinghub: str | None, fundus: str | None, *, runs: int = 3, details: str | None = None,
+             split: str = "page") -> int:
     corpora: dict[str, list[RealPage]] = {}
     if scrapinghub:
         corpora["scrapinghub"] = load_scrapinghub(Path(scrapinghub))
@@ -126,12 +134,12 @@ def run_real(scrapinghub: str | None, fundus: str | None, *, runs: int = 3, deta
     failures: list[str] = []
     dump: dict = {}
     for corpus, pages in corpora.items():
-        tune, held = halves(pages)
+        tune, held = halves(pages, by=split)
         tune_ids = {p.id for p in tune}
-        print(f"\n{corpus}: {len(pages)} pages (tuning half {len(tune)}, held half {len(held)}), "
+        print(f"\n{corpus}: {len(pages)} pages (split by {split}: tuning half {len(tune)}, held half {len(held)}), "
               f"{statistics.mean(len(p.html) for p in pages) / 1024:.0f} KB mean; CPU time, median of {runs} runs")
         print(f"{'system':<22} {'F1 tune':>8} {'F1 held':>8} {'F1 all':>7} {'prec':>6} {'recall':>6} "
-              f"{'leaked':>7} {'lost':>6} {'pages/s':>8}")
+              f"{'leaked':>7} {'lk tune':>7} {'lk held':>7} {'lost':>6} {'pages/s':>8}")
         results = {}
         for name, (inputs, fn) in systems(pages).items():
             outputs, rate = run_system(inputs, fn, runs)
@@ -140,11 +148,13 @@ def run_real(scrapinghub: str | None, fundus: str | None, *, runs: int = 3, deta
             s_tune = score(pr for pr, p in zip(pairs, pages) if p.id in tune_ids)
             s_held = score(pr for pr, p in zip(pairs, pages) if p.id not in tune_ids)
             counts = [line_shares(p.truth, o[0]) for p, o in zip(pages, outputs)]
-            leaked = sum(c[0] for c in counts) / max(1, sum(c[1] for c in counts))
+            leaked = _leaked(counts)
+            leak_tune = _leaked([c for c, p in zip(counts, pages) if p.id in tune_ids])
+            leak_held = _leaked([c for c, p in zip(counts, pages) if p.id not in tune_ids])
             lost = sum(c[2] for c in counts) / max(1, sum(c[3] for c in counts))
             results[name] = (s_all, leaked, rate)
             print(f"{name:<22} {s_tune.f1:8.3f} {s_held.f1:8.3f} {s_all.f1:7.3f} {s_all.precision:6.3f} "
-                  f"{s_all.recall:6.3f} {leaked:7.1%} {lost:6.1%} {rate:8.1f}")
+                  f"{s_all.recall:6.3f} {leaked:7.1%} {leak_tune:7.1%} {leak_held:7.1%} {lost:6.1%} {rate:8.1f}")
             if evaluate is not None:
                 theirs = evaluate_py_f1(evaluate, pages, outputs)
                 if abs(theirs - s_all.f1) > 1e-9:

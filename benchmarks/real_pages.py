@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
@@ -222,7 +223,32 @@ def load_fundus(root: Path) -> list[RealPage]:
     return sorted(pages, key=lambda p: p.id)
 
 
-def halves(pages: Sequence[RealPage]) -> tuple[list[RealPage], list[RealPage]]:
-    """(tuning half, held half): even and odd positions of the pages sorted by id."""
+SPLITS = ("page", "publisher")
+
+
+def publisher(page: RealPage) -> str:
+    """The site a page comes from: ``<country>/<Publisher>`` of a fundus page's id (its file is
+    ``<Publisher>_<date>.html.gz``), else the host of its URL (without ``www.``), else its id."""
+    folder, sep, name = page.id.rpartition("/")
+    if sep and name.endswith(".html.gz"):
+        return f"{folder}/{name.split('_', 1)[0]}"
+    host = urlsplit(page.url).hostname or ""
+    return host.removeprefix("www.") or page.id
+
+
+def halves(pages: Sequence[RealPage], by: str = "page") -> tuple[list[RealPage], list[RealPage]]:
+    """(tuning half, held half).
+
+    ``by="page"``: even and odd positions of the pages sorted by id. ``by="publisher"``: the same of
+    the publishers (``publisher``) sorted by key, each publisher's pages all in its half, so that what
+    is tuned on one site's pages is measured on sites never looked at. Both are stable: they depend
+    only on the ids (and URLs) of the pages.
+    """
     ordered = sorted(pages, key=lambda p: p.id)
-    return ordered[0::2], ordered[1::2]
+    if by == "page":
+        return ordered[0::2], ordered[1::2]
+    if by != "publisher":
+        raise ValueError(f"unknown split {by!r} (one of {', '.join(SPLITS)})")
+    keys = sorted({publisher(p) for p in ordered})
+    tuning = set(keys[0::2])
+    return [p for p in ordered if publisher(p) in tuning], [p for p in ordered if publisher(p) not in tuning]

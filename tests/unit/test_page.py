@@ -22,6 +22,7 @@ from transforms.cleaning.page import (
     PageExtractionError,
     drop_echoes,
     drop_headline_echoes,
+    drop_chrome_lines,
     drop_short_tail,
     extract_page,
     page_verdict,
@@ -117,6 +118,97 @@ def test_chrome_blocks_go_but_a_container_named_like_chrome_that_holds_the_story
             f"{related}{comments}</article></body></html>")
     paragraphs = extract_page(page).paragraphs
     assert paragraphs == STORY
+
+
+@pytest.mark.parametrize("attrs", ["class='metro-factbox'", "class='article-body-infobox'", "class='author-bio'",
+                                   "id='slice-container-authorBio-x1'", "class='author__biography'", "id='respond'"])
+def test_fact_boxes_author_profiles_and_the_comment_form_are_chrome(attrs):
+    box = (f"<div {attrs}><h4>Leave your thoughts</h4><p>A veteran reporter who has covered the river board "
+           f"for twenty years and lives in the valley.</p></div>")
+    page = f"<html><body><article>{_paragraphs_html(STORY)}{box}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY
+
+
+def test_a_caption_outside_a_figure_goes_and_a_figures_caption_is_kept_as_the_image():
+    loose = ("<div class='editor-img-box'><div class='img-box'><img src='/a.jpg' alt='x'></div>"
+             "<div class='caption'><p>Volunteers plant willow cuttings on the Harlow river bank on Saturday.</p></div></div>")
+    wp = "<p class='wp-caption-text'>The eroded bank near the old mill, photographed last winter.</p>"
+    figure = "<figure><img src='/b.jpg'><figcaption class='caption'>The board's engineer Petra Lindqvist</figcaption></figure>"
+    page = (f"<html><body><article>{_paragraphs_html(STORY[:2])}{loose}{figure}{_paragraphs_html(STORY[2:])}{wp}"
+            f"</article></body></html>")
+    found = extract_page(page, base_url="https://news.example.org/story")
+    assert found.paragraphs == STORY
+    assert Image(url="https://news.example.org/b.jpg", caption="The board's engineer Petra Lindqvist") in found.images
+
+
+def test_a_caption_in_no_figure_and_no_caption_class_goes_when_it_is_the_images_alt_text():
+    alt = "Volunteers plant willow cuttings on the Harlow river bank"
+    block = (f"<div class='absatzbild'><div class='media'><picture><img src='/a.jpg' alt='{alt}' "
+             f"title='{alt} | Photo Desk'></picture></div><div class='info'><p class='info-text'>{alt}</p></div></div>")
+    # An image whose alt repeats a story sentence does not take the sentence with it.
+    inline = f"<div class='story-part'><img src='/b.jpg' alt='{STORY[2][:60]}'><p>{STORY[2]}</p></div>"
+    page = (f"<html><body><article>{_paragraphs_html(STORY[:2])}{block}{inline}{_paragraphs_html(STORY[3:])}"
+            f"</article></body></html>")
+    assert extract_page(page).paragraphs == STORY
+
+
+def test_bare_date_and_time_lines_go_but_sentences_and_table_rows_with_dates_stay():
+    dates = ["19.03.2024", "1月13日", "2025年1月14日 01時28分 (1月14日 01時40分更新)", "05.08.2024, 20:59 Uhr",
+             "2024년 5월 15일", "March 5, 2024", "Monday, 5 August 2024", "Updated: 2024-03-05 10:30"]
+    kept = ["The council met on 19.03.2024 to vote.", "2002 | Vladimír Špidla | 30", "1997", "May"]
+    assert drop_chrome_lines([*dates, *kept]) == kept
+    # A teaser card whose linked headline went leaves its date behind.
+    cards = "".join(f"<li><p><a href='/s{i}'>Other story number {i} about the river</a></p><p>1{i}.03.2024</p></li>"
+                    for i in range(3))
+    page = f"<html><body><article>{_paragraphs_html(STORY)}<ul class='list'>{cards}</ul></article></body></html>"
+    assert extract_page(page).paragraphs == STORY
+
+
+def test_japanese_and_korean_labels_of_related_lists_and_members_only_walls_go():
+    labels = ["■関連記事", "関連キーワード", "おすすめ情報", "社会の新着", "記事一覧", "最新のスポーツ記事",
+              "カテゴリーをフォローする", "この記事は会員限定です。", "관련기사", "많이 본 뉴스"]
+    kept = ["気象庁は調査終了を受けた記者会見で「地震はいつ起きてもおかしくない」と呼びかけた。", "新着"]
+    assert drop_chrome_lines([*labels, *kept]) == kept
+
+
+def test_the_members_only_wall_goes_with_its_pitch():
+    wall = ("<div class='cmp-misc021'><div class='container'><p><span>この記事は会員限定です。</span><br>"
+            "紙の新聞の定期購読者の方は、無料で会員登録できます。</p><dl><dt>中日プラスに登録すると</dt>"
+            "<dd>中日新聞電子版が利用できる</dd><dd>会員向け記事が読み放題</dd></dl></div></div>")
+    page = f"<html><body><article>{_paragraphs_html(STORY)}{wall}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY
+
+
+def test_credits_of_other_reporting_go():
+    credits = ["– additional reporting by Donald Matthys", "Additional reporting from PA",
+               "With reports from Reforma and El Economista", "(Additional reporting by Anna Berg in Oslo)"]
+    kept = ["Reporting by the board found that the cuttings had taken root along the whole bank."]
+    assert drop_chrome_lines([*credits, *kept]) == kept
+
+
+def test_recaptcha_notices_go():
+    notice = "This site is protected by reCAPTCHA and the Google Privacy Policy and Terms of Service apply."
+    page = (f"<html><body><article>{_paragraphs_html(STORY)}<span class='email-signup-text'>{notice}</span>"
+            f"</article></body></html>")
+    assert extract_page(page).paragraphs == STORY
+
+
+def test_app_prompts_go_with_their_box_but_a_story_about_an_app_stays():
+    box = ("<div id='appBottomRgt'><p>Sie lesen gerade auf die zweitbeste Art!</p><ul><li>Mehr Lesekomfort auch "
+           "für unterwegs</li><li>E-Paper und News in einer App</li></ul><a href='/app'>Kostenlos herunterladen</a></div>")
+    item = "<ul><li>Aktuelle Nachrichten aufs Handy? Hier geht es zur neuen WAZ-News-App – für Android und iOS.</li></ul>"
+    page = f"<html><body><article>{_paragraphs_html(STORY)}{box}{item}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY
+    about = "The board's flood app, available on iOS and Android, warns residents when the river rises."
+    page = f"<html><body><article>{_paragraphs_html([*STORY, about])}</article></body></html>"
+    assert extract_page(page).paragraphs == [*STORY, about]
+
+
+def test_comment_form_lines_go():
+    lines = ["Leave a Reply", "Kommentar abgeben", "Du musst dich EINLOGGEN um einen Kommentar abzugeben.",
+             "You must be logged in to post a comment."]
+    kept = ["Comment on the plan was invited until the end of May, the board said."]
+    assert drop_chrome_lines([*lines, *kept]) == kept
 
 
 def test_nothing_to_extract_gives_no_paragraphs():

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.real_pages import halves, line_shares, load_fundus, load_scrapinghub, score, tp_fp_fn
+from benchmarks.real_pages import (RealPage, halves, line_shares, load_fundus, load_scrapinghub, publisher, score,
+                                   tp_fp_fn)
 
 EVALUATE = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "scrapinghub" / "evaluate.py"
 
@@ -108,3 +109,35 @@ def test_loaders_pair_each_page_with_its_truth_and_feed_metadata(tmp_path):
     tune, held = halves(fpages + pages)
     assert [p.id for p in tune] == ["a1", "xx/Daily_2023_05_06.html.gz"] and [p.id for p in held] == [
         "b2", "xx/Daily_2025_01_02.html.gz"]
+
+
+def _page(id_: str, url: str = "") -> RealPage:
+    return RealPage(id=id_, html="", url=url, truth=[], title="", summary="")
+
+
+def test_publisher_is_a_fundus_pages_country_and_publisher_else_the_url_host():
+    assert publisher(_page("de/SpiegelOnline_2024_05_03.html.gz")) == "de/SpiegelOnline"
+    assert publisher(_page("us/APNews_2024_05_03.html.gz")) == "us/APNews"
+    assert publisher(_page("0a1b", "https://www.example.com/news/1")) == "example.com"
+    assert publisher(_page("0a1b")) == "0a1b"
+
+
+def test_the_publisher_split_keeps_each_publishers_pages_in_one_half_and_is_stable():
+    ids = ["at/ORF_2024_11_22.html.gz", "at/SalzburgerNachrichten_2025_06_05.html.gz",
+           "at/SalzburgerNachrichten_2026_01_06.html.gz", "au/NineNews_2024_05_02.html.gz",
+           "au/NineNews_2026_07_04.html.gz", "be/Nieuwsblad_2025_02_02.html.gz", "de/Bild_2024_01_01.html.gz"]
+    pages = [_page(i) for i in ids]
+    tune, held = halves(pages, by="publisher")
+    # Publishers sorted by key: at/ORF, at/SalzburgerNachrichten, au/NineNews, be/Nieuwsblad, de/Bild;
+    # even positions tune, odd positions are held.
+    assert [p.id for p in tune] == [ids[0], ids[3], ids[4], ids[6]]
+    assert [p.id for p in held] == [ids[1], ids[2], ids[5]]
+    assert not {publisher(p) for p in tune} & {publisher(p) for p in held}
+    # The order the pages come in does not matter.
+    again = halves(list(reversed(pages)), by="publisher")
+    assert ([p.id for p in again[0]], [p.id for p in again[1]]) == ([p.id for p in tune], [p.id for p in held])
+    # By page (the default): even and odd positions of the ids, a publisher's pages on both sides.
+    by_page = halves(pages)
+    assert [p.id for p in by_page[0]] == ids[0::2] and [p.id for p in by_page[1]] == ids[1::2]
+    with pytest.raises(ValueError):
+        halves(pages, by="country")

@@ -68,7 +68,8 @@ _CHROME_CANDIDATES = ", ".join(
     f'[class*="{w}"], [id*="{w}"]' for w in (
         "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
         "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
-        "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp")
+        "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp", "factbox",
+        "infobox", "bio", "respond")
 ) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
 _CHROME_WORDS = frozenset({
     "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
@@ -78,6 +79,8 @@ _CHROME_WORDS = frozenset({
     "mostpopular", "trending", "mostread", "popup", "modal",
     "whatsapp",
     "byline",  # who wrote it: the feed names the author
+    # Boxes beside the story: facts, a profile of the author, the comment form (WordPress' #respond).
+    "factbox", "infobox", "bio", "authorbio", "biography", "respond",
 })
 # Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts).
 _CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
@@ -116,6 +119,12 @@ class PageExtractionError(Exception):
 
 def _paragraph_chars(node: LexborNode) -> int:
     return sum(len(p.text(deep=True)) for p in node.css("p"))
+
+
+def _paragraph_chars_within(node: LexborNode, limit: float) -> bool:
+    """Whether the node's paragraph text is at most ``limit`` characters: all its text first (one
+    read), its paragraphs' (one read each) only when all its text is more."""
+    return len(node.text(deep=True)) <= limit or _paragraph_chars(node) <= limit
 
 
 def _depth(node: LexborNode) -> int:
@@ -158,10 +167,15 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
     seen: dict[str, int] = {}
     for cls in classes:
         seen[cls] = seen.get(cls, 0) + 1
-    by_class: dict[str, int] = {}
+    limit = _MAX_CHROME_SHARE * total
+    # A class's blocks are over the limit when their paragraph text is; all their text (one read a
+    # block) bounds it, and when that is within the limit their paragraphs need not be read.
+    repeated: dict[str, list[LexborNode]] = {}
     for node, cls in zip(hits, classes):
         if cls and seen[cls] > 1:
-            by_class[cls] = by_class.get(cls, 0) + _paragraph_chars(node)
+            repeated.setdefault(cls, []).append(node)
+    over_limit = {cls for cls, nodes in repeated.items()
+                  if sum(len(n.text(deep=True)) for n in nodes) > limit and sum(map(_paragraph_chars, nodes)) > limit}
     # Outermost first; a hit inside one already dropped is gone with it (and must not be touched).
     dropped: list[LexborNode] = []
     gone: set[int] = set()
@@ -169,8 +183,10 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
         if _inside(node, gone):
             continue
         if total:
-            share = by_class[cls] if cls in by_class else _paragraph_chars(node)
-            if share > _MAX_CHROME_SHARE * total:
+            if cls in repeated:
+                if cls in over_limit:
+                    continue
+            elif not _paragraph_chars_within(node, limit):
                 continue
         dropped.append(node)
         gone.add(node.mem_id)
@@ -427,18 +443,206 @@ def _drop_empty_blocks(region: LexborNode) -> None:
 _IMAGE_ELEMENTS = "img, picture, source"
 
 
-def _drop_figures_and_hidden(region: LexborNode) -> None:
-    for node in region.css(_IMAGE_ELEMENTS):
+# A caption outside a <figure> (a "caption" block beside an <img> in a <div>, a "wp-caption-text"):
+# what is left of it once the figures are gone is image metadata too.
+_CAPTION_CANDIDATES = '[class*="caption"], figcaption'
+_CAPTION_WORDS = frozenset({"caption", "captions", "figcaption", "imagecaption", "photocaption"})
+
+
+def _is_caption(node: LexborNode) -> bool:
+    return node.tag == "figcaption" or not _CAPTION_WORDS.isdisjoint(
+        _CHROME_SPLIT.split((node.attributes.get("class") or "").lower()))
+
+
+# A caption in no <figure> and no "caption" class is still the image's: the block around an <img>
+# whose text is the image's alt (or title) text ("Jarrad Branthwaite (FC Everton) jubelt …" beside
+# an image of that alt). The block is widened from the image while its text stays within the alt's.
+_MIN_ALT_KEY = 20
+_ALT_BOX_LEVELS = 5
+
+
+def _drop_alt_captions(region: LexborNode, imgs: Sequence[LexborNode]) -> bool:
+    """Drops the alt captions of ``imgs``; whether it dropped any."""
+    boxes: list[LexborNode] = []
+    gone: set[int] = set()
+    for img in imgs:
+        attrs = img.attributes
+        alt = paragraph_key(f"{attrs.get('alt') or ''} {attrs.get('title') or ''}")
+        if len(alt) < _MIN_ALT_KEY:
+            continue
+        box = None
+        node = img
+        for _ in range(_ALT_BOX_LEVELS):
+            node = node.parent
+            if node is None or node.mem_id == region.mem_id or node.tag in ("body", "p", "li", "a", "td"):
+                break
+            text = node.text(deep=True)
+            if len(text) > 4 * len(alt) + 400:  # far longer than a caption, whatever its spacing
+                break
+            key = paragraph_key(text)
+            if key:
+                if len(key) < _MIN_ALT_KEY or key not in alt:
+                    break
+                box = node
+        if box is not None and box.mem_id not in gone and not _inside(box, gone):
+            gone.add(box.mem_id)
+            boxes.append(box)
+    for box in boxes:
+        if not _inside(box, gone):
+            box.decompose()
+    return bool(boxes)
+
+
+def _drop_figures_and_hidden(region: LexborNode, captions: bool = True) -> None:
+    images = region.css(_IMAGE_ELEMENTS)
+    # Before the images go (an alt caption's box may hold one: it goes with it, and is not touched).
+    if _drop_alt_captions(region, [n for n in images if n.tag == "img"]):
+        images = region.css(_IMAGE_ELEMENTS)
+    for node in images:
         node.decompose()
     figures = region.css("figure")
     if figures:
         total = _paragraph_chars(region)
         for fig in figures:
-            if fig.parent is not None and (not total or _paragraph_chars(fig) <= _MAX_CHROME_SHARE * total):
+            if fig.parent is not None and (not total or _paragraph_chars_within(fig, _MAX_CHROME_SHARE * total)):
                 fig.decompose()
+    captions = [n for n in region.css(_CAPTION_CANDIDATES) if _is_caption(n)] if captions else []
+    if captions:
+        total = _paragraph_chars(region)
+        gone: set[int] = set()
+        dropped = []
+        for node in captions:  # outermost first: one inside a caption already dropped goes with it
+            if not _inside(node, gone) and (not total or _paragraph_chars_within(node, _MAX_CHROME_SHARE * total)):
+                gone.add(node.mem_id)
+                dropped.append(node)
+        for node in dropped:
+            node.decompose()
     for node in region.css(_SCREEN_READER_ONLY):
         node.decompose()
     _drop_empty_blocks(region)
+
+
+# Notices that are a box of the page's chrome, with the lines around them: a members-only wall
+# ("この記事は会員限定です。" with what registering brings), an app prompt ("E-Paper und News in einer
+# App … Kostenlos herunterladen"). The box is the innermost element of at most _NOTICE_CHARS that
+# holds the notice, widened while its parent holds no more than that (as a form's box); a list item
+# is one item of its list, never widened to the list.
+_MEMBERS_ONLY = (r"この記事は(?:有料)?会員限定(?:記事)?です|(?:有料)?会員限定記事|유료\s?(?:회원|구독자)\s?전용"
+                 r"|this (?:article|story|content) is (?:only )?(?:available )?(?:for|to) (?:paid )?"
+                 r"(?:subscribers|members)|dieser (?:artikel|beitrag) ist (?:nur|exklusiv) für (?:abonnent|abonnement)")
+# An app prompt names an app (not the "App Store") and asks for it to be fetched; a story about an
+# app says where it is available, not "hier geht es zur …-App".
+_APP = r"\bapp\b(?!\s?store)"
+_APP_GET = (r"\b(?:download (?:the|our)|get (?:the|our)|install (?:the|our)|(?:kostenlos|jetzt) herunterladen|"
+            r"laden sie (?:sich )?(?:jetzt )?(?:die|unsere)|hier geht es zu[rm]?|holen sie sich|hol dir)\b")
+# Matched against lowercased text (faster than IGNORECASE).
+_APP_NOTICE = (re.compile(_APP), re.compile(_APP_GET))
+_MEMBERS_NOTICE = re.compile(_MEMBERS_ONLY)
+_NOTICE_CHARS = 400
+_NOTICE_CANDIDATES = "div, section, p, li, dt, dd, span, h2, h3, h4, h5, h6"
+
+
+# Cheap tests first, on the region's text lowercased (most pages hold no notice): literals that every
+# notice above contains one of.
+_MEMBERS_HINTS = ("会員限定", "회원 전용", "회원전용", "구독자 전용", "구독자전용", "for subscribers", "to subscribers",
+                  "paid subscribers", "for members", "to members", "paid members", "für abonnent")
+_APP_HINTS = ("download the", "download our", "get the", "get our", "install the", "install our", "herunterladen",
+              "laden sie", "hier geht es zu", "holen sie sich", "hol dir")
+
+
+def _may_hold_notice(low: str) -> bool:
+    return any(h in low for h in _MEMBERS_HINTS) or ("app" in low and any(h in low for h in _APP_HINTS))
+
+
+def _is_notice(text: str) -> bool:
+    text = text.lower()
+    if _MEMBERS_NOTICE.search(text):
+        return True
+    return all(r.search(text) for r in _APP_NOTICE)
+
+
+def _drop_notice_boxes(region: LexborNode) -> None:
+    low = region.text(deep=True, separator=" ").lower()
+    if not _may_hold_notice(low) or not _is_notice(low):
+        return
+    hits = []
+    for node in region.css(_NOTICE_CANDIDATES):
+        text = node.text(deep=True, separator=" ")
+        if len(text.strip()) <= _NOTICE_CHARS and _is_notice(text):
+            hits.append(node)
+    # Innermost: a hit holding another hit is that one's box, found by widening it.
+    held = {id_ for n in hits for id_ in _ancestor_ids(n)}
+    boxes: list[LexborNode] = []
+    gone: set[int] = set()
+    for node in hits:
+        if node.mem_id in held:
+            continue
+        box = node
+        while box.tag != "li":
+            parent = box.parent
+            if parent is None or parent.mem_id == region.mem_id or parent.tag in ("body", "html", "article", "main"):
+                break
+            if len(parent.text(deep=True).strip()) > _NOTICE_CHARS:
+                break
+            box = parent
+        if box.mem_id not in gone and not _inside(box, gone):
+            gone.add(box.mem_id)
+            boxes.append(box)
+    # A box may hold one found before it (widened around it): drop the outer ones only.
+    for box in boxes:
+        if not _inside(box, gone):
+            box.decompose()
+
+
+def _ancestor_ids(node: LexborNode) -> list[int]:
+    out = []
+    parent = node.parent
+    while parent is not None:
+        out.append(parent.mem_id)
+        parent = parent.parent
+    return out
+
+
+# Lines that are the page's chrome in any markup, dropped from the extracted text:
+# - a bare date or time (the date of a teaser card whose linked headline went, a page's timestamp):
+#   "19.03.2024", "1月13日", "2025年1月14日 01時28分 (1月14日 01時40分更新)", "05.08.2024, 20:59 Uhr";
+# - labels of lists of other stories and of a members-only wall, in Japanese and Korean, whose words
+#   are not spaced ("関連記事", "社会の新着", "記事一覧", "관련기사", "많이 본 뉴스");
+# - credits of other reporting ("Additional reporting by …", "With reports from …");
+# - reCAPTCHA notices of sign-up boxes; comment-form lines ("Leave a Reply", "Kommentar abgeben").
+_MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|"
+           "august|september|october|november|december|januar|februar|märz|mai|juni|juli|oktober|dezember")
+_WEEKDAYS = ("mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|"
+             "dienstag|mittwoch|donnerstag|freitag|samstag|sonntag")
+_DATE = (r"(?:\d{1,2}[./-]\s?\d{1,2}[./-]\s?\d{2,4}|\d{4}[./-]\d{1,2}[./-]\d{1,2}"
+         r"|(?:\d{4}\s?年\s?)?\d{1,2}\s?月\s?\d{1,2}\s?日(?:\s?[(（][月火水木金土日][)）])?"
+         r"|\d{4}\s?년\s?\d{1,2}\s?월\s?\d{1,2}\s?일"
+         rf"|\d{{1,2}}\.?\s(?:{_MONTHS})\.?(?:\s\d{{4}})?|(?:{_MONTHS})\.?\s\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s\d{{4}})?)")
+_TIME = r"(?:\d{1,2}\s?[:.時]\s?\d{2}(?:\s?分)?(?:\s?(?:uhr|h|am|pm|a\.m\.|p\.m\.))?)"
+_DATE_LINE = (rf"(?:(?:updated|published|posted|aktualisiert|veröffentlicht|stand)(?:\s(?:on|am))?:?\s)?"
+              rf"(?:(?:{_WEEKDAYS})\.?,?\s)?{_DATE}(?:[,\s|·•/–-]+(?:um\s)?{_TIME})?"
+              r"(?:\s?[(（][^()（）]{0,30}(?:更新|updated|aktualisiert)[)）])?")
+_CJK_LABELS = (r"[■▶▷●◆]?\s?(?:関連(?:記事|キーワード|ニュース|リンク|情報)|おすすめ(?:情報|記事)?|記事一覧|人気記事|"
+               r"(?:最新|[^\s]{1,8}の新着)(?:記事|ニュース)?|最新の[^\s]{1,8}記事|カテゴリーをフォローする|"
+               r"この記事は(?:有料)?会員限定(?:記事)?です。?|会員限定記事|続きを読む|"
+               r"관련\s?(?:기사|뉴스)|많이\s?본\s?(?:뉴스|기사)|인기\s?(?:기사|뉴스)|추천\s?기사|최신\s?(?:기사|뉴스)|"
+               r"이\s?기사를\s?추천합니다|유료\s?(?:회원|구독자)\s?전용\s?기사입니다\.?)")
+_CREDIT = (r"[-–—(\s]*(?:with\s)?additional\s(?:reporting|contributions?)\s(?:by|from)\s.{1,100}"
+           r"|[-–—(\s]*with\s(?:reports?|reporting)\sfrom\s.{1,80}")
+_RECAPTCHA = r".{0,80}\brecaptcha\b.{0,160}"
+_COMMENT_FORM = (r"leave a (?:reply|comment)|post a comment|cancel reply|you must be logged in to post a comment\.?|"
+                 r"kommentar (?:abgeben|schreiben|verfassen)|schreibe einen kommentar|antwort abbrechen|"
+                 r"du musst dich einloggen,? um einen kommentar abzugeben\.?|"
+                 r"sie müssen (?:sich )?(?:angemeldet|eingeloggt) sein,? um einen kommentar (?:abzugeben|zu schreiben)\.?")
+_CHROME_LINE = re.compile(
+    f"(?:{_DATE_LINE}|{_CJK_LABELS}|{_CREDIT}|{_RECAPTCHA}|{_COMMENT_FORM})[\\s.)]*", re.IGNORECASE)
+# Any such line is short; longer ones are not looked at.
+_MAX_CHROME_LINE = 240
+
+
+def drop_chrome_lines(paragraphs: Sequence[str]) -> list[str]:
+    """Remove the lines that are the page's chrome whatever its markup (see ``_CHROME_LINE``)."""
+    return [p for p in paragraphs if len(p) > _MAX_CHROME_LINE or not _CHROME_LINE.fullmatch(p.strip())]
 
 
 def _extract_page(page_html: str, base_url: str | None) -> PageText:
@@ -463,13 +667,15 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
     _drop_chrome_blocks(region)
     if "<a" in page_html:
         _drop_link_lines(region)
+    _drop_notice_boxes(region)
     images = _figures(region, base_url)
-    _drop_figures_and_hidden(region)
+    captions = "caption" in page_html
+    _drop_figures_and_hidden(region, captions)
     paragraphs = _extract(f"<html><body>{region.html}</body></html>")
     if not paragraphs and region is not body:
         region, name = body, "body"
         images = images or _figures(body, base_url)
-        _drop_figures_and_hidden(body)
+        _drop_figures_and_hidden(body, captions)
         paragraphs = _extract(f"<html><body>{body.html}</body></html>")
     # Only inside an article region: the body's own paragraphs are every block of the page.
     region_chars = _paragraph_chars(region) if region is not body else 0
@@ -477,7 +683,7 @@ def _extract_page(page_html: str, base_url: str | None) -> PageText:
         own = [t for n in region.css("p, h2, h3") if (t := normalize_text(n.text(deep=True)))]
         if sum(map(len, own)) > sum(map(len, paragraphs)):
             paragraphs = own
-    return PageText(paragraphs=paragraphs, images=images, region=name, text=text, titles=titles)
+    return PageText(paragraphs=drop_chrome_lines(paragraphs), images=images, region=name, text=text, titles=titles)
 
 
 def extract_page(page_html: str, *, base_url: str | None = None) -> PageText:
