@@ -1,0 +1,116 @@
+"""Syndication matching alone, as the number of held articles grows: CPU per item of the
+:class:`~transforms.syndication.MatchIndex` the local streaming graph holds.
+
+    python -m benchmarks match_growth                     # 5,000 and 20,000 articles, median of 3 runs
+    python -m benchmarks match_growth --sizes 5000 20000 --runs 5
+
+The articles are the bodies ``python -m benchmarks run`` serves (benchmarks/bench_run.py: eight
+generated sentences each, distinct stories, the same random sequence), fingerprinted and given
+their band keys before timing, since the pipeline does that in the step before the index. Each run
+starts an empty index and, for every article in arrival order (first seen a second apart, all
+within the TTL, as in a burst), does what ``MatchIndex``'s step does: ``matches`` then ``insert``.
+It prints process CPU microseconds per item (median of the runs), candidates per item (held
+articles sharing a bucket with the newcomer within the TTL, what ``verify_many`` is given) and
+matches per item, then the largest size against the smallest.
+
+Floor (issue: local streaming that scales): CPU per item at the largest size within 1/0.9 of that
+at the smallest, i.e. matching alone does not take the end-to-end rate under 90%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+
+from benchmarks.corpus import _sentence
+from transforms.syndication import DEFAULT_LSH, Fingerprint, MatchIndex, band_keys, fingerprint_bodies
+
+FLOOR_RATIO = 1 / 0.90
+T0_MICROS = 1_793_620_800_000_000  # 2026-11-02T12:00:00Z
+SECOND = 1_000_000
+
+
+def run_bodies(n: int, seed: int = 11) -> list[str]:
+    """The first ``n`` bodies ``bench_run.write_site`` writes: per entry four paragraphs of two
+    sentences, then the title's sentence, from one random sequence."""
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(n):
+        paras = [f"{_sentence(rng)} {_sentence(rng)}" for _ in range(4)]
+        _sentence(rng)  # the title
+        bodies.append("\n\n".join(paras))
+    return bodies
+
+
+def prepared(bodies: list[str]) -> list[tuple[str, int, Fingerprint, tuple[bytes, ...]]]:
+    """(article id, first seen, fingerprint as the step decodes it, band keys) per body."""
+    stack = fingerprint_bodies(bodies)
+    out = []
+    for i in range(len(bodies)):
+        fingerprint = Fingerprint.from_bytes(stack.fingerprint(i).with_agency(None).to_bytes())
+        out.append((f"bench-{i:06d}", T0_MICROS + i * SECOND, fingerprint, band_keys(fingerprint, DEFAULT_LSH)))
+    return out
+
+
+def feed(articles, index: MatchIndex) -> list[tuple[str, ...]]:
+    """What the step does per article: its matches, then hold it."""
+    out = []
+    for article_id, seen, fingerprint, keys in articles:
+        out.append(index.matches(article_id, seen, fingerprint, keys))
+        index.insert(article_id, seen, fingerprint, keys)
+    return out
+
+
+def candidate_counts(articles) -> list[int]:
+    """Candidates per article (bucket-mates within the TTL), in an untimed pass of its own."""
+    index = MatchIndex()
+    counts = []
+    for article_id, seen, fingerprint, keys in articles:
+        found = index._index.candidates(keys)
+        counts.append(sum(1 for c in found if abs(index._seen[c] - seen) < index.ttl_micros))
+        index.insert(article_id, seen, fingerprint, keys)
+    return counts
+
+
+def measure(articles, runs: int) -> dict:
+    times = []
+    matches = None
+    for _ in range(runs):
+        index = MatchIndex()
+        start = time.process_time()
+        matches = feed(articles, index)
+        times.append((time.process_time() - start) / len(articles) * 1e6)
+    counts = candidate_counts(articles)
+    return {"items": len(articles), "us": statistics.median(times), "spread": (min(times), max(times)),
+            "candidates": sum(counts) / len(counts), "matches": sum(map(len, matches)) / len(matches),
+            "last_candidates": sum(counts[-1000:]) / len(counts[-1000:])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[5_000, 20_000])
+    p.add_argument("--runs", type=int, default=3, help="timed runs per size; the median is the figure")
+    args = p.parse_args(argv)
+    everything = prepared(run_bodies(max(args.sizes)))
+    results = {}
+    for size in args.sizes:
+        r = measure(everything[:size], args.runs)
+        results[size] = r
+        print(f"{size:>6} articles: {r['us']:.1f} us CPU/item (runs {r['spread'][0]:.1f}-{r['spread'][1]:.1f}) | "
+              f"{r['candidates']:.1f} candidates/item ({r['last_candidates']:.1f} over the last 1,000) | "
+              f"{r['matches']:.3f} matches/item", flush=True)
+    small, large = min(results), max(results)
+    if large == small:
+        return 0
+    ratio = results[large]["us"] / results[small]["us"]
+    cand = results[large]["candidates"] / max(results[small]["candidates"], 1e-9)
+    print(f"{large:,} / {small:,}: CPU/item x{ratio:.2f} (floor <= {FLOOR_RATIO:.2f}), "
+          f"candidates/item x{cand:.2f}")
+    return 0 if ratio <= FLOOR_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
