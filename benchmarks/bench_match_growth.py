@@ -1,8 +1,8 @@
 """Syndication matching alone, as the number of held articles grows: CPU per item of the
 :class:`~transforms.syndication.MatchIndex` the local streaming graph holds.
 
-    python -m benchmarks match_growth                     # 5,000 and 20,000 articles, median of 3 runs
-    python -m benchmarks match_growth --sizes 5000 20000 --runs 5
+    python -m benchmarks match_growth                     # 5,000 and 20,000 articles, median of 5 runs
+    python -m benchmarks match_growth --sizes 5000 20000 --runs 9
 
 The articles are the bodies ``python -m benchmarks run`` serves (benchmarks/bench_run.py: eight
 generated sentences each, distinct stories, the same random sequence), fingerprinted and given
@@ -69,36 +69,40 @@ def candidate_counts(articles) -> list[int]:
     index = MatchIndex()
     counts = []
     for article_id, seen, fingerprint, keys in articles:
-        found = index._index.candidates(keys)
-        counts.append(sum(1 for c in found if abs(index._seen[c] - seen) < index.ttl_micros))
+        counts.append(len(index.candidates(seen, keys)))
         index.insert(article_id, seen, fingerprint, keys)
     return counts
 
 
-def measure(articles, runs: int) -> dict:
-    times = []
-    matches = None
+def measure(articles, sizes: list[int], runs: int) -> dict[int, dict]:
+    """Per size: median CPU us/item over ``runs`` runs, the sizes taking turns run by run (a busy
+    spell of the shared machine then falls on every size alike)."""
+    times: dict[int, list[float]] = {size: [] for size in sizes}
+    matches: dict[int, list] = {}
     for _ in range(runs):
-        index = MatchIndex()
-        start = time.process_time()
-        matches = feed(articles, index)
-        times.append((time.process_time() - start) / len(articles) * 1e6)
-    counts = candidate_counts(articles)
-    return {"items": len(articles), "us": statistics.median(times), "spread": (min(times), max(times)),
-            "candidates": sum(counts) / len(counts), "matches": sum(map(len, matches)) / len(matches),
-            "last_candidates": sum(counts[-1000:]) / len(counts[-1000:])}
+        for size in sizes:
+            index = MatchIndex()
+            start = time.process_time()
+            matches[size] = feed(articles[:size], index)
+            times[size].append((time.process_time() - start) / size * 1e6)
+    counts = candidate_counts(articles[:max(sizes)])
+    out = {}
+    for size in sizes:
+        mine, found = counts[:size], matches[size]
+        out[size] = {"us": statistics.median(times[size]), "spread": (min(times[size]), max(times[size])),
+                     "candidates": sum(mine) / size, "last_candidates": sum(mine[-1000:]) / len(mine[-1000:]),
+                     "matches": sum(map(len, found)) / size}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[5_000, 20_000])
-    p.add_argument("--runs", type=int, default=3, help="timed runs per size; the median is the figure")
+    p.add_argument("--runs", type=int, default=5, help="timed runs per size; the median is the figure")
     args = p.parse_args(argv)
     everything = prepared(run_bodies(max(args.sizes)))
-    results = {}
-    for size in args.sizes:
-        r = measure(everything[:size], args.runs)
-        results[size] = r
+    results = measure(everything, args.sizes, args.runs)
+    for size, r in results.items():
         print(f"{size:>6} articles: {r['us']:.1f} us CPU/item (runs {r['spread'][0]:.1f}-{r['spread'][1]:.1f}) | "
               f"{r['candidates']:.1f} candidates/item ({r['last_candidates']:.1f} over the last 1,000) | "
               f"{r['matches']:.3f} matches/item", flush=True)
