@@ -578,8 +578,9 @@ class MatchIndex:
             rows = index.might_match(fingerprint, rows, self.thresholds)
             if not len(rows):
                 return ()
+            listed = rows.tolist()
             verdicts = verify_many(fingerprint, index.signature_stack(rows), self.thresholds,
-                                   sample_of=lambda k: index.sample(rows[k]))
+                                   sample_of=lambda k: index.sample(listed[k]))
             found = rows[verdicts].tolist()
         return tuple(sorted(index.ids(found)))
 
