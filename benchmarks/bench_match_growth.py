@@ -6,12 +6,13 @@
 
 The articles are the bodies ``python -m benchmarks run`` serves (benchmarks/bench_run.py: eight
 generated sentences each, distinct stories, the same random sequence), fingerprinted and given
-their band keys before timing, since the pipeline does that in the step before the index. Each run
-starts an empty index and, for every article in arrival order (first seen a second apart, all
-within the TTL, as in a burst), does what ``MatchIndex``'s step does: ``matches`` then ``insert``.
-It prints process CPU microseconds per item (median of the runs), candidates per item (held
-articles sharing a bucket with the newcomer within the TTL, what ``verify_many`` is given) and
-matches per item, then the largest size against the smallest.
+their band keys before timing, since the pipeline does that in the step before the index. A run
+starts an empty index per size and, for every article in arrival order (first seen a second
+apart, all within the TTL, as in a burst), does what ``MatchIndex``'s step does: ``matches`` then
+``insert``; the sizes advance together, article by article, so a busy spell of the shared machine
+falls on all of them alike. It prints process CPU microseconds per item (median of the runs; each
+article timed alone), candidates per item (held articles sharing a bucket with the newcomer within
+the TTL) and matches per item, then the largest size against the smallest.
 
 Floor (issue: local streaming that scales): CPU per item at the largest size within 1/0.9 of that
 at the smallest, i.e. matching alone does not take the end-to-end rate under 90%.
@@ -64,6 +65,31 @@ def feed(articles, index: MatchIndex) -> list[tuple[str, ...]]:
     return out
 
 
+def feed_together(articles, sizes: list[int]) -> tuple[dict[int, float], dict[int, list]]:
+    """One run of every size, each into its own index, advanced together: after each article of
+    the largest, the others take theirs so that all end together. Each article's ``matches`` and
+    ``insert`` are timed alone (process CPU time), so every size is measured over the same spell
+    of a shared machine. Returns CPU seconds and the matches per size."""
+    largest = max(sizes)
+    indexes = {size: MatchIndex() for size in sizes}
+    spent = dict.fromkeys(sizes, 0.0)
+    found: dict[int, list] = {size: [] for size in sizes}
+    done = dict.fromkeys(sizes, 0)
+    clock = time.process_time
+    for k in range(1, largest + 1):
+        for size in sizes:
+            index, out = indexes[size], found[size]
+            while done[size] < k * size // largest:
+                article_id, seen, fingerprint, keys = articles[done[size]]
+                start = clock()
+                matches = index.matches(article_id, seen, fingerprint, keys)
+                index.insert(article_id, seen, fingerprint, keys)
+                spent[size] += clock() - start
+                out.append(matches)
+                done[size] += 1
+    return spent, found
+
+
 def candidate_counts(articles) -> list[int]:
     """Candidates per article (bucket-mates within the TTL), in an untimed pass of its own."""
     index = MatchIndex()
@@ -75,16 +101,12 @@ def candidate_counts(articles) -> list[int]:
 
 
 def measure(articles, sizes: list[int], runs: int) -> dict[int, dict]:
-    """Per size: median CPU us/item over ``runs`` runs, the sizes taking turns run by run (a busy
-    spell of the shared machine then falls on every size alike)."""
+    """Per size: median CPU us/item over ``runs`` runs of :func:`feed_together`."""
     times: dict[int, list[float]] = {size: [] for size in sizes}
-    matches: dict[int, list] = {}
     for _ in range(runs):
+        spent, matches = feed_together(articles, sizes)
         for size in sizes:
-            index = MatchIndex()
-            start = time.process_time()
-            matches[size] = feed(articles[:size], index)
-            times[size].append((time.process_time() - start) / size * 1e6)
+            times[size].append(spent[size] / size * 1e6)
     counts = candidate_counts(articles[:max(sizes)])
     out = {}
     for size in sizes:
