@@ -412,6 +412,7 @@ class _BandIndex:
         self._rows: dict[str, int] = {}  # held article -> its row
         self._ids: list[str | None] = []  # row -> held article (None: a free row)
         self._fingerprints: list[Fingerprint | None] = []
+        self._samples: list[np.ndarray | None] = []  # each fingerprint's sample as an array (no copy)
         self._keys: list[tuple[bytes, ...]] = []
         self._free: list[int] = []
         self._seen = np.zeros(64, dtype=np.int64)  # first seen, microseconds since the epoch
@@ -441,7 +442,7 @@ class _BandIndex:
                                 agencies=self._agencies[rows])
 
     def sample(self, row: int) -> np.ndarray:
-        return np.frombuffer(self._fingerprints[row].sample, dtype="<u4")
+        return self._samples[row]
 
     def _store(self, article_id: str, seen: int, fingerprint: Fingerprint, keys: tuple[bytes, ...]) -> int:
         if self._free:
@@ -451,6 +452,7 @@ class _BandIndex:
             row = len(self._ids)
             self._ids.append(article_id)
             self._fingerprints.append(fingerprint)
+            self._samples.append(None)
             self._keys.append(keys)
             if row == len(self._words):
                 grow = len(self._words)
@@ -461,6 +463,7 @@ class _BandIndex:
                 self._words = np.concatenate([self._words, np.zeros(grow, dtype=np.int64)])
                 self._agencies = np.concatenate([self._agencies, np.zeros(grow, dtype=np.int64)])
         self._rows[article_id] = row
+        self._samples[row] = fingerprint.sample_values
         self._seen[row] = seen
         self._agencies[row] = fingerprint.agency
         self._signatures[row] = fingerprint.values
@@ -504,7 +507,7 @@ class _BandIndex:
         if row is None:
             return
         keys = self._keys[row]
-        self._ids[row], self._fingerprints[row], self._keys[row] = None, None, ()
+        self._ids[row], self._fingerprints[row], self._samples[row], self._keys[row] = None, None, None, ()
         self._free.append(row)
         for key in keys:
             held = self._buckets.get(key)
