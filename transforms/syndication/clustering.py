@@ -71,6 +71,7 @@ from .fingerprint import (
     LSHParams,
     MatchThresholds,
     band_keys,
+    signature_bound,
     verify_many,
     verify_pair,
 )
@@ -390,11 +391,16 @@ _VECTOR_MIN = 8
 
 
 class _BandIndex:
-    """LSH buckets of held fingerprints: band key -> id(s) of held articles with that band.
+    """LSH buckets of held fingerprints: band key -> row(s) of the held articles with that band.
 
-    Almost every bucket holds a single article, so a bucket is the bare id until a second one
+    Each held article has a row (rows are reused): its id, first seen, fingerprint and keys by row,
+    its signature, sizes and agency in arrays. A newcomer's candidates are then gathered, kept
+    within the TTL and verified as an array of rows, with no step per candidate in Python: a bucket
+    that more articles share fills up to ``max_bucket`` as more are held, and the cost of that
+    must not grow the work per article. Almost every bucket holds a single article, so a bucket is
+    the bare row (the one int object of that row, shared by all its buckets) until a second one
     arrives; a list per bucket would double the memory held per article. A bucket keeps at most
-    ``max_bucket`` ids, the most recent.
+    ``max_bucket`` rows, the most recent.
     """
 
     def __init__(self, params: LSHParams, max_bucket: int = DEFAULT_MAX_BUCKET) -> None:
@@ -402,90 +408,117 @@ class _BandIndex:
             raise ValueError(f"max_bucket must be positive, got {max_bucket}")
         self.params = params
         self.max_bucket = max_bucket
-        self._buckets: dict[bytes, str | list[str]] = {}
-        self._fingerprints: dict[str, Fingerprint] = {}
-        self._keys: dict[str, tuple[bytes, ...]] = {}
-        # The held fingerprints as arrays too (one row per article, rows reused), so a newcomer is
-        # verified against many candidates without gathering their fingerprints first.
-        self._rows: dict[str, int] = {}
+        self._buckets: dict[bytes, int | list[int]] = {}
+        self._rows: dict[str, int] = {}  # held article -> its row
+        self._ids: list[str | None] = []  # row -> held article (None: a free row)
+        self._fingerprints: list[Fingerprint | None] = []
+        self._samples: list[np.ndarray | None] = []  # each fingerprint's sample as an array (no copy)
+        self._keys: list[tuple[bytes, ...]] = []
         self._free: list[int] = []
+        self._seen = np.zeros(64, dtype=np.int64)  # first seen, microseconds since the epoch
         self._signatures = np.zeros((64, params.num_perm), dtype=np.uint32)
+        self._low = np.zeros((64, params.num_perm), dtype=np.uint8)  # each value's lowest byte
         self._shingles = np.zeros(64, dtype=np.float64)
         self._words = np.zeros(64, dtype=np.int64)
         self._agencies = np.zeros(64, dtype=np.int64)
 
-    def fingerprint(self, article_id: str) -> Fingerprint:
-        return self._fingerprints[article_id]
+    def __len__(self) -> int:
+        return len(self._rows)
 
-    def signature_stack(self, article_ids: list[str]) -> FingerprintStack:
-        """The held articles' signatures, sizes and agencies, without their samples: gathered from
-        the row arrays, at no cost per article in Python (see :meth:`sample`)."""
-        rows = np.fromiter(map(self._rows.__getitem__, article_ids), dtype=np.intp, count=len(article_ids))
+    def ids(self, rows) -> list[str]:
+        return [self._ids[row] for row in rows]
+
+    def fingerprint(self, row: int) -> Fingerprint:
+        return self._fingerprints[row]
+
+    def might_match(self, fingerprint: Fingerprint, rows: np.ndarray, thresholds: MatchThresholds) -> np.ndarray:
+        """The rows :func:`verify_many` could accept, judged from their signatures' low bytes
+        (:func:`signature_bound`): a quarter of the bytes of the full signatures to read."""
+        return rows[signature_bound(fingerprint, self._low[rows], self._shingles[rows], self._words[rows], thresholds)]
+
+    def signature_stack(self, rows: np.ndarray) -> FingerprintStack:
+        """The rows' signatures, sizes and agencies, without their samples (see :meth:`sample`)."""
         return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows],
                                 agencies=self._agencies[rows])
 
-    def sample(self, article_id: str) -> np.ndarray:
-        return np.frombuffer(self._fingerprints[article_id].sample, dtype="<u4")
+    def sample(self, row: int) -> np.ndarray:
+        return self._samples[row]
 
-    def _store(self, article_id: str, fingerprint: Fingerprint) -> None:
+    def _store(self, article_id: str, seen: int, fingerprint: Fingerprint, keys: tuple[bytes, ...]) -> int:
         if self._free:
             row = self._free.pop()
+            self._ids[row], self._fingerprints[row], self._keys[row] = article_id, fingerprint, keys
         else:
-            row = len(self._rows)
+            row = len(self._ids)
+            self._ids.append(article_id)
+            self._fingerprints.append(fingerprint)
+            self._samples.append(None)
+            self._keys.append(keys)
             if row == len(self._words):
                 grow = len(self._words)
+                self._seen = np.concatenate([self._seen, np.zeros(grow, dtype=np.int64)])
                 self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures[:grow])])
+                self._low = np.concatenate([self._low, np.zeros_like(self._low[:grow])])
                 self._shingles = np.concatenate([self._shingles, np.zeros(grow)])
                 self._words = np.concatenate([self._words, np.zeros(grow, dtype=np.int64)])
                 self._agencies = np.concatenate([self._agencies, np.zeros(grow, dtype=np.int64)])
         self._rows[article_id] = row
+        self._samples[row] = fingerprint.sample_values
+        self._seen[row] = seen
         self._agencies[row] = fingerprint.agency
         self._signatures[row] = fingerprint.values
+        self._low[row] = fingerprint.values.astype(np.uint8)
         self._shingles[row] = fingerprint.shingle_count
         self._words[row] = fingerprint.word_count
+        return row
 
-    def candidates(self, keys: tuple[bytes, ...]) -> set[str]:
-        found: set[str] = set()
+    def candidates(self, keys: tuple[bytes, ...], seen: int, ttl_micros: int) -> np.ndarray:
+        """Rows sharing a bucket with ``keys`` and first seen less than ``ttl_micros`` from
+        ``seen``, each once (in no particular order)."""
+        found: set[int] = set()
+        get = self._buckets.get
         for key in keys:
-            held = self._buckets.get(key)
+            held = get(key)
             if held is None:
                 continue
-            if isinstance(held, str):
+            if type(held) is int:
                 found.add(held)
             else:
                 found.update(held)
-        return found
+        rows = np.fromiter(found, dtype=np.intp, count=len(found))
+        return rows[np.abs(self._seen[rows] - seen) < ttl_micros]
 
-    def insert(self, article_id: str, fingerprint: Fingerprint, keys: tuple[bytes, ...]) -> None:
-        self._fingerprints[article_id] = fingerprint
-        self._keys[article_id] = keys
-        self._store(article_id, fingerprint)
+    def insert(self, article_id: str, seen: int, fingerprint: Fingerprint, keys: tuple[bytes, ...]) -> None:
+        row = self._store(article_id, seen, fingerprint, keys)
+        buckets = self._buckets
         for key in keys:
-            held = self._buckets.get(key)
-            if held is None or (isinstance(held, str) and self.max_bucket == 1):
-                self._buckets[key] = article_id
-            elif isinstance(held, str):
-                self._buckets[key] = [held, article_id]
+            held = buckets.get(key)
+            if held is None or (type(held) is int and self.max_bucket == 1):
+                buckets[key] = row
+            elif type(held) is int:
+                buckets[key] = [held, row]
             else:
-                held.append(article_id)
+                held.append(row)
                 if len(held) > self.max_bucket:
                     del held[0]  # forgotten by this bucket only; still held, and found through others
 
     def remove(self, article_id: str) -> None:
-        self._fingerprints.pop(article_id, None)
         row = self._rows.pop(article_id, None)
-        if row is not None:
-            self._free.append(row)
-        for key in self._keys.pop(article_id, ()):
+        if row is None:
+            return
+        keys = self._keys[row]
+        self._ids[row], self._fingerprints[row], self._samples[row], self._keys[row] = None, None, None, ()
+        self._free.append(row)
+        for key in keys:
             held = self._buckets.get(key)
             if held is None:
                 continue
-            if isinstance(held, str):
-                if held == article_id:
+            if type(held) is int:
+                if held == row:
                     del self._buckets[key]
                 continue
-            if article_id in held:
-                held.remove(article_id)
+            if row in held:
+                held.remove(row)
             if len(held) == 1:
                 self._buckets[key] = held[0]
             elif not held:
@@ -504,6 +537,10 @@ class MatchIndex:
     already held is matched to nothing again (a redelivery, or a later version). Times are
     microseconds since the epoch, as Beam state keeps them. The local streaming graph holds one on
     a single key (``transforms.syndication.dofns``); it pickles as a whole.
+
+    Work per newcomer: a look-up per key, then array operations over its candidates (at most
+    ``max_bucket`` per key), so it does not grow with the number of articles held
+    (``python -m benchmarks match_growth``).
     """
 
     def __init__(self, thresholds: MatchThresholds = DEFAULT_THRESHOLDS, lsh: LSHParams = DEFAULT_LSH,
@@ -522,29 +559,40 @@ class MatchIndex:
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._seen
 
+    def candidates(self, seen: int, keys: tuple[bytes, ...]) -> list[str]:
+        """The held articles an article first seen at ``seen`` with these band keys is verified
+        against: those sharing a bucket with it within the TTL (sorted)."""
+        return sorted(self._index.ids(self._index.candidates(keys, seen, self.ttl_micros)))
+
     def matches(self, article_id: str, seen: int, fingerprint: Fingerprint,
                 keys: tuple[bytes, ...] | None = None) -> tuple[str, ...]:
         """The held articles ``article_id`` (first seen at ``seen``) copies, sorted; none if held."""
         if article_id in self._seen:
             return ()
         keys = band_keys(fingerprint, self.lsh) if keys is None else keys
-        candidates = [c for c in self._index.candidates(keys) if abs(self._seen[c] - seen) < self.ttl_micros]
-        if len(candidates) < _VECTOR_MIN:
-            found = [c for c in candidates if verify_pair(fingerprint, self._index.fingerprint(c), self.thresholds)]
+        index = self._index
+        rows = index.candidates(keys, seen, self.ttl_micros)
+        if len(rows) < _VECTOR_MIN:
+            found = [row for row in rows.tolist() if verify_pair(fingerprint, index.fingerprint(row), self.thresholds)]
         else:
-            # Most candidates fail on their signatures: only those that reach the sample rule
-            # have their samples read, rather than every candidate's joined into the stack.
-            verdicts = verify_many(fingerprint, self._index.signature_stack(candidates), self.thresholds,
-                                   sample_of=lambda k: self._index.sample(candidates[k]))
-            found = [candidates[i] for i in np.flatnonzero(verdicts)]
-        return tuple(sorted(found))
+            # Most candidates fail on their signatures: only those their low bytes do not rule
+            # out are compared in full, and only those that reach the sample rule have their
+            # samples read.
+            rows = index.might_match(fingerprint, rows, self.thresholds)
+            if not len(rows):
+                return ()
+            listed = rows.tolist()
+            verdicts = verify_many(fingerprint, index.signature_stack(rows), self.thresholds,
+                                   sample_of=lambda k: index.sample(listed[k]))
+            found = rows[verdicts].tolist()
+        return tuple(sorted(index.ids(found)))
 
     def insert(self, article_id: str, seen: int, fingerprint: Fingerprint,
                keys: tuple[bytes, ...] | None = None) -> bool:
         """Hold an article (nothing changes if it is held already); True if it was new."""
         if article_id in self._seen:
             return False
-        self._index.insert(article_id, fingerprint, band_keys(fingerprint, self.lsh) if keys is None else keys)
+        self._index.insert(article_id, seen, fingerprint, band_keys(fingerprint, self.lsh) if keys is None else keys)
         self._seen[article_id] = seen
         return True
 
