@@ -295,6 +295,7 @@ _PREV_RELATED, _PREV_RELATED_SHORT, _SENTENCE_LIKE, _FUNCTION_SHARE = (
     _I["prev_related"], _I["prev_related_short"], _I["sentence_like"], _I["function_share"])
 _ABOUT_AGENCY, _CUE_ABOUT, _CUE_COUNT, _SAID_SENTENCE, _CUE_SAID, _CUE_COPY = (
     _I["about_agency"], _I["cue_about"], _I["cue_count"], _I["said_sentence"], _I["cue_said"], _I["cue_copy"])
+_CUE_AD = _I["cue_ad"]
 _FEATURE_CACHE_SIZE = 4096
 # rule set id -> (rule set, text -> the features of a paragraph that depend on its text alone)
 _FEATURE_CACHES: dict[int, tuple[RuleSet, dict[str, list[float]]]] = {}
@@ -408,6 +409,8 @@ def _text_features(text: str, names: frozenset[str], tags: frozenset[str] = froz
             v[j] = 1.0
     if "©" in sample:  # the sign is the whole of a copyright mark, however it is spaced ("©2026")
         v[_CUE_COPY] = 1.0
+    if "+ " in sample or sample.endswith("+"):  # a paid tier's name: "Ledger+ lesen", "18+ only"
+        v[_CUE_AD] = min(1.0, v[_CUE_AD] + 0.5)
     v[19] = float(agency)
     v[20] = float(agency and words <= 12)
     v[_CUE_RELATED] = float(_starts_related(low))
@@ -478,7 +481,7 @@ def _text_may_bear_mark(text: str, words_of_mark: frozenset[str]) -> bool:
     sample = _scan_text(text)
     if "@" in sample or "/" in sample:  # mark_email, mark_handle, mark_slashslug (and slug_only's "/")
         return True
-    if "©" in sample:  # cue_copy
+    if "©" in sample or "+ " in sample or sample.endswith("+"):  # cue_copy, cue_ad
         return True
     last = text[-1:]
     if text[:1] == "(" and last == ")":  # mark_paren
