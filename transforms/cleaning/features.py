@@ -37,9 +37,10 @@ _CUES: dict[str, str] = {
              "fundada fundado fondée gegründet fondata didirikan kurulan agency agencia agence incorporated "
              "nachrichtenagentur agenzia agência kantor ajans* state-run state-owned network агентств* "
              "news agency",
-    # (Comment prompts by their nouns: "comment*" took "commented", "commentato", a verb of attribution.)
+    # (Comment prompts by their plural nouns: "comment*" took "commented", "commentato", a verb of
+    # attribution, and "comment" the stories' "declined to comment".)
     "cta": "subscrib* sign up signup newsletter* download* follow join click* tap share listen* watch app "
-           "apps whatsapp telegram facebook twitter instagram youtube tiktok linkedin comment comments "
+           "apps whatsapp telegram facebook twitter instagram youtube tiktok linkedin comments "
            "commentaires commenti comentarios comentários kommentare yorumlar komentar suscr* partagez "
            "partager compartí compartilhe comparte condividi bagikan paylaş "
            "síguenos abonn* suivez folgen iscriviti seguici inscreva* assine siga ikuti berlangganan takip "
@@ -296,6 +297,8 @@ _PREV_RELATED, _PREV_RELATED_SHORT, _SENTENCE_LIKE, _FUNCTION_SHARE = (
 _ABOUT_AGENCY, _CUE_ABOUT, _CUE_COUNT, _SAID_SENTENCE, _CUE_SAID, _CUE_COPY = (
     _I["about_agency"], _I["cue_about"], _I["cue_count"], _I["said_sentence"], _I["cue_said"], _I["cue_copy"])
 _CUE_AD = _I["cue_ad"]
+# A paid tier's name: a word ending in "+" ("Ledger+", "F+"), not a number ("18+").
+_PAID_TIER = re.compile(r"[^\W\d_]\+(?:\s|$)")
 _FEATURE_CACHE_SIZE = 4096
 # rule set id -> (rule set, text -> the features of a paragraph that depend on its text alone)
 _FEATURE_CACHES: dict[int, tuple[RuleSet, dict[str, list[float]]]] = {}
@@ -398,18 +401,19 @@ def _text_features(text: str, names: frozenset[str], tags: frozenset[str] = froz
                 v[j] += 0.5
     fn = sum(map(_FUNCTION.__contains__, lw))
     # A name is a proper noun: a name word capitalized ("Antara", "ANTARA", not the Indonesian word
-    # "antara"), a short tag in its own case ("AFP", not "afp").
+    # "antara"). A short tag ("WAM", "EFE") counts only beside words about an agency ("WAM is the
+    # official news agency …"): stories name the agency they quote ("told AFP") as often as chrome does.
     agency = False
-    if not ws.isdisjoint(names) or (tags and not ws.isdisjoint(tags_lower(tags))):
-        cased = set(_words_of(sample))
-        agency = (not tags.isdisjoint(cased)
-                  or not names.isdisjoint({w.lower() for w in cased if w[:1].isupper()}))
+    if not ws.isdisjoint(names):
+        agency = not names.isdisjoint({w.lower() for w in set(_words_of(sample)) if w[:1].isupper()})
+    if not agency and tags and v[_CUE_ABOUT] and not ws.isdisjoint(tags_lower(tags)):
+        agency = not tags.isdisjoint(_words_of(sample))
     for j in _LEXICON_COLUMNS:  # one cue word is half the evidence, two or more all of it
         if v[j] > 1.0:
             v[j] = 1.0
     if "©" in sample:  # the sign is the whole of a copyright mark, however it is spaced ("©2026")
         v[_CUE_COPY] = 1.0
-    if "+ " in sample or sample.endswith("+"):  # a paid tier's name: "Ledger+ lesen", "18+ only"
+    if ("+ " in sample or sample.endswith("+")) and _PAID_TIER.search(sample):  # "Ledger+ lesen"
         v[_CUE_AD] = min(1.0, v[_CUE_AD] + 0.5)
     v[19] = float(agency)
     v[20] = float(agency and words <= 12)
@@ -470,9 +474,7 @@ def _mark_cache(rs: RuleSet) -> tuple[frozenset[str], dict[str, bool]]:
         return hit[1], hit[2]
     if len(_MARK_CACHES) > 8:
         _MARK_CACHES.clear()
-    # Tags lowercased: the lowercase words of a text hold every tag its words hold in their case.
-    names, tags = _agency_names(rs)
-    words = _MARK_WORDS | names | {t.lower() for t in tags}
+    words = _MARK_WORDS | _agency_names(rs)[0]
     _MARK_CACHES[id(rs)] = (rs, words, {})
     return words, _MARK_CACHES[id(rs)][2]
 
