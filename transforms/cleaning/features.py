@@ -26,30 +26,37 @@ from .rulepacks import RuleSet
 # Lexicon per cue: "word" matches the whole word, "stem*" any word starting so, "two words" a pair.
 _CUES: dict[str, str] = {
     "copy": "copyright copyrighted © derechos* droits* rechte diritti direitos hak cipta haklar* reservados "
-            "réservés reserved",
+            "réservés reserved авторск* правообладател*",
     "rights": "rights reproduc* redistribut* republish* licen* permission* authoriz* authoris* intellectual "
               "prohibit* prohibid* interdit* untersagt vietat* proibid* dilarang yasak* reproduz* riprodu* "
               "wiedergabe propiedad propriété eigentum propriet* syndicat* originally unauthori* consent "
-              "autorización autorisation genehmigung autorizzazione autorização izin",
+              "autorización autorisation genehmigung autorizzazione autorização izin rediffus* redifus* "
+              "rebroadcast* resale reprint* retransmi* weiterverbreit* nachdruck riproduz* ridistribu* "
+              "sindicac* riutilizz* reuse reutiliz* réutilis* wiederverwend* dimuat ulang лицензи* перепечат* воспроизвед*",
     "about": "founded established headquarter* bureaus bureau correspondents subscribers disseminat* "
              "fundada fundado fondée gegründet fondata didirikan kurulan agency agencia agence incorporated "
-             "nachrichtenagentur agenzia agência kantor ajans* state-run state-owned network "
+             "nachrichtenagentur agenzia agência kantor ajans* state-run state-owned network агентств* "
              "news agency",
-    "cta": "subscrib* sign up signup newsletter* download* follow join click* tap share* listen* watch app "
-           "apps whatsapp telegram facebook twitter instagram youtube tiktok linkedin comment* suscr* "
+    # (Comment prompts by their plural nouns: "comment*" took "commented", "commentato", a verb of
+    # attribution, and "comment" the stories' "declined to comment".)
+    "cta": "subscrib* sign up signup newsletter* download* follow join click* tap share listen* watch app "
+           "apps whatsapp telegram facebook twitter instagram youtube tiktok linkedin comments "
+           "commentaires commenti comentarios comentários kommentare yorumlar komentar suscr* partagez "
+           "partager compartí compartilhe comparte condividi bagikan paylaş "
            "síguenos abonn* suivez folgen iscriviti seguici inscreva* assine siga ikuti berlangganan takip "
-           "abone unduh télécharg* herunterladen scarica baixe alerts notifications",
+           "abone unduh télécharg* herunterladen scarica baixe alerts notifications cliqu* toque aqui",
     "contact": "e-mail email contact* reporter* editor* editing desk tel phone redac* redaks* hubungi "
                "iletişim kontakt* correspondent pewarta muhabir redaktion write to",
     "photo": "photo photos foto* picture* image images imagen bild credit* getty handout file photo",
     "stamp": "updated published modified actualizado actualizada aktualisiert aggiornato aggiornata "
-             "atualizado atualizada diperbarui güncelleme güncellendi ist gmt utc cet wib trt",
+             "atualizado atualizada diperbarui güncelleme güncellendi gmt utc wib",
     "ad": "advertis* sponsor* anzeige publicidad publicité pubblicità iklan reklam* paywall premium promo* "
-          "subscribers-only",
+          "subscribers-only abbonati abonnés suscriptores assinantes abonnenten",
     "readtime": "min read minute read minutes read reading time lesezeit lectura leitura lecture okuma",
     "said": "said says told added according to announced reported dijo afirmó explicó según selon "
             "déclaré indiqué sagte teilte erklärte laut detto affermato secondo disse afirmou segundo "
-            "kata ujar menurut dedi açıkladı göre заявил сообщил",
+            "kata ujar menurut dedi açıkladı göre заявил сообщил commented commentato comentó comentou relató relatou "
+            "commenté kommentierte",
     "source": "source fuente quelle fonte sumber kaynak via full story original article",
 }
 _RELATED_STARTS = (
@@ -58,6 +65,10 @@ _RELATED_STARTS = (
     "auch interessant", "leggi anche", "potrebbe interessarti", "leia também", "veja também", "saiba mais",
     "baca juga", "simak juga", "ayrıca okuyun", "ayrıca bakınız", "ilgili haber", "you may also",
     "you might also", "more from", "latest from", "también te puede", "te puede interesar",
+    "next read", "read next", "up next", "keep reading", "from the archive", "from our archive", "relacionad",
+    "noticia relacionada", "lire également", "à lire également", "siehe auch", "vedi anche", "guarda anche",
+    "correlati", "veja mais", "confira", "lihat juga", "berita terkait", "artikel terkait",
+    "читайте также", "по теме",
 )
 # Punctuation around words becomes space (str.translate, in C: several times faster than a regex
 # findall); hyphens and apostrophes inside words stay ("state-run", "e-mail").
@@ -181,7 +192,7 @@ def _lexicon() -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]], 
 
 # Single words that are common in prose are only cues as part of a pair ("to" in "according to").
 _PAIR_ONLY = frozenset({"to", "time", "read", "up", "via", "story", "article", "full", "original", "file",
-                        "news", "min", "minute", "minutes", "reading", "write"})
+                        "news", "min", "minute", "minutes", "reading", "write", "dimuat", "ulang", "toque", "aqui"})
 _WORDS, _STEMS, _PAIRS = _lexicon()
 _WORDS = {k: v for k, v in _WORDS.items() if k not in _PAIR_ONLY}
 _PAIR_FIRSTS = frozenset(pair.split(" ", 1)[0] for pair in _PAIRS)
@@ -190,14 +201,21 @@ _STEM4: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {}
 for _stem, _ids in _STEMS.items():
     _STEM4[_stem[:4]] = (*_STEM4.get(_stem[:4], ()), (_stem, _ids))
 
-_AGENCY_NAMES: dict[int, tuple[RuleSet, frozenset[str], re.Pattern[str] | None]] = {}
-_GENERIC_NAME_WORDS = frozenset({"news", "agency", "press", "the", "of", "service", "international", "national",
-                                 "associated", "agence", "agencia", "state", "official", "media", "de", "la"})
+_AGENCY_NAMES: dict[int, tuple[RuleSet, frozenset[str], frozenset[str]]] = {}
+# Words of agency names that name no agency on their own: a story naming India, France or a republic
+# bears no agency's mark ("Press Trust of India", "Agence France-Presse", "Islamic Republic News Agency").
+_GENERIC_NAME_WORDS = frozenset({
+    "news", "agency", "press", "the", "of", "service", "international", "national", "associated", "agence",
+    "agencia", "state", "official", "media", "de", "la", "agenzia", "ajansi", "ajansı", "associata",
+    "nazionale", "stampa", "presse", "deutsche", "trust", "india", "asian", "indo-asian", "france", "islamic",
+    "republic", "russian", "emirates", "kuwait", "malaysian", "pakistan", "korea", "china", "japan", "turkey",
+    "türkiye", "indonesia", "central", "united", "world", "general", "corporation"})
+_PLAIN_TAG = re.compile(r"\w{2,8}")
 
 
-def _agency_names(rs: RuleSet) -> tuple[frozenset[str], re.Pattern[str] | None]:
-    """(lowercase distinctive name words, a pattern of the case-sensitive short tags) of the rule
-    packs' agencies."""
+def _agency_names(rs: RuleSet) -> tuple[frozenset[str], frozenset[str]]:
+    """(lowercase distinctive name words, the short tags as printed: "AFP", "dpa", "EFE") of the
+    rule packs' agencies. A tag counts in its own case only: "AP" is an agency, "ap" is not."""
     hit = _AGENCY_NAMES.get(id(rs))
     if hit is not None and hit[0] is rs:
         return hit[1], hit[2]
@@ -208,17 +226,29 @@ def _agency_names(rs: RuleSet) -> tuple[frozenset[str], re.Pattern[str] | None]:
             continue
         for name in (*p.names, *p.tags):
             parts = name.split()
-            if len(parts) == 1 and len(name) <= 4:
+            if len(parts) == 1 and len(name) <= 4 and _PLAIN_TAG.fullmatch(name):
                 tags.add(name)
             for w in parts:
-                if len(w) >= 4 and w.lower() not in _GENERIC_NAME_WORDS:
+                if len(w) >= 4 and w.lower() not in _GENERIC_NAME_WORDS and _PLAIN_NAME.fullmatch(w):
                     lower.add(w.lower())
     if len(_AGENCY_NAMES) > 8:  # rule sets load once per process; tests load a few more
         _AGENCY_NAMES.clear()
-    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, tags), key=len, reverse=True)) + r")\b") \
-        if tags else None
-    _AGENCY_NAMES[id(rs)] = (rs, frozenset(lower), pattern)
-    return frozenset(lower), pattern
+    _AGENCY_NAMES[id(rs)] = (rs, frozenset(lower), frozenset(tags))
+    return frozenset(lower), frozenset(tags)
+
+
+_TAGS_LOWER: dict[frozenset[str], frozenset[str]] = {}
+
+
+def tags_lower(tags: frozenset[str]) -> frozenset[str]:
+    hit = _TAGS_LOWER.get(tags)
+    if hit is None:
+        hit = _TAGS_LOWER[tags] = frozenset(t.lower() for t in tags)
+    return hit
+
+
+# A name word as the features split text into words (no regex tags such as "dpa(?:-afx)?").
+_PLAIN_NAME = re.compile(r"[\w.'-]+")
 
 
 _TLDS = (".com", ".org", ".net", ".co", ".io", ".news", ".info", ".de", ".fr", ".es", ".it", ".id", ".tr",
@@ -264,8 +294,11 @@ _CUE_RELATED, _MARK_EMAIL, _MARK_HANDLE, _MARK_URL, _MARK_YEAR, _MARK_CODE, _MAR
     _I["mark_slashslug"], _I["mark_paren"])
 _PREV_RELATED, _PREV_RELATED_SHORT, _SENTENCE_LIKE, _FUNCTION_SHARE = (
     _I["prev_related"], _I["prev_related_short"], _I["sentence_like"], _I["function_share"])
-_ABOUT_AGENCY, _CUE_ABOUT, _CUE_COUNT, _SAID_SENTENCE, _CUE_SAID = (
-    _I["about_agency"], _I["cue_about"], _I["cue_count"], _I["said_sentence"], _I["cue_said"])
+_ABOUT_AGENCY, _CUE_ABOUT, _CUE_COUNT, _SAID_SENTENCE, _CUE_SAID, _CUE_COPY = (
+    _I["about_agency"], _I["cue_about"], _I["cue_count"], _I["said_sentence"], _I["cue_said"], _I["cue_copy"])
+_CUE_AD = _I["cue_ad"]
+# A paid tier's name: a word ending in "+" ("Ledger+", "F+"), not a number ("18+").
+_PAID_TIER = re.compile(r"[^\W\d_]\+(?:\s|$)")
 _FEATURE_CACHE_SIZE = 4096
 # rule set id -> (rule set, text -> the features of a paragraph that depend on its text alone)
 _FEATURE_CACHES: dict[int, tuple[RuleSet, dict[str, list[float]]]] = {}
@@ -287,7 +320,7 @@ def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
 
     ``only``: the indexes to compute (the others are not returned), for callers that judge a few.
     """
-    names, _ = _agency_names(rs)
+    names, tags = _agency_names(rs)
     cache = _feature_cache(rs)
     n = len(paragraphs)
     out: list[list[float]] = []
@@ -297,7 +330,7 @@ def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
         # items); where the paragraph stands and what precedes it are added per item.
         base = cache.get(text)
         if base is None:
-            base = _text_features(text, names)
+            base = _text_features(text, names, tags)
             if len(cache) >= _FEATURE_CACHE_SIZE:  # bounded: story text does not repeat
                 cache.clear()
             cache[text] = base
@@ -318,7 +351,7 @@ def paragraph_features(paragraphs: Sequence[str], rs: RuleSet,
     return out
 
 
-def _text_features(text: str, names: frozenset[str]) -> list[float]:
+def _text_features(text: str, names: frozenset[str], tags: frozenset[str] = frozenset()) -> list[float]:
     """The features of ``text`` that do not depend on its place in the item (those stay 0.0)."""
     words_d, stem4, pairs_d = _WORDS, _STEM4, _PAIRS
     v = [0.0] * len(FEATURE_NAMES)
@@ -367,10 +400,21 @@ def _text_features(text: str, names: frozenset[str]) -> list[float]:
             for j in pairs_d[pair]:
                 v[j] += 0.5
     fn = sum(map(_FUNCTION.__contains__, lw))
-    agency = not ws.isdisjoint(names)
+    # A name is a proper noun: a name word capitalized ("Antara", "ANTARA", not the Indonesian word
+    # "antara"). A short tag ("WAM", "EFE") counts only beside words about an agency ("WAM is the
+    # official news agency …"): stories name the agency they quote ("told AFP") as often as chrome does.
+    agency = False
+    if not ws.isdisjoint(names):
+        agency = not names.isdisjoint({w.lower() for w in set(_words_of(sample)) if w[:1].isupper()})
+    if not agency and tags and v[_CUE_ABOUT] and not ws.isdisjoint(tags_lower(tags)):
+        agency = not tags.isdisjoint(_words_of(sample))
     for j in _LEXICON_COLUMNS:  # one cue word is half the evidence, two or more all of it
         if v[j] > 1.0:
             v[j] = 1.0
+    if "©" in sample:  # the sign is the whole of a copyright mark, however it is spaced ("©2026")
+        v[_CUE_COPY] = 1.0
+    if ("+ " in sample or sample.endswith("+")) and _PAID_TIER.search(sample):  # "Ledger+ lesen"
+        v[_CUE_AD] = min(1.0, v[_CUE_AD] + 0.5)
     v[19] = float(agency)
     v[20] = float(agency and words <= 12)
     v[_CUE_RELATED] = float(_starts_related(low))
@@ -438,6 +482,8 @@ def _mark_cache(rs: RuleSet) -> tuple[frozenset[str], dict[str, bool]]:
 def _text_may_bear_mark(text: str, words_of_mark: frozenset[str]) -> bool:
     sample = _scan_text(text)
     if "@" in sample or "/" in sample:  # mark_email, mark_handle, mark_slashslug (and slug_only's "/")
+        return True
+    if "©" in sample or "+ " in sample or sample.endswith("+"):  # cue_copy, cue_ad
         return True
     last = text[-1:]
     if text[:1] == "(" and last == ")":  # mark_paren
