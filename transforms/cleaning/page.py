@@ -72,7 +72,7 @@ _CHROME_SUBSTRINGS = (
 _CHROME_CANDIDATES = ", ".join(
     f'[class*="{w}"], [id*="{w}"]' for w in _CHROME_SUBSTRINGS
 ) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
-# The same candidates found in Python (``_chrome_candidates``): lexbor runs each of the 65 selectors
+# The same candidates found in Python (``_chrome_hits``): lexbor runs each of the 65 selectors
 # over the whole region (~1 ms a page), while the elements with a class, id or role are one query,
 # and their values repeat. Both match as CSS does: the substrings case-sensitively, roles exactly.
 _CANDIDATE_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
@@ -161,49 +161,46 @@ def _is_chrome(node: LexborNode) -> bool:
     return not _CHROME_WORDS.isdisjoint(words) or (attrs.get("role") or "").lower() in _CHROME_ROLES
 
 
-# How many of _CHROME_SUBSTRINGS a class or id value holds, by value: a site's pages repeat theirs.
-_CANDIDATE_COUNTS: dict[str, int] = {}
-_MAX_CANDIDATE_COUNTS = 100_000
+# A class or id value → how many of _CHROME_SUBSTRINGS it holds, and whether one of its words is in
+# _CHROME_WORDS; by value, as a site's pages repeat theirs.
+_CHROME_VALUES: dict[str, tuple[int, bool]] = {}
+_MAX_CHROME_VALUES = 100_000
 
 
-def _candidate_count(value: str) -> int:
-    count = _CANDIDATE_COUNTS.get(value)
-    if count is None:
-        if len(_CANDIDATE_COUNTS) >= _MAX_CANDIDATE_COUNTS:
-            _CANDIDATE_COUNTS.clear()
-        count = _CANDIDATE_COUNTS[value] = sum(w in value for w in _CHROME_SUBSTRINGS)
-    return count
+def _chrome_value(value: str) -> tuple[int, bool]:
+    if len(_CHROME_VALUES) >= _MAX_CHROME_VALUES:
+        _CHROME_VALUES.clear()
+    out = _CHROME_VALUES[value] = (sum(w in value for w in _CHROME_SUBSTRINGS),
+                                   not _CHROME_WORDS.isdisjoint(_CHROME_SPLIT.split(value.lower())))
+    return out
 
 
-def _chrome_candidates(region: LexborNode) -> list[LexborNode]:
-    """What ``region.css(_CHROME_CANDIDATES)`` finds, in document order: lexbor lists an element
-    once for each selector of the list that it matches."""
-    out = []
-    counts = _CANDIDATE_COUNTS
+def _chrome_hits(region: LexborNode) -> tuple[list[LexborNode], list[str]]:
+    """The chrome blocks of the region and their classes: the candidates ``region.css(
+    _CHROME_CANDIDATES)`` finds (in document order, an element once for each selector of the list
+    that it matches, as lexbor lists them) that ``_is_chrome`` takes."""
+    hits: list[LexborNode] = []
+    classes: list[str] = []
+    values = _CHROME_VALUES
     for node in region.css(":is([class], [id], [role])"):
         attrs = node.attributes
         cls = attrs.get("class") or ""
         id_ = attrs.get("id") or ""
-        c1 = counts.get(cls)
-        if c1 is None:
-            c1 = _candidate_count(cls)
-        c2 = counts.get(id_)
-        if c2 is None:
-            c2 = _candidate_count(id_)
-        count = c1 + c2 + (attrs.get("role") in _CANDIDATE_ROLES)
-        if count == 1:
-            out.append(node)
-        elif count:
-            out.extend([node] * count)
-    return out
+        c = values.get(cls) or _chrome_value(cls)
+        i = values.get(id_) or _chrome_value(id_)
+        role = attrs.get("role")
+        count = c[0] + i[0] + (role in _CANDIDATE_ROLES)
+        if count and (c[1] or i[1] or (role or "").lower() in _CHROME_ROLES):
+            hits.extend([node] * count)
+            classes.extend([cls] * count)
+    return hits, classes
 
 
 def _drop_chrome_blocks(region: LexborNode) -> None:
-    hits = [n for n in _chrome_candidates(region) if _is_chrome(n)]
+    hits, classes = _chrome_hits(region)
     if not hits:
         return
     total = _paragraph_chars(region)
-    classes = [n.attributes.get("class") or "" for n in hits]
     # Blocks of one class share their fate: a story laid out in several "sidebar-grid__container"
     # blocks, each with a part of it, is kept whole. Only repeated classes are summed up front.
     seen: dict[str, int] = {}
@@ -222,7 +219,8 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
     dropped: list[LexborNode] = []
     gone: set[int] = set()
     for node, cls in zip(hits, classes):
-        if _inside(node, gone):
+        # a repeat of a hit (one per selector it matched) is decided as it was, and dropped once
+        if node.mem_id in gone or _inside(node, gone):
             continue
         if total:
             if cls in repeated:
