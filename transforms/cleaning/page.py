@@ -122,8 +122,11 @@ class PageExtractionError(Exception):
     """trafilatura failed on the page; the item is cleaned from its feed text instead."""
 
 
+_text = LexborNode.text  # deep by default; mapped over nodes, no generator frame per node
+
+
 def _paragraph_chars(node: LexborNode) -> int:
-    return sum(len(p.text(deep=True)) for p in node.css("p"))
+    return sum(map(len, map(_text, node.css("p"))))
 
 
 def _paragraph_chars_within(node: LexborNode, limit: float) -> bool:
@@ -306,7 +309,7 @@ def _inside(node: LexborNode, ids: set[int]) -> bool:
 
 def _prose_chars(node: LexborNode) -> int:
     """Characters of text outside links: a story's text, in <p> or not; a teaser card is mostly links."""
-    return len(node.text(deep=True)) - sum(len(a.text(deep=True)) for a in node.css("a"))
+    return len(node.text(deep=True)) - sum(map(len, map(_text, node.css("a"))))
 
 
 def _heads_title(node: LexborNode, title_key: str) -> bool:
@@ -538,17 +541,21 @@ def _drop_figures_and_hidden(region: LexborNode, captions: bool = True) -> None:
     # Before the images go (an alt caption's box may hold one: it goes with it, and is not touched).
     if _drop_alt_captions(region, [n for n in images if n.tag == "img"]):
         images = region.css(_IMAGE_ELEMENTS)
-    for node in images:
+    # An <img> or <source> of a <picture> goes with it (and must not be touched once it is gone).
+    for node in [n for n in images if n.tag == "picture" or (n.parent is None or n.parent.tag != "picture")]:
         node.decompose()
     figures = region.css("figure")
+    total = None  # the region's paragraph text, while no figure went
     if figures:
         total = _paragraph_chars(region)
         for fig in figures:
             if fig.parent is not None and (not total or _paragraph_chars_within(fig, _MAX_CHROME_SHARE * total)):
                 fig.decompose()
+                total = None
     captions = [n for n in region.css(_CAPTION_CANDIDATES) if _is_caption(n)] if captions else []
     if captions:
-        total = _paragraph_chars(region)
+        if total is None:
+            total = _paragraph_chars(region)
         gone: set[int] = set()
         dropped = []
         for node in captions:  # outermost first: one inside a caption already dropped goes with it
