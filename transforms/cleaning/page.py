@@ -836,7 +836,8 @@ def page_verdict(page: Sequence[str], feed: Sequence[str], lead: str | None, *,
     if in_text >= MIN_LEAD_OVERLAP:
         return PAGE_USED
     if page_text is not None:
-        on_page = (any(k in paragraph_key(page_text) for k in keys)
+        page_key = paragraph_key(page_text) if keys else ""
+        on_page = (any(k in page_key for k in keys)
                    or _share(words, feed_words(page_text)) >= MIN_LEAD_OVERLAP)
         if on_page and in_text >= MIN_TEXT_OVERLAP:
             return PAGE_USED
