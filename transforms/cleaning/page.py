@@ -281,12 +281,15 @@ def _drop_link_lines(region: LexborNode) -> None:
             linked.add(parent.mem_id)
             parent = parent.parent
     # Likewise the links around a block, found from the blocks inside links up.
+    # A climb stops at an element an earlier one passed: the links above it are in already.
     cards: set[int] = set()
+    passed: set[int] = set()
     for block in region.css(_BLOCKS_IN_LINKS):
         parent = block.parent
-        while parent is not None:
+        while parent is not None and (mem_id := parent.mem_id) not in passed:
+            passed.add(mem_id)
             if parent.tag == "a":
-                cards.add(parent.mem_id)
+                cards.add(mem_id)
             parent = parent.parent
     gone: set[int] = set()
     for node in region.css(_LINK_LINES):
