@@ -64,13 +64,18 @@ _DROP = ("script, style, noscript, template, svg, math, iframe, frame, object, e
 # a candidate is dropped only if one of its class/id words, split on "-" and "_", is in _CHROME_WORDS
 # ("comment-list" is chrome, "commentary-body" is not), and it does not hold most of the region's
 # paragraph text (a site that calls its article container "post social-enabled" keeps it).
+_CHROME_SUBSTRINGS = (
+    "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
+    "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
+    "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp", "factbox",
+    "infobox", "bio", "respond")
 _CHROME_CANDIDATES = ", ".join(
-    f'[class*="{w}"], [id*="{w}"]' for w in (
-        "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
-        "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
-        "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp", "factbox",
-        "infobox", "bio", "respond")
+    f'[class*="{w}"], [id*="{w}"]' for w in _CHROME_SUBSTRINGS
 ) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
+# The same candidates found in Python (``_chrome_hits``): lexbor runs each of the 65 selectors
+# over the whole region (~1 ms a page), while the elements with a class, id or role are one query,
+# and their values repeat. Both match as CSS does: the substrings case-sensitively, roles exactly.
+_CANDIDATE_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
 _CHROME_WORDS = frozenset({
     "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
     "social", "newsletter", "cookie", "cookies", "consent", "gdpr", "promo", "promos", "advert",
@@ -117,8 +122,11 @@ class PageExtractionError(Exception):
     """trafilatura failed on the page; the item is cleaned from its feed text instead."""
 
 
+_text = LexborNode.text  # deep by default; mapped over nodes, no generator frame per node
+
+
 def _paragraph_chars(node: LexborNode) -> int:
-    return sum(len(p.text(deep=True)) for p in node.css("p"))
+    return sum(map(len, map(_text, node.css("p"))))
 
 
 def _paragraph_chars_within(node: LexborNode, limit: float) -> bool:
@@ -156,12 +164,46 @@ def _is_chrome(node: LexborNode) -> bool:
     return not _CHROME_WORDS.isdisjoint(words) or (attrs.get("role") or "").lower() in _CHROME_ROLES
 
 
+# A class or id value → how many of _CHROME_SUBSTRINGS it holds, and whether one of its words is in
+# _CHROME_WORDS; by value, as a site's pages repeat theirs.
+_CHROME_VALUES: dict[str, tuple[int, bool]] = {}
+_MAX_CHROME_VALUES = 100_000
+
+
+def _chrome_value(value: str) -> tuple[int, bool]:
+    if len(_CHROME_VALUES) >= _MAX_CHROME_VALUES:
+        _CHROME_VALUES.clear()
+    out = _CHROME_VALUES[value] = (sum(w in value for w in _CHROME_SUBSTRINGS),
+                                   not _CHROME_WORDS.isdisjoint(_CHROME_SPLIT.split(value.lower())))
+    return out
+
+
+def _chrome_hits(region: LexborNode) -> tuple[list[LexborNode], list[str]]:
+    """The chrome blocks of the region and their classes: the candidates ``region.css(
+    _CHROME_CANDIDATES)`` finds (in document order, an element once for each selector of the list
+    that it matches, as lexbor lists them) that ``_is_chrome`` takes."""
+    hits: list[LexborNode] = []
+    classes: list[str] = []
+    values = _CHROME_VALUES
+    for node in region.css(":is([class], [id], [role])"):
+        attrs = node.attributes
+        cls = attrs.get("class") or ""
+        id_ = attrs.get("id") or ""
+        c = values.get(cls) or _chrome_value(cls)
+        i = values.get(id_) or _chrome_value(id_)
+        role = attrs.get("role")
+        count = c[0] + i[0] + (role in _CANDIDATE_ROLES)
+        if count and (c[1] or i[1] or (role or "").lower() in _CHROME_ROLES):
+            hits.extend([node] * count)
+            classes.extend([cls] * count)
+    return hits, classes
+
+
 def _drop_chrome_blocks(region: LexborNode) -> None:
-    hits = [n for n in region.css(_CHROME_CANDIDATES) if _is_chrome(n)]
+    hits, classes = _chrome_hits(region)
     if not hits:
         return
     total = _paragraph_chars(region)
-    classes = [n.attributes.get("class") or "" for n in hits]
     # Blocks of one class share their fate: a story laid out in several "sidebar-grid__container"
     # blocks, each with a part of it, is kept whole. Only repeated classes are summed up front.
     seen: dict[str, int] = {}
@@ -180,7 +222,8 @@ def _drop_chrome_blocks(region: LexborNode) -> None:
     dropped: list[LexborNode] = []
     gone: set[int] = set()
     for node, cls in zip(hits, classes):
-        if _inside(node, gone):
+        # a repeat of a hit (one per selector it matched) is decided as it was, and dropped once
+        if node.mem_id in gone or _inside(node, gone):
             continue
         if total:
             if cls in repeated:
@@ -238,12 +281,15 @@ def _drop_link_lines(region: LexborNode) -> None:
             linked.add(parent.mem_id)
             parent = parent.parent
     # Likewise the links around a block, found from the blocks inside links up.
+    # A climb stops at an element an earlier one passed: the links above it are in already.
     cards: set[int] = set()
+    passed: set[int] = set()
     for block in region.css(_BLOCKS_IN_LINKS):
         parent = block.parent
-        while parent is not None:
+        while parent is not None and (mem_id := parent.mem_id) not in passed:
+            passed.add(mem_id)
             if parent.tag == "a":
-                cards.add(parent.mem_id)
+                cards.add(mem_id)
             parent = parent.parent
     gone: set[int] = set()
     for node in region.css(_LINK_LINES):
@@ -266,7 +312,7 @@ def _inside(node: LexborNode, ids: set[int]) -> bool:
 
 def _prose_chars(node: LexborNode) -> int:
     """Characters of text outside links: a story's text, in <p> or not; a teaser card is mostly links."""
-    return len(node.text(deep=True)) - sum(len(a.text(deep=True)) for a in node.css("a"))
+    return len(node.text(deep=True)) - sum(map(len, map(_text, node.css("a"))))
 
 
 def _heads_title(node: LexborNode, title_key: str) -> bool:
@@ -498,17 +544,21 @@ def _drop_figures_and_hidden(region: LexborNode, captions: bool = True) -> None:
     # Before the images go (an alt caption's box may hold one: it goes with it, and is not touched).
     if _drop_alt_captions(region, [n for n in images if n.tag == "img"]):
         images = region.css(_IMAGE_ELEMENTS)
-    for node in images:
+    # An <img> or <source> of a <picture> goes with it (and must not be touched once it is gone).
+    for node in [n for n in images if n.tag == "picture" or (n.parent is None or n.parent.tag != "picture")]:
         node.decompose()
     figures = region.css("figure")
+    total = None  # the region's paragraph text, while no figure went
     if figures:
         total = _paragraph_chars(region)
         for fig in figures:
             if fig.parent is not None and (not total or _paragraph_chars_within(fig, _MAX_CHROME_SHARE * total)):
                 fig.decompose()
+                total = None
     captions = [n for n in region.css(_CAPTION_CANDIDATES) if _is_caption(n)] if captions else []
     if captions:
-        total = _paragraph_chars(region)
+        if total is None:
+            total = _paragraph_chars(region)
         gone: set[int] = set()
         dropped = []
         for node in captions:  # outermost first: one inside a caption already dropped goes with it
@@ -789,7 +839,8 @@ def page_verdict(page: Sequence[str], feed: Sequence[str], lead: str | None, *,
     if in_text >= MIN_LEAD_OVERLAP:
         return PAGE_USED
     if page_text is not None:
-        on_page = (any(k in paragraph_key(page_text) for k in keys)
+        page_key = paragraph_key(page_text) if keys else ""
+        on_page = (any(k in page_key for k in keys)
                    or _share(words, feed_words(page_text)) >= MIN_LEAD_OVERLAP)
         if on_page and in_text >= MIN_TEXT_OVERLAP:
             return PAGE_USED
