@@ -15,11 +15,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BLIND = Path(__file__).with_name("blind")
 # part: (most articles keeping boilerplate, least must-keep kept, least agency right, least F1)
 # A copy naming no agency takes its story's agency in articles_latest whatever the arrival order.
+# test3's F1 is held at the issue's floor: the rules that took its leak from 20.6% to 12.7% cost it
+# one predicted pair (39 -> 38), and the cause is not looked for on a part that is only scored.
 HELD = {
-    "dev": (0.02, 0.995, 0.96, 0.95),
-    "test": (0.12, 0.995, 0.97, 0.96),
-    "test2": (0.17, 0.98, 0.95, 0.97),
-    "test3": (0.22, 0.995, 0.89, 0.96),
+    "dev": (0.02, 0.995, 0.98, 0.95),
+    "test": (0.10, 0.995, 0.98, 0.96),
+    "test2": (0.16, 0.98, 0.97, 0.97),
+    "test3": (0.14, 0.995, 0.90, 0.95),
 }
 
 
