@@ -432,13 +432,14 @@ def split_standfirst(standfirst: str | None, paragraphs: Sequence[str]) -> tuple
     truncated = standfirst.rstrip().endswith(_TRUNCATION_ENDS) and _TRUNCATION.search(standfirst)
     teaser = paragraph_key(_TRUNCATION.sub("", standfirst)) if truncated else key
     if len(teaser) >= 20 and paras:
-        head = " ".join(paras[:3])[: 2 * len(standfirst) + 40]
+        span = 2 * len(standfirst) + 40  # characters of body text that can hold the teaser's key
+        head = " ".join(paras[:3])[:span]
         if _starts_with_key(head, teaser):
             return None, paras
         # A summary cut from a later paragraph ("the first 200 characters" of the one the feed
         # chose), with or without a mark of truncation: the body says it.
         if len(teaser) >= _ECHO_CHARS and any(
-                _starts_with_key(p[: 2 * len(standfirst) + 40], teaser) for p in paras[1:]):
+                _starts_with_key(p[:span], teaser) for p in paras[1:]):
             return None, paras
     return standfirst, paras
 

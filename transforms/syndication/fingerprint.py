@@ -876,6 +876,11 @@ def signature_bound(a: Fingerprint, low: np.ndarray, shingle_counts: np.ndarray,
     """
     bound = np.count_nonzero(low == a.values.astype(np.uint8), axis=1) / a.num_perm
     sizes = (float(a.shingle_count), shingle_counts, a.word_count, word_counts)
+    return _may_pass(bound, sizes, thresholds)
+
+
+def _may_pass(bound: np.ndarray, sizes: tuple, thresholds: MatchThresholds) -> np.ndarray:
+    """Where a similarity ``bound`` (from above) lets the signature rules or the sample gate pass."""
     return _verdicts(bound, *sizes, thresholds) | _sample_gate(bound, *sizes, thresholds)
 
 
@@ -897,8 +902,7 @@ def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
     bound = _equal_counts(low, left, right)
     # The containment rule's gate grows with the number of equal values too, so the bound serves
     # it as well: a pair whose bound fails both is rejected without its full signatures.
-    maybe = np.flatnonzero(_verdicts(bound / num_perm, *sizes, thresholds)
-                           | _sample_gate(bound / num_perm, *sizes, thresholds))
+    maybe = np.flatnonzero(_may_pass(bound / num_perm, sizes, thresholds))
     verdicts = np.zeros(len(left), dtype=bool)
     if len(maybe):
         equal = _equal_counts(stack.signatures, left[maybe], right[maybe])
