@@ -33,6 +33,7 @@ from typing import Literal
 import yaml
 
 from .regexfirst import first_char_class, last_char_class, max_width_on_normalized, required_substrings
+from .prefilter import Prefilter
 
 RULES_DIR = Path(__file__).with_name("rules")
 
@@ -168,6 +169,20 @@ class Matcher:
     # Answers of ``first`` by re method, then text (see ``first``).
     answers: dict[str, dict[str, tuple[Rule, re.Match[str]] | None]] = field(
         default_factory=dict, compare=False, repr=False)
+    # A kind's matcher (not its buckets): one RE2 pass per text that says when no rule can match
+    # it (see :mod:`transforms.cleaning.prefilter`), built per re method on first use.
+    filtered: bool = False
+    prefilters: dict[str, Prefilter] = field(default_factory=dict, compare=False, repr=False)
+
+    def _prefilter(self, how: str) -> Prefilter:
+        pf = self.prefilters.get(how)
+        if pf is None:
+            examples = [(i, e) for i, r in enumerate(self.rules) for inst in (r.instances or (r,))
+                        for e in inst.examples if getattr(inst.regex, how)(e) is not None]
+            pf = self.prefilters[how] = Prefilter(
+                [(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE) for r in self.rules],
+                [r.regex for r in self.rules], how, examples)
+        return pf
 
     def _bucket(self, text: str) -> "Matcher":
         if self.edge is None or not text:
@@ -197,13 +212,18 @@ class Matcher:
             # answered without the cache (they would only push the repeating lines out of it).
             return None
         if len(text) > _CACHED_CHARS:
+            if self.filtered and not self._prefilter(how).may_match(text):
+                return None
             return self._first(text, how, m)
         cache = self.answers.get(how)
         if cache is None:
             cache = self.answers.setdefault(how, {})
         hit = cache.get(text, _MISS)
         if hit is _MISS:
-            hit = self._first(text, how, m)
+            if self.filtered and not self._prefilter(how).may_match(text):
+                hit = None
+            else:
+                hit = self._first(text, how, m)
             if len(cache) >= _CACHE_ENTRIES:
                 cache.clear()
             cache[text] = hit
@@ -475,8 +495,12 @@ def _matcher(rules: tuple[Rule, ...], edge: str | None = None, tiered: bool = Fa
                    gates=gates)
 
 
-def load_rules(directory: Path | str | None = None) -> RuleSet:
-    """Read, validate and compile every rule file in ``directory`` (default: the bundled rules)."""
+def load_rules(directory: Path | str | None = None, *, prefilter: bool = True) -> RuleSet:
+    """Read, validate and compile every rule file in ``directory`` (default: the bundled rules).
+
+    ``prefilter``: each kind's matcher first asks RE2 whether any of its rules can match a text
+    (:mod:`transforms.cleaning.prefilter`); off, every text is tried by ``re`` alone (same answers).
+    """
     root = Path(directory) if directory is not None else RULES_DIR
     generic_path, templates_path = root / "generic.yaml", root / "templates.yaml"
     for p in (generic_path, templates_path):
@@ -563,8 +587,9 @@ def load_rules(directory: Path | str | None = None) -> RuleSet:
         for p in packs if p.agency
     }
     edges = {"caption": "last", "strip": "last", "byline": "first", "dateline": "first"}
-    matchers = {k: _matcher(v, edges.get(k)) for k, v in by_kind.items()}
-    matchers["whole"] = _matcher(by_kind["line"] + by_kind["block"], "first", tiered=True)
+    matchers = {k: replace(_matcher(v, edges.get(k)), filtered=prefilter) for k, v in by_kind.items()}
+    matchers["whole"] = replace(_matcher(by_kind["line"] + by_kind["block"], "first", tiered=True),
+                                filtered=prefilter)
     return RuleSet(packs=tuple(packs), by_kind=by_kind, matchers=matchers, credit_names=credit_names)
 
 
