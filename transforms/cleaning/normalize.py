@@ -448,20 +448,23 @@ def split_standfirst(standfirst: str | None, paragraphs: Sequence[str]) -> tuple
 _ECHO_CHARS = 60
 
 
+def _first_letter_differs(text: str, key: str) -> bool:
+    """True when ``paragraph_key(text)`` certainly does not start with ``key``'s first character
+    (told from the first word character among ``text``'s first 12)."""
+    first = _FIRST_ALNUM.search(text, 0, 12)
+    return first is not None and first.group().casefold()[:1] != key[0]
+
+
 def _starts_with_key(text: str, key: str) -> bool:
     """Whether ``paragraph_key(text)`` starts with ``key``, rejecting most texts by their first letter."""
-    first = _FIRST_ALNUM.search(text, 0, 12)
-    if first is not None and first.group().casefold()[:1] != key[0]:
+    if _first_letter_differs(text, key):
         return False
     return paragraph_key(text).startswith(key)
 
 
 def same_key(text: str, key: str) -> bool:
     """``paragraph_key(text) == key``, rejecting most non-matches from the first 40 characters."""
-    if len(text) < len(key) or not key:
-        return False
-    first = _FIRST_ALNUM.search(text, 0, 12)
-    if first is not None and first.group().casefold()[:1] != key[0]:
+    if len(text) < len(key) or not key or _first_letter_differs(text, key):
         return False
     head = paragraph_key(text[:40])
     if not key.startswith(head[: len(key)]):
