@@ -94,6 +94,8 @@ def _tail(text: str) -> tuple[str, int]:
 
 def _find_caption(text: str, rs: RuleSet) -> tuple[Rule, Image] | None:
     matcher = rs.matchers["caption"]
+    if matcher.edge is not None and matcher._bucket(text).regex is None:
+        return None  # no caption rule ends with this text's last character (most paragraphs)
     window, offset = _tail(text) if matcher.windowed else (text, 0)
     hit = matcher.first(window, "search")
     if hit is None:
