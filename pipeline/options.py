@@ -32,6 +32,9 @@ _THRESHOLD_HELP = {
                     "by the sample rule with the teaser_* thresholds",
     "teaser_containment": "share of a teaser's sample that must be inside the long body's",
     "teaser_shingles": "shingles a teaser must share with the long body",
+    "brief_containment": "share of the shorter body's sample that must be inside the longer one's when "
+                         "both are shorter than short_words (a brief and its trimmed copy)",
+    "brief_gate": "estimated containment from which two bodies shorter than short_words get the sample check",
 }
 
 # --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).
