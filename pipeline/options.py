@@ -32,6 +32,13 @@ _THRESHOLD_HELP = {
                     "by the sample rule with the teaser_* thresholds",
     "teaser_containment": "share of a teaser's sample that must be inside the long body's",
     "teaser_shingles": "shingles a teaser must share with the long body",
+    "brief_containment": "share of the shorter body's sample that must be inside the longer one's when "
+                         "both are shorter than short_words (a brief and its trimmed copy)",
+    "brief_gate": "estimated containment two bodies shorter than short_words need for brief_containment "
+                  "to join them",
+    "passage_share": "share of the shorter body's sample that one passage shared word for word by both "
+                     "bodies must cover to join them (rewritten ledes, chrome left in one copy)",
+    "passage_shingles": "shingles that passage must hold (estimated from the sample)",
 }
 
 # --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).

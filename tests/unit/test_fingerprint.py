@@ -237,7 +237,43 @@ def test_the_sample_rule_wants_the_shared_text_in_order_and_enough_of_it():
     assert sample_match(story, trimmed)
     assert not sample_match(story, shuffled, MatchThresholds(sample_containment=0.3))
     assert sample_match(story, shuffled, MatchThresholds(sample_containment=0.3, sample_order=0.05))
-    assert not sample_match(story, trimmed, MatchThresholds(min_shared_shingles=4 * len(trimmed.sample_values) + 4))
+    too_many = 4 * len(trimmed.sample_values) + 4
+    assert not sample_match(story, trimmed, MatchThresholds(min_shared_shingles=too_many, passage_shingles=too_many))
+
+
+BRIEF = (
+    "Harbour officials in Kestrel Bay closed the northern pier on Thursday after storm waves cracked "
+    "its concrete deck, the port authority said. Ferries to the outer islands will leave from the "
+    "southern quay until engineers have inspected the structure. "
+    "\"We expect the pier to stay shut for at least a fortnight,\" harbourmaster Elin Rask told reporters. "
+    "Fishing boats were told to moor in the inner basin."
+)
+
+
+def test_a_brief_trimmed_or_with_a_line_of_chrome_joins_the_brief_it_copies():
+    sentences = BRIEF.split(". ")
+    full = fingerprint_body(BRIEF)
+    trimmed = fingerprint_body(". ".join(sentences[:2]) + ".")
+    assert max(full.word_count, trimmed.word_count) < DEFAULT_THRESHOLDS.short_words <= 80
+    assert verify_pair(full, trimmed) and verify_pair(trimmed, full)
+    # The signatures' rules refuse the pair (its Jaccard is a brief's, under short_jaccard): the
+    # samples join it.
+    assert match_rule(score_pair(full, trimmed)) is None
+    assert not verify_pair(full, trimmed, MatchThresholds(teaser_shingles=10_000, passage_shingles=10_000))
+    # Two template briefs about two quakes share most of their words, but not one passage.
+    assert not verify_pair(fingerprint_body(QUAKE_A), fingerprint_body(QUAKE_B))
+
+
+def test_one_passage_shared_word_for_word_joins_a_copy_whose_lede_was_rewritten():
+    sentences = BRIEF.split(". ")
+    releded = fingerprint_body("The northern pier of Kestrel Bay is shut after waves cracked it, officials said. "
+                               + ". ".join(sentences[1:3]) + ".")
+    full = fingerprint_body(BRIEF)
+    assert verify_pair(full, releded)
+    assert not verify_pair(full, releded, MatchThresholds(passage_share=1.0))
+    # The same sentences in another order share no passage as long.
+    shuffled = fingerprint_body(". ".join(reversed(sentences)))
+    assert not verify_pair(full, shuffled, MatchThresholds(short_jaccard=1.0, brief_containment=1.0))
 
 
 def test_short_texts_need_a_stricter_match():
