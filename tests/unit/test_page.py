@@ -22,6 +22,7 @@ from transforms.cleaning.page import (
     PageExtractionError,
     drop_echoes,
     drop_headline_echoes,
+    drop_label_head,
     drop_chrome_lines,
     drop_short_tail,
     extract_page,
@@ -495,3 +496,26 @@ def test_blocks_without_text_go_but_blocks_with_text_a_break_or_a_table_stay():
     assert left == {"story", "wrap", "t", "br", "tbl", "list"}
     assert body.css_first("#t").text() == "Text of the story."
     assert len(body.css("li")) == 1
+
+
+def test_a_one_word_label_before_the_story_goes_but_a_sentence_or_unspaced_text_stays():
+    for label in ("Článek", "Headline", "Kortversjonen", "Politik:"):
+        assert drop_label_head([label, *STORY]) == STORY
+    assert drop_label_head(["Politik"]) == ["Politik"]  # nothing follows: the page's only line
+    kept = [["Leben und Arbeiten", *STORY], ["2024", *STORY], ["関連記事の一覧", *STORY],
+            ["Extraordinarilylongwordthatisnolabel", *STORY]]
+    for paragraphs in kept:
+        assert drop_label_head(paragraphs) == paragraphs
+    assert drop_label_head(STORY) == STORY
+
+
+def test_clean_item_drops_a_label_and_pointer_lines_from_a_page():
+    page = ("<html><head><title>Willow cuttings to hold the Harlow bank</title></head><body><article>"
+            "<span class='kicker'>Článek</span>" + _paragraphs_html(STORY) +
+            "<p>&gt;&gt; Hier finden Sie alle Termine der Stadtwerke im Überblick</p>"
+            "<p>MORE : The Fen Courier daily cartoon</p></article></body></html>")
+    item = raw_dict(title="Willow cuttings to hold the Harlow bank", summary=STORY[0], link="https://news.example.org/a")
+    item["page_html"] = page
+    body = clean_item(parse(item)).body
+    assert "Článek" not in body and not any(p.startswith((">>", "MORE")) for p in body)
+    assert STORY[1] in body and STORY[-1] in body

@@ -25,7 +25,8 @@ go through the same rules as feed text. Three steps:
    each is normalized like feed text (``normalize.normalize_text``).
 
 The cleaning chain then drops lines that print the headline again (``drop_headline_echoes``), pull
-quotes (``drop_echoes``) and the short lines under the story (``drop_short_tail``);
+quotes (``drop_echoes``), the short lines under the story (``drop_short_tail``) and a one-word label
+above it (``drop_label_head``);
 ``page_verdict`` decides whether the result is worth more than the feed's own text (see there).
 """
 
@@ -940,4 +941,20 @@ def drop_short_tail(paragraphs: Sequence[str]) -> list[str]:
         end -= 1
     if len(paragraphs) - end >= _MIN_TAIL_RUN and end > 0 and words[end - 1] >= _MIN_STORY_PARAGRAPH_WORDS:
         return list(paragraphs[:end])
+    return list(paragraphs)
+
+
+# A page's text starts with the story's first sentence; a single word before it is a label of the
+# page's chrome: the section ("Politik"), what the block is ("Article", "Headline", "Summary" in the
+# site's language). Words of scripts without spaces are sentences, and longer than a label.
+_MAX_LABEL_CHARS = 20
+_LABEL = re.compile(r"[^\W\d_]+\.?:?")
+
+
+def drop_label_head(paragraphs: Sequence[str]) -> list[str]:
+    """Remove a first line that is one word of letters (at most 20 characters), when more follows."""
+    if len(paragraphs) > 1:
+        first = paragraphs[0].strip()
+        if len(first) <= _MAX_LABEL_CHARS and _LABEL.fullmatch(first) and not _DENSE.search(first):
+            return list(paragraphs[1:])
     return list(paragraphs)
