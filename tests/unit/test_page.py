@@ -22,6 +22,7 @@ from transforms.cleaning.page import (
     PageExtractionError,
     drop_echoes,
     drop_headline_echoes,
+    drop_label_head,
     drop_chrome_lines,
     drop_short_tail,
     extract_page,
@@ -127,6 +128,41 @@ def test_fact_boxes_author_profiles_and_the_comment_form_are_chrome(attrs):
            f"for twenty years and lives in the valley.</p></div>")
     page = f"<html><body><article>{_paragraphs_html(STORY)}{box}</article></body></html>"
     assert extract_page(page).paragraphs == STORY
+
+
+@pytest.mark.parametrize("box", [
+    # an affiliate notice
+    "<div class='article-content__content-group' id='disclaimer'><p>We independently select the products "
+    "we write about. Buying through our links may earn us a commission.</p></div>",
+    # a block styled as an aside
+    "<div class='aside d-flex col-lg-4'><div class='row'>More news</div><p>Ferry timetable changes for the "
+    "winter months announced by the harbour office.</p></div>",
+    # a social-network box of a Japanese site
+    "<div class='mt10 sns-lead-block'><p class='sns-list-lead'>Follow the Fen Courier on every network "
+    "for the latest news from the valley!</p></div>",
+    # a teaser box that Tailwind's typography marks as not prose
+    "<div class='not-prose font-sans pt-4 bg-gray-100'><h3>Toxic smoke: fire brigade warns residents</h3>"
+    "<p>Another story of the same site, printed inside this one.</p></div>",
+])
+def test_disclaimers_asides_sns_boxes_and_not_prose_blocks_are_chrome(box):
+    page = f"<html><body><article>{_paragraphs_html(STORY[:2])}{box}{_paragraphs_html(STORY[2:])}</article></body></html>"
+    assert extract_page(page).paragraphs == STORY
+
+
+def test_a_prose_block_is_not_taken_for_a_not_prose_one():
+    page = f"<html><body><article><div class='prose lg:prose-xl'>{_paragraphs_html(STORY)}</div></article></body></html>"
+    assert extract_page(page).paragraphs == STORY
+
+
+def test_a_tab_panel_beside_the_story_goes_but_the_panel_holding_the_story_stays():
+    summary = ("<div class='tab-pane' id='summary' role='tabpanel'><h3>Summary</h3><ul>"
+               "<li>Volunteers planted willow cuttings to hold the river bank before the autumn floods.</li>"
+               "<li>A second planting is planned further downstream in October.</li></ul></div>")
+    story = f"<div class='tab-pane active' id='full' role='tabpanel'>{_paragraphs_html(STORY)}</div>"
+    page = f"<html><body><article><div class='tab-content'>{summary}{story}</div></article></body></html>"
+    assert extract_page(page).paragraphs == STORY
+    alone = f"<html><body><article><div role='tabpanel'>{_paragraphs_html(STORY)}</div></article></body></html>"
+    assert extract_page(alone).paragraphs == STORY
 
 
 def test_a_caption_outside_a_figure_goes_and_a_figures_caption_is_kept_as_the_image():
@@ -460,3 +496,26 @@ def test_blocks_without_text_go_but_blocks_with_text_a_break_or_a_table_stay():
     assert left == {"story", "wrap", "t", "br", "tbl", "list"}
     assert body.css_first("#t").text() == "Text of the story."
     assert len(body.css("li")) == 1
+
+
+def test_a_one_word_label_before_the_story_goes_but_a_sentence_or_unspaced_text_stays():
+    for label in ("Článek", "Headline", "Kortversjonen", "Politik:"):
+        assert drop_label_head([label, *STORY]) == STORY
+    assert drop_label_head(["Politik"]) == ["Politik"]  # nothing follows: the page's only line
+    kept = [["Leben und Arbeiten", *STORY], ["2024", *STORY], ["関連記事の一覧", *STORY],
+            ["Extraordinarilylongwordthatisnolabel", *STORY]]
+    for paragraphs in kept:
+        assert drop_label_head(paragraphs) == paragraphs
+    assert drop_label_head(STORY) == STORY
+
+
+def test_clean_item_drops_a_label_and_pointer_lines_from_a_page():
+    page = ("<html><head><title>Willow cuttings to hold the Harlow bank</title></head><body><article>"
+            "<span class='kicker'>Článek</span>" + _paragraphs_html(STORY) +
+            "<p>&gt;&gt; Hier finden Sie alle Termine der Stadtwerke im Überblick</p>"
+            "<p>MORE : The Fen Courier daily cartoon</p></article></body></html>")
+    item = raw_dict(title="Willow cuttings to hold the Harlow bank", summary=STORY[0], link="https://news.example.org/a")
+    item["page_html"] = page
+    body = clean_item(parse(item)).body
+    assert "Článek" not in body and not any(p.startswith((">>", "MORE")) for p in body)
+    assert STORY[1] in body and STORY[-1] in body

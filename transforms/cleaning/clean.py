@@ -76,7 +76,7 @@ def _page_blocks(raw: RawItem, feed: HtmlBlocks, lead: str | None,
         _LOG.warning("message %s: page not usable, cleaning the feed text instead: %s", raw.message_id, exc)
         return None, page.PAGE_ERROR
     paragraphs = page.drop_echoes(page.drop_headline_echoes(text.paragraphs, [t for t in (title, *text.titles) if t]))
-    paragraphs = page.drop_short_tail(paragraphs)
+    paragraphs = page.drop_label_head(page.drop_short_tail(paragraphs))
     verdict = page.page_verdict(paragraphs, feed.paragraphs, lead, title=title, page_text=text.text)
     if verdict != page.PAGE_USED:
         return None, verdict

@@ -25,7 +25,8 @@ go through the same rules as feed text. Three steps:
    each is normalized like feed text (``normalize.normalize_text``).
 
 The cleaning chain then drops lines that print the headline again (``drop_headline_echoes``), pull
-quotes (``drop_echoes``) and the short lines under the story (``drop_short_tail``);
+quotes (``drop_echoes``), the short lines under the story (``drop_short_tail``) and a one-word label
+above it (``drop_label_head``);
 ``page_verdict`` decides whether the result is worth more than the feed's own text (see there).
 """
 
@@ -68,14 +69,14 @@ _CHROME_SUBSTRINGS = (
     "relat", "comment", "share", "sharing", "social", "newsletter", "cookie", "consent", "gdpr", "promo",
     "advert", "ad", "sponsor", "sidebar", "breadcrumb", "recommend", "outbrain", "taboola", "subscri",
     "popular", "trending", "mostread", "most-read", "popup", "modal", "byline", "whatsapp", "factbox",
-    "infobox", "bio", "respond")
+    "infobox", "bio", "respond", "disclaimer", "aside", "sns", "paywall", "pullquote", "prose")
 _CHROME_CANDIDATES = ", ".join(
     f'[class*="{w}"], [id*="{w}"]' for w in _CHROME_SUBSTRINGS
-) + ', [role="complementary"], [role="dialog"], [role="alertdialog"]'
+) + ', [role="complementary"], [role="dialog"], [role="alertdialog"], [role="tabpanel"]'
 # The same candidates found in Python (``_chrome_hits``): lexbor runs each of the 65 selectors
 # over the whole region (~1 ms a page), while the elements with a class, id or role are one query,
 # and their values repeat. Both match as CSS does: the substrings case-sensitively, roles exactly.
-_CANDIDATE_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
+_CANDIDATE_ROLES = frozenset({"complementary", "dialog", "alertdialog", "tabpanel"})
 _CHROME_WORDS = frozenset({
     "related", "relatedposts", "relatedarticles", "comment", "comments", "share", "sharing", "sharedaddy",
     "social", "newsletter", "cookie", "cookies", "consent", "gdpr", "promo", "promos", "advert",
@@ -86,10 +87,19 @@ _CHROME_WORDS = frozenset({
     "byline",  # who wrote it: the feed names the author
     # Boxes beside the story: facts, a profile of the author, the comment form (WordPress' #respond).
     "factbox", "infobox", "bio", "authorbio", "biography", "respond",
+    # An affiliate or legal notice, a block styled as an aside, a social-network box ("sns", as
+    # Japanese and Korean sites name it).
+    "disclaimer", "aside", "sns",
+    # Tailwind's typography plugin: "not-prose" marks a block inside the article's prose that is
+    # not prose (a teaser box, a widget); split on "-" it would be "not" and "prose".
+    "not-prose",
 })
-# Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts).
-_CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog"})
+# Roles that mark a block as beside the story: fact boxes, dialogs (paywall and consent prompts), tab
+# panels (another view of the story, such as a bullet-point summary, or tabs of other stories); the
+# panel that holds the story holds most of the text, and stays.
+_CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog", "tabpanel"})
 _CHROME_SPLIT = re.compile(r"[-_\s]+")
+_CHROME_CLASSES = frozenset(w for w in _CHROME_WORDS if "-" in w)  # matched as whole class names
 _MAX_CHROME_SHARE = 0.5
 _REGIONS = ('[itemprop="articleBody"]', "main", '[role="main"]')
 # The chosen <article> must hold at least this share of the page's paragraph text; a smaller one is
@@ -160,8 +170,9 @@ def _split_break_runs(region: LexborNode) -> None:
 
 def _is_chrome(node: LexborNode) -> bool:
     attrs = node.attributes
-    words = _CHROME_SPLIT.split(f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower())
-    return not _CHROME_WORDS.isdisjoint(words) or (attrs.get("role") or "").lower() in _CHROME_ROLES
+    value = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    words = _CHROME_SPLIT.split(value)
+    return not _CHROME_WORDS.isdisjoint(words) or not _CHROME_CLASSES.isdisjoint(value.split()) or (attrs.get("role") or "").lower() in _CHROME_ROLES
 
 
 # A class or id value → how many of _CHROME_SUBSTRINGS it holds, and whether one of its words is in
@@ -173,8 +184,10 @@ _MAX_CHROME_VALUES = 100_000
 def _chrome_value(value: str) -> tuple[int, bool]:
     if len(_CHROME_VALUES) >= _MAX_CHROME_VALUES:
         _CHROME_VALUES.clear()
+    low = value.lower()
     out = _CHROME_VALUES[value] = (sum(w in value for w in _CHROME_SUBSTRINGS),
-                                   not _CHROME_WORDS.isdisjoint(_CHROME_SPLIT.split(value.lower())))
+                                   not _CHROME_WORDS.isdisjoint(_CHROME_SPLIT.split(low))
+                                   or not _CHROME_CLASSES.isdisjoint(low.split()))
     return out
 
 
@@ -928,4 +941,20 @@ def drop_short_tail(paragraphs: Sequence[str]) -> list[str]:
         end -= 1
     if len(paragraphs) - end >= _MIN_TAIL_RUN and end > 0 and words[end - 1] >= _MIN_STORY_PARAGRAPH_WORDS:
         return list(paragraphs[:end])
+    return list(paragraphs)
+
+
+# A page's text starts with the story's first sentence; a single word before it is a label of the
+# page's chrome: the section ("Politik"), what the block is ("Article", "Headline", "Summary" in the
+# site's language). Words of scripts without spaces are sentences, and longer than a label.
+_MAX_LABEL_CHARS = 20
+_LABEL = re.compile(r"[^\W\d_]+\.?:?")
+
+
+def drop_label_head(paragraphs: Sequence[str]) -> list[str]:
+    """Remove a first line that is one word of letters (at most 20 characters), when more follows."""
+    if len(paragraphs) > 1:
+        first = paragraphs[0].strip()
+        if len(first) <= _MAX_LABEL_CHARS and _LABEL.fullmatch(first) and not _DENSE.search(first):
+            return list(paragraphs[1:])
     return list(paragraphs)
