@@ -32,6 +32,8 @@ _THRESHOLD_HELP = {
                     "by the sample rule with the teaser_* thresholds",
     "teaser_containment": "share of a teaser's sample that must be inside the long body's",
     "teaser_shingles": "shingles a teaser must share with the long body",
+    "brief_containment": "share of a brief's sample that must be inside another brief's (both under short_words) "
+                         "for the sample rule to join them",
 }
 
 # --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).

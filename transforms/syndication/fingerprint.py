@@ -607,7 +607,12 @@ class MatchThresholds:
     - ``teaser_*``: a text of ``teaser_words`` to ``short_words`` words (an aggregator's teaser, a
       summary-only feed's first paragraph) joins a long text (at least ``short_words``) by the same
       rule with the stricter ``teaser_containment`` and ``teaser_shingles``: nearly all of it inside,
-      in order. Two briefs never join this way, since one template sentence is a third of a brief.
+      in order.
+    - ``brief_containment``: two briefs (both under ``short_words``) join by the same rule only when
+      the shorter one's sample is this nearly whole inside the other's (with ``teaser_shingles``
+      shared, in order): a brief trimmed to its first paragraphs is its lead word for word, while
+      one template sentence is only a third of another event's brief and its other shingles differ
+      with the names and figures.
     """
 
     jaccard: float = 0.5
@@ -623,10 +628,11 @@ class MatchThresholds:
     teaser_words: int = 20
     teaser_containment: float = 0.8
     teaser_shingles: int = 20
+    brief_containment: float = 0.9
 
     def __post_init__(self) -> None:
         for name in ("jaccard", "containment", "min_length_ratio", "short_jaccard", "sample_containment",
-                     "sample_order", "sample_gate", "teaser_containment"):
+                     "sample_order", "sample_gate", "teaser_containment", "brief_containment"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
@@ -687,8 +693,7 @@ def verify_pair(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = DE
     if match_rule(score, thresholds) is not None:
         return True
     # The gate as _sample_gate computes it over arrays, in plain floats (the same arithmetic).
-    if (score.shorter_words < thresholds.teaser_words or max(a.word_count, b.word_count) < thresholds.short_words
-            or score.containment < thresholds.sample_gate):
+    if score.shorter_words < thresholds.teaser_words or score.containment < thresholds.sample_gate:
         return False
     return sample_match(a, b, thresholds)
 
@@ -699,8 +704,7 @@ def _sample_gate(j, n_a, n_b, w_a, w_b, t: MatchThresholds):
     smaller = np.minimum(n_a, n_b)
     with np.errstate(divide="ignore", invalid="ignore"):
         containment = np.minimum(1.0, j * (n_a + n_b) / (1.0 + j) / smaller)
-    return ((np.minimum(w_a, w_b) >= t.teaser_words) & (np.maximum(w_a, w_b) >= t.short_words) & (smaller > 0)
-            & (containment >= t.sample_gate))
+    return (np.minimum(w_a, w_b) >= t.teaser_words) & (smaller > 0) & (containment >= t.sample_gate)
 
 
 def _ordered_run(order: np.ndarray) -> int:
@@ -722,7 +726,8 @@ def sample_match(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = D
     What it takes, each for a reason:
 
     - both copies long enough (``short_words``): in a brief, one stock sentence is a third of it;
-      or a teaser (``teaser_words``) nearly whole (``teaser_*``) in a long one;
+      or a teaser (``teaser_words``) nearly whole (``teaser_*``) in a long one, or in another brief
+      all but whole (``brief_containment``);
     - agencies that do not differ when both are known: two agencies' reports of one event share
       names, places and figures (and so some phrases) but are two stories;
     - ``sample_containment`` of the shorter sample in the longer, and ``min_shared_shingles``
@@ -731,28 +736,30 @@ def sample_match(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = D
       the text it copies, while phrases two reports happen to share fall anywhere.
     """
     shorter, longer = sorted((a.word_count, b.word_count))
-    if a.is_empty or b.is_empty or shorter < thresholds.teaser_words or longer < thresholds.short_words:
+    if a.is_empty or b.is_empty or shorter < thresholds.teaser_words:
         return False
     if a.agency and b.agency and a.agency != b.agency:
         return False
-    return _samples_match(a.sample_values, b.sample_values, thresholds, shorter < thresholds.short_words)
+    return _samples_match(a.sample_values, b.sample_values, thresholds, shorter < thresholds.short_words,
+                          longer < thresholds.short_words)
 
 
-def _sample_needs(t: MatchThresholds, teaser):
-    """(containment, shared shingles) the sample rule needs, for a teaser or a long text
-    (scalars or arrays)."""
-    return (np.where(teaser, t.teaser_containment, t.sample_containment),
+def _sample_needs(t: MatchThresholds, teaser, brief=False):
+    """(containment, shared shingles) the sample rule needs, for a teaser, a brief beside another
+    brief, or a long text (scalars or arrays)."""
+    return (np.where(brief, t.brief_containment, np.where(teaser, t.teaser_containment, t.sample_containment)),
             np.where(teaser, t.teaser_shingles, t.min_shared_shingles))
 
 
-def _samples_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds, teaser: bool) -> bool:
+def _samples_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds, teaser: bool,
+                   brief: bool = False) -> bool:
     """:func:`sample_match`'s test of the two samples themselves."""
     short, long = (x, y) if len(x) <= len(y) else (y, x)
     if not len(short):
         return False
     common, in_short, in_long = np.intersect1d(short, long, assume_unique=True, return_indices=True)
     shared = len(common)
-    containment, shingles = _sample_needs(thresholds, teaser)
+    containment, shingles = _sample_needs(thresholds, teaser, brief)
     if shared < containment * len(short) or shared * SAMPLE_RATE < shingles:
         return False
     return _ordered_run(in_long[np.argsort(in_short)]) >= thresholds.sample_order * shared
@@ -813,12 +820,12 @@ def _agencies_differ(a, b):
 
 
 def _with_samples(verdicts: np.ndarray, gate: np.ndarray, agencies: tuple, samples, teasers: np.ndarray,
-                  thresholds: MatchThresholds) -> np.ndarray:
+                  thresholds: MatchThresholds, briefs: np.ndarray) -> np.ndarray:
     """Where the signature rules said no and the gate lets a pair through, :func:`sample_match`
     decides: its agency check over the arrays first (most pairs of unrelated stories that get this
     far come from two agencies), then the samples, ``samples(k)`` giving the k-th pair's two."""
     for k in np.flatnonzero(gate & ~verdicts & ~_agencies_differ(*agencies)):
-        verdicts[k] = _samples_match(*samples(k), thresholds, bool(teasers[k]))
+        verdicts[k] = _samples_match(*samples(k), thresholds, bool(teasers[k]), bool(briefs[k]))
     return verdicts
 
 
@@ -843,6 +850,7 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
     agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
     mine = a.sample_values
     teasers = np.minimum(a.word_count, others.word_counts) < thresholds.short_words
+    briefs = np.maximum(a.word_count, others.word_counts) < thresholds.short_words
     sample = others.sample if sample_of is None else sample_of
     gate = _sample_gate(j, *sizes, thresholds) & ~verdicts & ~_agencies_differ(*agencies)
     gated = np.flatnonzero(gate)
@@ -858,9 +866,9 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
         found = ordered[np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)] == values
         shared = np.bincount(owner[found], minlength=len(gated))
         shorter = np.minimum(len(mine), lengths)
-        containment, shingles = _sample_needs(thresholds, teasers[gated])
+        containment, shingles = _sample_needs(thresholds, teasers[gated], briefs[gated])
         gate[gated] = (shorter > 0) & (shared >= containment * shorter) & (shared * SAMPLE_RATE >= shingles)
-    return _with_samples(verdicts, gate, agencies, lambda k: (mine, sample(k)), teasers, thresholds)
+    return _with_samples(verdicts, gate, agencies, lambda k: (mine, sample(k)), teasers, thresholds, briefs)
 
 
 def signature_bound(a: Fingerprint, low: np.ndarray, shingle_counts: np.ndarray, word_counts: np.ndarray,
@@ -916,9 +924,10 @@ def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
             # The containment and shared-count tests for all gated pairs at once; only pairs that
             # pass them are checked one by one (the order test), which is what _samples_match does.
             teasers = np.minimum(near[2], near[3]) < thresholds.short_words
-            gate[gate] = _shared_enough(stack, l[gate], r[gate], teasers[gate], thresholds)
+            briefs = np.maximum(near[2], near[3]) < thresholds.short_words
+            gate[gate] = _shared_enough(stack, l[gate], r[gate], teasers[gate], thresholds, briefs[gate])
             found = _with_samples(found, gate, (codes[l], codes[r]),
-                                  lambda k: (stack.sample(l[k]), stack.sample(r[k])), teasers, thresholds)
+                                  lambda k: (stack.sample(l[k]), stack.sample(r[k])), teasers, thresholds, briefs)
         verdicts[maybe] = found
     return verdicts
 
@@ -933,7 +942,7 @@ def _ragged_rows(stack: FingerprintStack, rows: np.ndarray) -> tuple[np.ndarray,
 
 
 def _shared_enough(stack: FingerprintStack, left: np.ndarray, right: np.ndarray, teasers: np.ndarray,
-                   thresholds: MatchThresholds) -> np.ndarray:
+                   thresholds: MatchThresholds, briefs: np.ndarray) -> np.ndarray:
     """Whether pair k's samples share enough for :func:`_samples_match` to go on: at least
     ``sample_containment`` of the shorter sample and ``min_shared_shingles``. Each sample holds a
     value once, so a value both rows hold appears exactly twice in the pair's sorted values."""
@@ -947,7 +956,7 @@ def _shared_enough(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
     twice = keys[1:][keys[1:] == keys[:-1]]
     shared = np.bincount((twice >> np.uint64(32)).astype(np.int64), minlength=len(left))
     shorter = np.minimum(a_len, b_len)
-    containment, shingles = _sample_needs(thresholds, teasers)
+    containment, shingles = _sample_needs(thresholds, teasers, briefs)
     return (shorter > 0) & (shared >= containment * shorter) & (shared * SAMPLE_RATE >= shingles)
 
 
