@@ -15,13 +15,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BLIND = Path(__file__).with_name("blind")
 # part: (most articles keeping boilerplate, least must-keep kept, least agency right, least F1)
 # A copy naming no agency takes its story's agency in articles_latest whatever the arrival order.
-# test3's F1 is held at the issue's floor: the rules that took its leak from 20.6% to 12.7% cost it
-# one predicted pair (39 -> 38), and the cause is not looked for on a part that is only scored.
+# Briefs trimmed to their first paragraphs join their story (brief_containment): test3's F1 0.950 ->
+# 0.963 (39 predicted pairs); test's leak 8.7% -> 7.6%, test2's 15.1% -> 12.9% with the rules and the
+# model trained with labelled/train5 and train6.
 HELD = {
     "dev": (0.02, 0.995, 0.98, 0.95),
-    "test": (0.10, 0.995, 0.98, 0.96),
-    "test2": (0.16, 0.98, 0.97, 0.97),
-    "test3": (0.14, 0.995, 0.90, 0.95),
+    "test": (0.08, 0.995, 0.98, 0.96),
+    "test2": (0.13, 0.98, 0.97, 0.97),
+    "test3": (0.13, 0.995, 0.90, 0.96),
 }
 
 
