@@ -9,7 +9,8 @@ DIR holds ``feeds.yaml`` (feed URLs ``{serve}/feeds/X.xml``), ``feeds/*.xml`` an
 latest version of each article) and ``stories`` (to follow merged stories to their survivor),
 matches every label to its article by feed_id + link, and prints:
 
-- leak: share of matched articles whose title or body still contains a boilerplate snippet, with
+- leak: share of matched articles whose title or body still contains a boilerplate snippet (a
+  snippet that is the whole headline, the body repeating it, only in the body), with
   the count of leaked snippets by kind. Matching collapses whitespace and folds curly quotes on both
   sides, so a snippet the pipeline re-typeset still counts as leaked;
 - keep: share of ``keep`` sentences found in the body (whitespace collapsed, case-sensitive, exact
@@ -206,12 +207,15 @@ def score(labels: Sequence[Label], articles: Iterable[Article]) -> QualityReport
             items.append(s)
             continue
         body = collapse(art.body)
-        folded_text = fold(art.title) + "\n" + fold(art.body)
-        s.lost = [k for k in lab.keep if collapse(k) not in body]
         folded_body = fold(art.body)
+        folded_text = fold(art.title) + "\n" + folded_body
+        s.lost = [k for k in lab.keep if collapse(k) not in body]
         s.lost_folded = [k for k in lab.keep if fold(k) not in folded_body]
+        # A snippet that is the whole headline (the body's first line repeating it) leaks from the
+        # body only: in the title it is the title.
+        title_f = fold(art.title)
         s.leaked = [(kind, snip) for snip, kind in zip(lab.boilerplate, lab.kinds)
-                    if fold(snip) and fold(snip) in folded_text]
+                    if fold(snip) and fold(snip) in (folded_body if fold(snip) == title_f else folded_text)]
         s.agency_ok = (art.agency or None) == (lab.agency or None)
         want = _utc(lab.published_at)
         got = _utc(art.published_at)

@@ -16,12 +16,13 @@ BLIND = Path(__file__).with_name("blind")
 # part: (most articles keeping boilerplate, least must-keep kept, least agency right, least F1)
 # A copy naming no agency takes its story's agency in articles_latest whatever the arrival order.
 # F1 as reached since briefs join their trimmed copies and copies sharing one passage word for
-# word join (dev 0.991, test3 1.000 on every run).
+# word join (dev 0.991, test3 1.000 on every run); leak with the rules and the model trained with
+# labelled/train5 and train6 (test 8.7% -> 7.6%, test2 15.1% -> 12.9%).
 HELD = {
     "dev": (0.02, 0.995, 0.98, 0.99),
-    "test": (0.10, 0.995, 0.98, 0.96),
-    "test2": (0.16, 0.98, 0.97, 0.97),
-    "test3": (0.14, 0.995, 0.90, 0.99),
+    "test": (0.08, 0.995, 0.98, 0.96),
+    "test2": (0.13, 0.98, 0.97, 0.97),
+    "test3": (0.13, 0.995, 0.90, 0.99),
 }
 
 

@@ -272,3 +272,13 @@ def test_distinct_standfirst_is_kept():
 def test_title_echo():
     assert drop_title_echo("Harbour reopens", ["Harbour Reopens!", "Text."]) == ["Text."]
     assert drop_title_echo("Harbour reopens", ["Text."]) == ["Text."]
+
+
+def test_title_echo_below_short_chrome_lines():
+    assert drop_title_echo("Harbour reopens", ["2 min read", "Harbour reopens", "Text."]) == ["2 min read", "Text."]
+    assert drop_title_echo("Harbour reopens", ["Updated: May 2", "Photo: staff", "Harbour reopens", "T."]) == [
+        "Updated: May 2", "Photo: staff", "T."]
+    # Not below a story paragraph, and not further down than the first three.
+    lede = "The harbour of the island reopened on Monday after a storm had closed it for nearly two weeks."
+    assert drop_title_echo("Harbour reopens", [lede, "Harbour reopens"]) == [lede, "Harbour reopens"]
+    assert drop_title_echo("Harbour reopens", ["a", "b", "c", "Harbour reopens"]) == ["a", "b", "c", "Harbour reopens"]

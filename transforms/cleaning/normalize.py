@@ -472,9 +472,23 @@ def same_key(text: str, key: str) -> bool:
     return paragraph_key(text) == key
 
 
+# The headline's echo may stand below a few short lines of chrome ("3 min read", an "Updated …"
+# stamp): it is looked for among this many first paragraphs, each above it at most this long.
+_ECHO_AT = 3
+_ECHO_ABOVE_WORDS = 16
+
+
 def drop_title_echo(title: str, paragraphs: Sequence[str]) -> list[str]:
-    """Remove a leading paragraph that only repeats the headline (content that starts with <h1>)."""
+    """Remove a leading paragraph that only repeats the headline (content that starts with <h1>),
+    also below a few short lines (a reading time, a stamp) printed above it."""
     paras = list(paragraphs)
-    if paras and title and same_key(paras[0], paragraph_key(title)):
-        del paras[0]
+    if not paras or not title:
+        return paras
+    key = paragraph_key(title)
+    for i, p in enumerate(paras[:_ECHO_AT]):
+        if same_key(p, key):
+            del paras[i]
+            break
+        if p.count(" ") >= _ECHO_ABOVE_WORDS:
+            break
     return paras
