@@ -517,21 +517,3 @@ def test_fingerprinting_does_not_load_datasketch_or_scipy():
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
-
-BRIEF = ("The regional forum in the port city closed on Monday with agreements worth 12 billion dirhams "
-         "in green hydrogen, grid storage and low-carbon aluminium, its organisers said.\n"
-         "The agreements were signed by companies from four countries, the organisers said in a statement.\n"
-         "The forum's chairman said the next edition would double the number of exhibitors and add a "
-         "session on water desalination for the first time.")
-
-
-def test_a_brief_trimmed_to_its_first_paragraphs_joins_the_brief_where_template_briefs_do_not():
-    full = fingerprint_body(BRIEF)
-    trimmed = fingerprint_body("\n".join(paragraphs(BRIEF)[:2]))
-    assert full.word_count < DEFAULT_THRESHOLDS.short_words
-    assert match_rule(score_pair(full, trimmed)) is None  # too unlike for the short-text Jaccard
-    assert sample_match(full, trimmed) and verify_pair(full, trimmed) and verify_pair(trimmed, full)
-    assert not verify_pair(full.with_agency("wam"), trimmed.with_agency("kuna"))
-    # Two briefs written from one template about different events share its stock sentence only.
-    a, b = fingerprint_body(QUAKE_A), fingerprint_body(QUAKE_B)
-    assert not sample_match(a, b) and not verify_pair(a, b)
