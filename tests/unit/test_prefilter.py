@@ -185,3 +185,9 @@ def test_every_kind_answers_the_same_on_every_paragraph():
         for text in texts:
             a, b = f.first(text, how), p.first(text, how)
             assert (a and (a[0].id, a[1].span())) == (b and (b[0].id, b[1].span())), (kind, text)
+
+
+def test_an_untranslatable_rules_examples_do_not_turn_the_filter_off():
+    pf = Prefilter([("abc", 0), ("(unclosed", 0)], [re.compile("abc"), re.compile("zz+")], "search",
+                   examples=[(0, "xabc"), (1, "zzz")])
+    assert pf.active and pf.may_match("zzz") and not pf.may_match("nothing")

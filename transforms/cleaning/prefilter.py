@@ -228,12 +228,13 @@ class Prefilter:
         options.max_mem = MAX_MEM
         options.log_errors = False
         rset = getattr(_re2.Set, _ANCHORS[how])(options)
-        always = []
-        for (source, flags), regex in zip(sources, regexes):
+        always, unfiltered = [], set()
+        for i, ((source, flags), regex) in enumerate(zip(sources, regexes)):
             try:
                 rset.Add(superset_pattern(source, flags))
             except (Untranslatable, _re2.error):
                 always.append(getattr(regex, how))
+                unfiltered.add(i)
         if len(always) == len(sources):
             return
         try:
@@ -241,8 +242,14 @@ class Prefilter:
         except _re2.error:
             return
         match = rset._set.Match
-        for _i, text in self._args[3]:
-            if not match(text.encode("utf-8", "surrogatepass")):
+        for i, text in self._args[3]:
+            if i in unfiltered:
+                continue  # (re answers for that rule, not the set)
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: may_match leaves it to re too
+                continue
+            if not match(data):
                 return  # RE2 could not run the set (or a translation is wrong): stay off
         self._match = match
         self._always = tuple(always)

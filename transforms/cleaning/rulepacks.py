@@ -212,22 +212,23 @@ class Matcher:
             # answered without the cache (they would only push the repeating lines out of it).
             return None
         if len(text) > _CACHED_CHARS:
-            if self.filtered and not self._prefilter(how).may_match(text):
-                return None
-            return self._first(text, how, m)
+            return self._answer(text, how, m)
         cache = self.answers.get(how)
         if cache is None:
             cache = self.answers.setdefault(how, {})
         hit = cache.get(text, _MISS)
         if hit is _MISS:
-            if self.filtered and not self._prefilter(how).may_match(text):
-                hit = None
-            else:
-                hit = self._first(text, how, m)
+            hit = self._answer(text, how, m)
             if len(cache) >= _CACHE_ENTRIES:
                 cache.clear()
             cache[text] = hit
         return hit
+
+    def _answer(self, text: str, how: str, m: "Matcher") -> tuple[Rule, re.Match[str]] | None:
+        """``_first``, unless the kind's RE2 set says no rule can match ``text``."""
+        if self.filtered and not self._prefilter(how).may_match(text):
+            return None
+        return self._first(text, how, m)
 
     def _without_absent(self, text: str) -> "Matcher":
         """This matcher without the gated rules none of whose strings ``text`` holds."""

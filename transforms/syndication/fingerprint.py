@@ -791,13 +791,12 @@ def _shared_floor(t: MatchThresholds, kind):
     return np.minimum(containment, t.passage_share), np.minimum(shingles, t.passage_shingles)
 
 
-def _longest_passage(in_short: np.ndarray, in_long: np.ndarray) -> int:
+def _longest_passage(s: np.ndarray, l: np.ndarray) -> int:
     """The most shared sample values that follow one another in both samples with nothing
-    between them in either: one passage of text both copies carry word for word."""
-    if not len(in_short):
+    between them in either: one passage of text both copies carry word for word. ``s`` and ``l``
+    are the shared values' positions in the shorter and the longer sample, in the shorter's order."""
+    if not len(s):
         return 0
-    order = np.argsort(in_short)
-    s, l = in_short[order], in_long[order]
     breaks = np.flatnonzero((np.diff(s) != 1) | (np.diff(l) != 1))
     edges = np.concatenate([[-1], breaks, [len(s) - 1]])
     return int(np.diff(edges).max())
@@ -812,12 +811,18 @@ def _samples_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds, ki
     common, in_short, in_long = np.intersect1d(short, long, assume_unique=True, return_indices=True)
     shared = len(common)
     containment, shingles = _sample_needs(thresholds, kind)
-    if (shared >= containment * len(short) and shared * SAMPLE_RATE >= shingles
-            and _ordered_run(in_long[np.argsort(in_short)]) >= thresholds.sample_order * shared):
-        return True
-    if shared < thresholds.passage_share * len(short) or shared * SAMPLE_RATE < thresholds.passage_shingles:
+    contained = shared >= containment * len(short) and shared * SAMPLE_RATE >= shingles
+    may_share_passage = (shared >= thresholds.passage_share * len(short)
+                         and shared * SAMPLE_RATE >= thresholds.passage_shingles)
+    if not (contained or may_share_passage):
         return False
-    passage = _longest_passage(in_short, in_long)
+    order = np.argsort(in_short)  # both tests read the shared values in the shorter's order
+    s, l = in_short[order], in_long[order]
+    if contained and _ordered_run(l) >= thresholds.sample_order * shared:
+        return True
+    if not may_share_passage:
+        return False
+    passage = _longest_passage(s, l)
     return passage >= thresholds.passage_share * len(short) and passage * SAMPLE_RATE >= thresholds.passage_shingles
 
 
