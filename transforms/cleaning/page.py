@@ -168,13 +168,6 @@ def _split_break_runs(region: LexborNode) -> None:
         parent.inner_html = "".join(f"<p>{c}</p>" for c in chunks if c.strip())
 
 
-def _is_chrome(node: LexborNode) -> bool:
-    attrs = node.attributes
-    value = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
-    words = _CHROME_SPLIT.split(value)
-    return not _CHROME_WORDS.isdisjoint(words) or not _CHROME_CLASSES.isdisjoint(value.split()) or (attrs.get("role") or "").lower() in _CHROME_ROLES
-
-
 # A class or id value → how many of _CHROME_SUBSTRINGS it holds, and whether one of its words is in
 # _CHROME_WORDS; by value, as a site's pages repeat theirs.
 _CHROME_VALUES: dict[str, tuple[int, bool]] = {}
@@ -194,7 +187,8 @@ def _chrome_value(value: str) -> tuple[int, bool]:
 def _chrome_hits(region: LexborNode) -> tuple[list[LexborNode], list[str]]:
     """The chrome blocks of the region and their classes: the candidates ``region.css(
     _CHROME_CANDIDATES)`` finds (in document order, an element once for each selector of the list
-    that it matches, as lexbor lists them) that ``_is_chrome`` takes."""
+    that it matches, as lexbor lists them) whose class or id holds a chrome word, or whose role is
+    a chrome role."""
     hits: list[LexborNode] = []
     classes: list[str] = []
     values = _CHROME_VALUES
