@@ -68,11 +68,30 @@ CASE_FOLDS = ("\u0131", "\u017f", "\u0130")
 # of their required substrings; at most this many of those subsets are compiled per matcher.
 _MAX_GATED = 64
 _END_ANCHOR = re.compile(r"(?<!\\)\$\s*$")
-_SLUG = re.compile(r"[a-z][a-z0-9_]*")
+_SLUG = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 class RuleError(ValueError):
     """A rule file is malformed; the message names the file and rule and says what to fix."""
+
+
+class _LazyPattern:
+    """A pattern compiled on first use: a template's per-agency copy is only searched when the
+    merged template has matched, so most of the eighty-odd copies of each template are never
+    compiled in a worker (the merged template already checked the filled pattern's syntax)."""
+
+    __slots__ = ("_source", "_flags", "_pattern")
+
+    def __init__(self, source: str, flags: int) -> None:
+        self._source, self._flags, self._pattern = source, flags, None
+
+    def __getattr__(self, name: str):
+        if self._pattern is None:
+            self._pattern = re.compile(self._source, self._flags)
+        return getattr(self._pattern, name)
+
+    def __reduce__(self):
+        return _LazyPattern, (self._source, self._flags)
 
 
 @dataclass(frozen=True)
@@ -122,7 +141,10 @@ class Rule:
             return self, m
         # Which agency's copy fired: only the agencies named inside the match are candidates.
         named = {int(f.lastgroup[2:]) for f in self.finder.finditer(m.group(0))} if self.finder else set()
-        order = [i for i in range(len(self.instances)) if i in named] or range(len(self.instances))
+        # (named first; then the rest, since a name found may be a prefix of the one that fired:
+        # "UNI" inside "UNIAN")
+        order = [i for i in range(len(self.instances)) if i in named]
+        order += [i for i in range(len(self.instances)) if i not in named]
         for i in order:
             inst = self.instances[i]
             found = getattr(inst.regex, how)(text)
@@ -177,8 +199,10 @@ class Matcher:
     def _prefilter(self, how: str) -> Prefilter:
         pf = self.prefilters.get(how)
         if pf is None:
+            # (a merged template matches whatever one of its agencies' copies matches: its own
+            # regex checks their examples without compiling every copy)
             examples = [(i, e) for i, r in enumerate(self.rules) for inst in (r.instances or (r,))
-                        for e in inst.examples if getattr(inst.regex, how)(e) is not None]
+                        for e in inst.examples if getattr(r.regex, how)(e) is not None]
             pf = self.prefilters[how] = Prefilter(
                 [(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE) for r in self.rules],
                 [r.regex for r in self.rules], how, examples)
@@ -334,9 +358,13 @@ class RuleSet:
         return tuple(n for p in self.packs for n in (*p.names, *p.tags) if re.fullmatch(r"[\w .&'-]+", n))
 
 
+# libyaml's safe loader where PyYAML was built with it (the same documents, a seventh of the time).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise RuleError(f"{path.name}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -376,7 +404,9 @@ def _fill(pattern: str, values: Mapping[str, str], where: str) -> str:
 
 
 def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[str, str],
-                  where: str, instances: tuple[Rule, ...] = ()) -> Rule:
+                  where: str, instances: tuple[Rule, ...] = (), lazy: bool = False) -> Rule:
+    """One rule, checked and compiled; ``lazy``: a template's per-agency copy, whose pattern is
+    compiled on first use (its merged template is compiled and checked at once)."""
     if not isinstance(raw, dict):
         raise RuleError(f"{where}: each rule must be a mapping")
     unknown = set(raw) - _RULE_KEYS
@@ -412,11 +442,21 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
     if "(?P=" in source:
         raise RuleError(f"{where}: back-references are not allowed (patterns are combined)")
     flags = 0 if case == "sensitive" else re.IGNORECASE
+    end_anchored = bool(_END_ANCHOR.search(source))
+    examples = tuple(raw.get("examples") or ())
+    keeps = tuple(raw.get("keeps") or ())
+    if not all(isinstance(x, str) for x in (*examples, *keeps)):
+        raise RuleError(f"{where}: examples and keeps must be strings")
+    if lazy:
+        return Rule(
+            id=f"{pack}.{rid}", pack=pack, kind=kind, regex=_LazyPattern(source, flags), source=source,
+            raw_source=source, case_sensitive=case == "sensitive", agency=agency, evidence=evidence,
+            scope=scope, max_words=int(raw.get("max_words", _DEFAULT_BLOCK_WORDS)), takes=takes,
+            examples=examples, keeps=keeps, end_anchored=end_anchored)
     try:
         re.compile(source, flags)
     except re.error as exc:
         raise RuleError(f"{where}: bad pattern: {exc}") from exc
-    end_anchored = bool(_END_ANCHOR.search(source))
     raw_source = source
     needles: tuple[str, ...] = ()
     if kind in _SEARCHED:
@@ -431,10 +471,6 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
     required = {"caption": {"credit"}, "dateline": {"place"}, "byline": {"byline"}}.get(kind, set())
     if not required <= groups:
         raise RuleError(f"{where}: a {kind} rule needs the named group(s) {sorted(required)}")
-    examples = tuple(raw.get("examples") or ())
-    keeps = tuple(raw.get("keeps") or ())
-    if not all(isinstance(x, str) for x in (*examples, *keeps)):
-        raise RuleError(f"{where}: examples and keeps must be strings")
     return Rule(
         id=f"{pack}.{rid}", pack=pack, kind=kind, regex=regex, source=source, raw_source=raw_source,
         case_sensitive=case == "sensitive", agency=agency, evidence=evidence, scope=scope,
@@ -550,7 +586,8 @@ def load_rules(directory: Path | str | None = None, *, prefilter: bool = True) -
             own = tex.get(raw.get("id")) or {}
             raw = {**raw, "examples": own.get("examples") or (), "keeps": own.get("keeps") or ()}
             add(_compile_rule(raw, pack=slug, agency=slug, values=values,
-                              where=f"templates.yaml#{i} for {slug}"), path.name, instances[str(raw["id"])])
+                              where=f"templates.yaml#{i} for {slug}", lazy=True),
+                path.name, instances[str(raw["id"])])
     longest_name = {p.agency: max(len(n) for n in p.names) for p in packs}
     for i, raw in enumerate(template_rules):
         # When two agencies' copies match the same text, the longer name is the more specific one
