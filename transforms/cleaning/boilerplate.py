@@ -78,11 +78,15 @@ class BoilerplateResult:
     learned_removed: list[str] = field(default_factory=list)  # keys of paragraphs dropped as learned
     evidence: list[Evidence] = field(default_factory=list)
 
-    def _fire(self, rule: Rule) -> None:
+    def _fire(self, rule: Rule, text: str | None = None, rs: RuleSet | None = None) -> None:
         if rule.id not in self.fired:
             self.fired.append(rule.id)
         if rule.evidence and rule.agency:
             self.evidence.append(Evidence(rule.agency, rule.evidence, rule.id))
+        elif rule.evidence and text and rs is not None:
+            # A generic credit, licence or about-line ("Repórter da Agência Brasil"): the agencies
+            # it names are its evidence.
+            self.evidence.extend(Evidence(agency, rule.evidence, rule.id) for agency in agencies_named(text, rs))
 
 
 def _tail(text: str) -> tuple[str, int]:
@@ -218,12 +222,12 @@ def strip_boilerplate(
         if has_captions:
             cap = _find_caption(text, rs)
             if cap is not None and _words(text) <= 120:
-                res._fire(cap[0])
+                res._fire(cap[0], text, rs)
                 res.images.append(cap[1])
                 continue
         hit = whole.first(text, "fullmatch")
         if hit is not None:
-            res._fire(hit[0])
+            res._fire(hit[0], text, rs)
             if hit[0].kind == "block":
                 cutting = hit[0]
             continue
@@ -260,6 +264,13 @@ def strip_boilerplate(
     return res
 
 
+# The evidence an agency named in a paragraph the model drops is, by the paragraph's kind: credits,
+# licences and about-lines name the agency whose copy it is; related headlines, chrome and stamps
+# name whatever they link to, and are no evidence.
+_MODEL_EVIDENCE = {"about": "about", "copyright": "copyright", "licence": "copyright", "byline": "signature",
+                   "slug": "signature", "contact": "signature", "caption": "credit"}
+
+
 def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: BoilerplateResult,
                  dateline_at: int | None = None) -> None:
     """Drop what the classifier calls boilerplate among the paragraphs the rules left.
@@ -283,6 +294,11 @@ def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: Boile
         rid = verdicts[i].rule_id
         if rid not in res.fired:
             res.fired.append(rid)
+        # A credit the model took out in a wording no pack knows ("Repórter da Agência Brasil",
+        # "republicado com informações da Lusa") still says whose copy this is.
+        evidence = _MODEL_EVIDENCE.get(verdicts[i].kind)
+        if evidence is not None:
+            res.evidence.extend(Evidence(agency, evidence, rid) for agency in agencies_named(kept[i], rs))
     kept[:] = [t for j, t in enumerate(kept) if j not in drop]
     if res.dateline is None and min(drop) < 2:  # a licence line above the lede hid its dateline
         _apply_dateline(kept, rs, res)
@@ -385,7 +401,7 @@ def _apply_strips(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
             if hit is None or i not in _scope_range(hit[0].scope, n):
                 break
             rule, m = hit
-            res._fire(rule)
+            res._fire(rule, m.group(0), rs)
             text = normalize_text(text[: offset + m.start()] + " " + text[offset + m.end():])
             if not text:
                 break

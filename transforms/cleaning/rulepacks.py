@@ -423,8 +423,8 @@ def _compile_rule(raw: dict, *, pack: str, agency: str | None, values: Mapping[s
     evidence = raw.get("evidence")
     if evidence is not None and evidence not in EVIDENCE_KINDS:
         raise RuleError(f"{where}: evidence {evidence!r} must be one of {EVIDENCE_KINDS}")
-    if evidence is not None and agency is None and not instances:
-        raise RuleError(f"{where}: only agency packs can give agency evidence")
+    if evidence is not None and agency is None and not instances and pack != "generic":
+        raise RuleError(f"{where}: only agency packs and generic rules can give agency evidence")
     if kind == "attribution" and evidence is None:
         raise RuleError(f"{where}: an attribution rule without evidence does nothing")
     scope = raw.get("scope", "head" if kind == "attribution" else "any")
