@@ -300,6 +300,8 @@ def _apply_model(kept: list[str], model: ParagraphModel, rs: RuleSet, res: Boile
         if evidence is not None:
             res.evidence.extend(Evidence(agency, evidence, rid) for agency in agencies_named(kept[i], rs))
     kept[:] = [t for j, t in enumerate(kept) if j not in drop]
+    if res.byline is None and max(drop) >= len(kept):  # the tail it dropped hid a closing byline
+        _apply_byline(kept, rs, res)
     if res.dateline is None and min(drop) < 2:  # a licence line above the lede hid its dateline
         _apply_dateline(kept, rs, res)
         _apply_attribution(kept, rs, res)
@@ -323,9 +325,39 @@ def _apply_byline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> None:
             return
 
 
+# A place on a line of its own above the lead, as page templates print the dateline in its own
+# element: "INNSBRUCK", "SANTA CRUZ DE TENERIFE", "МОСКВА", "Innsbruck", "Rio de Janeiro". Every
+# word capitalized (or a connector), no punctuation but a hyphen or a full stop in an abbreviation.
+_PLACE_ALONE = re.compile(
+    r"[A-ZÀ-ÞĀ-žА-ЯЁ][\w'’.-]{1,30}(?:\s(?:(?:de|do|da|dos|das|del|di|la|el|am|an|upon|sur|DE|DEL|DO|DA|LA|EL)\s)?"
+    r"[A-ZÀ-ÞĀ-žА-ЯЁ][\w'’.-]{1,30}){0,3}")
+# The lead under it is a paragraph of at least this many words.
+_LEAD_UNDER_PLACE_WORDS = 12
+PLACE_ALONE_RULE_ID = "generic.dateline_alone"
+
+
+def _place_alone(kept: list[str], res: BoilerplateResult) -> int | None:
+    """Take a place printed alone above a long lead as the dateline (the first paragraph, or the
+    second after a short kicker); the index of the lead, or None."""
+    for i in range(min(2, len(kept) - 1)):
+        text = kept[i]
+        if (len(text) <= 40 and not text.endswith(".") and _PLACE_ALONE.fullmatch(text)
+                and _words(kept[i + 1]) >= _LEAD_UNDER_PLACE_WORDS and kept[i + 1][:1].isupper()):
+            res.fired.append(PLACE_ALONE_RULE_ID)
+            res.dateline = res.dateline_place = text
+            del kept[i]
+            return i
+        if _words(text) > _HEAD_SKIP_WORDS:
+            return None
+    return None
+
+
 def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> int | None:
     """Cut the dateline from the lead; the index of the paragraph it was cut from, or None."""
     matcher = rs.matchers["dateline"]
+    # A dateline may still open the lead under the place ("(ANSA) - …" under "GENOVA"): the search
+    # below takes it too.
+    alone = _place_alone(kept, res)
     # The first paragraph, or the second after a short kicker; an agency's own dateline ("PLACE
     # (TAG) -") followed by a sentence is specific enough to be taken from the second or third
     # paragraph after a longer one too (a teaser or standfirst printed above the story).
@@ -351,7 +383,7 @@ def _apply_dateline(kept: list[str], rs: RuleSet, res: BoilerplateResult) -> int
             return i
         if _words(kept[i]) > _HEAD_SKIP_WORDS:
             past_long = True
-    return None
+    return alone
 
 
 def _scope_range(scope: str, n: int) -> range:

@@ -190,7 +190,8 @@ def paragraph_list_items(path: Path, rs: RuleSet) -> list[tuple[list[str], list[
     return out
 
 
-def dataset(rs: RuleSet, sources: Sequence[str] = (), ruled: bool = False) -> tuple[list[list[float]], list[str], Counter]:
+def dataset(rs: RuleSet, sources: Sequence[str] = (), ruled: bool = False,
+            hold_out: Sequence[str] = ()) -> tuple[list[list[float]], list[str], Counter]:
     items: list[tuple[list[str], list[str | None]]] = []
     origin: Counter = Counter()
 
@@ -202,7 +203,8 @@ def dataset(rs: RuleSet, sources: Sequence[str] = (), ruled: bool = False) -> tu
     add("syndication", syndication_items(rs))
     if LABELLED.is_dir():
         for d in sorted(p for p in LABELLED.iterdir() if (p / "labels.jsonl").exists()):
-            add(d.name, feed_corpus_items(d, rs, ruled))
+            if d.name not in hold_out:
+                add(d.name, feed_corpus_items(d, rs, ruled))
         if (LABELLED / "paragraphs.yaml").exists():
             add("paragraphs.yaml", paragraph_list_items(LABELLED / "paragraphs.yaml", rs))
     for extra in sources:
@@ -264,9 +266,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="weight of a boilerplate paragraph against a story one in the decision model")
     ap.add_argument("--with-ruled", action="store_true",
                     help="also learn from the boilerplate paragraphs the rules remove (their form)")
+    ap.add_argument("--hold-out", action="append", default=[], metavar="NAME",
+                    help="leave out labelled/NAME (then score it with python -m benchmarks quality: "
+                         "a leave-one-out figure, the corpus standing in for text never seen)")
     args = ap.parse_args(argv)
     rs = default_rules()
-    X, y, origin = dataset(rs, args.also, args.with_ruled)
+    X, y, origin = dataset(rs, args.also, args.with_ruled, args.hold_out)
     binary, kinds = train(X, y, args.C, args.boilerplate_weight)
     if args.report:
         import numpy as np  # noqa: PLC0415
