@@ -50,7 +50,7 @@ _CUES: dict[str, str] = {
     "photo": "photo photos foto* picture* image images imagen bild credit* getty handout file photo",
     "stamp": "updated published modified actualizado actualizada aktualisiert aggiornato aggiornata "
              "atualizado atualizada diperbarui güncelleme güncellendi gmt utc wib",
-    "ad": "cookie* advertis* sponsor* anzeige publicidad publicité pubblicità iklan reklam* paywall premium promo* "
+    "ad": "advertis* sponsor* anzeige publicidad publicité pubblicità iklan reklam* paywall premium promo* "
           "subscribers-only abbonati abonnés suscriptores assinantes abonnenten",
     "readtime": "min read minute read minutes read reading time lesezeit lectura leitura lecture okuma",
     "said": "said says told added according to announced reported dijo afirmó explicó según selon "
@@ -128,10 +128,8 @@ def _classes(sample: str) -> bytes | None:
         return None
     return sample.encode("utf-8", "surrogatepass").translate(_CODE_CLASSES)
 _SLASHSLUG = re.compile(r"(?<![\w/])[a-z]{2,4}(?:-[a-z]{2,4})?/[a-z]{2,4}(?:/[a-z]{2,4})*(?![\w/])")
-# A paragraph that is nothing but short letter groups: "NFZ ZUL GR", "jm/sst", "cor-abc/def", some
-# with a digit ("Y7Q-MRC", "dpa lnw a3 ab"): desks number their editors and wires their codes.
-# Every group holds a letter: "PSV - AZ 2-0" is a score line, not a slug.
-_SLUG = re.compile(r"[A-Za-z][A-Za-z0-9]{0,5}(?:[ /.,;-]{1,3}(?=[A-Za-z0-9]{0,5}[A-Za-z])[A-Za-z0-9]{1,6}){0,7}[ .;]*")
+# A paragraph that is nothing but short letter groups: "NFZ ZUL GR", "jm/sst", "cor-abc/def".
+_SLUG = re.compile(r"[A-Za-z]{1,6}(?:[ /.,;-]{1,3}[A-Za-z]{1,6}){0,6}[ .;]*")
 _END_PUNCT = frozenset('.!?"»”’)…')
 _SEPARATORS = ("|", "•", "·", "—", "»", "›")
 _SCAN_HEAD = 140
