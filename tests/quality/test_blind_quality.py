@@ -23,11 +23,13 @@ HELD = {
     "test": (0.08, 0.995, 0.98, 0.96),
     "test2": (0.13, 0.98, 0.97, 0.97),
     "test3": (0.13, 0.995, 0.92, 0.99),
-    # Written after the rest was tuned on; scored only (leak 9.9%, agency 91.0%, F1 0.849).
-    "test4": (0.10, 0.995, 0.90, 0.84),
+    # Written after the rest was tuned on; scored only (leak 9.9% -> 9.0%, agency 91.0% -> 91.9%,
+    # F1 0.849).
+    "test4": (0.10, 0.995, 0.91, 0.84),
     # Written after test4 was scored, in 14 languages with five agencies no rule pack names (NTB,
-    # TT, STT, Ritzau, BTA); scored only (leak 13.3%, keep 99.8%, agency 87.6%, F1 1.000).
-    "test5": (0.14, 0.995, 0.87, 0.99),
+    # TT, STT, Ritzau, BTA); scored only (first scored: leak 13.3%, keep 99.8%, agency 87.6%, F1 1.000;
+    # with the packs of more agencies and the rules tuned on labelled/train7: 9.7%, 99.5%, 90.3%).
+    "test5": (0.10, 0.99, 0.90, 0.99),
 }
 
 
