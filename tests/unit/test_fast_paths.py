@@ -250,22 +250,61 @@ def test_texts_outside_every_bucket_match_no_rule_and_stay_out_of_the_cache(gold
     assert skipped > 20  # the shortcut is taken on real text
 
 
-def _finditer_plain(finder, text: str) -> list[str | None]:
-    """The agency finder without its first-character lookahead."""
-    pattern = finder.pattern
-    assert pattern.startswith("(?=[")
-    plain = re.compile(pattern[pattern.index("])") + 2:], finder.flags)
-    return [m.lastgroup for m in plain.finditer(text)]
+def _agency_groups(rules, rule) -> list[tuple[str, ...]]:
+    packs = {p.agency: p for p in rules.packs if p.agency}
+    return [(*rulepacks._alternatives(packs[i.agency].names, literal=True),
+             *rulepacks._alternatives(packs[i.agency].tags, literal=False)) for i in rule.instances]
 
 
-def test_agency_finder_lookahead_finds_the_same_names(golden_texts):
+def _plain_finds(groups, flags, text: str) -> list[tuple[int, tuple[int, int]]]:
+    """What one plain alternation of every agency's names finds: (agency index, span) each."""
+    plain = re.compile("|".join(f"(?P<_a{i}>" + "|".join(g) + ")" for i, g in enumerate(groups)), flags)
+    return [(int(m.lastgroup[2:]), m.span()) for m in plain.finditer(text)]
+
+
+def test_agency_finder_finds_what_the_plain_alternation_finds(golden_texts):
     rules = default_rules()
-    finders = [r.finder for k in rules.by_kind.values() for r in k if r.finder is not None]
-    assert finders
-    texts = _rule_texts(rules) + golden_texts
-    for finder in finders:
+    merged = [r for k in rules.by_kind.values() for r in k if r.finder is not None]
+    assert merged
+    texts = _rule_texts(rules) + golden_texts + [
+        "BEIJING, Nov. 5 (Xinhua) -- ", "UNIAN UNI ANI ANIANSA", "ʙᴇʀɴᴀᴍᴀ ΚΝΑ", "Kyodo Ḱyodo"]
+    for rule in {(r.finder.pattern, r.finder.flags): r for r in merged}.values():  # (templates share finders)
+        groups = _agency_groups(rules, rule)
         for text in texts:
-            assert [m.lastgroup for m in finder.finditer(text)] == _finditer_plain(finder, text), text
+            got = [(rule.finder_groups[m.lastgroup], m.span()) for m in rule.finder.finditer(text)]
+            assert got == _plain_finds(groups, rule.finder.flags, text), text
+
+
+@pytest.mark.parametrize("flags", [0, re.IGNORECASE])
+def test_dispatched_groups_equal_the_plain_alternation_on_random_text(flags):
+    """Names that share prefixes, differ in case, repeat, or start with letters IGNORECASE takes for
+    others (i/ı/İ, s/ſ, k/K), and one that starts with no known character."""
+    from transforms.cleaning.regexfirst import dispatched_groups
+
+    groups = [["Anadolu", "AA", "A"], ["ANSA", "ansa", "An"], ["AA", "Agence"], ["ıha", "İHA", "IHA"],
+              ["ſtar", "Kyodo", "KNA"], [r"\bUNI\b", "UNIAN"], ["dpa(?:-AFX)?", "[Dd]pa"], ["Б", "БТА"]]
+    source, names = dispatched_groups(groups, flags)
+    fast = re.compile(source, flags)
+    plain = re.compile("|".join(f"(?P<_a{i}>" + "|".join(g) + ")" for i, g in enumerate(groups)), flags)
+    alphabet = "AaNnSsDdPpKkIiUuBbОоЕеТтAdolygencı İſKⅹ-x "
+    rng = random.Random(5)
+    for _ in range(4000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        assert [(names[m.lastgroup], m.span()) for m in fast.finditer(text)] == \
+            [(int(m.lastgroup[2:]), m.span()) for m in plain.finditer(text)], text
+
+
+def test_dispatch_keys_stand_for_disjoint_classes_of_characters():
+    """Each key's lookahead takes exactly the characters re takes for any member of its class, and
+    two keys never share one: so one branch answers for each character."""
+    from transforms.cleaning.regexfirst import _literal_keys
+
+    every = "".join(chr(c) for c in range(0x30000) if not 0xD800 <= c < 0xE000)
+    owner: dict[str, str] = {}
+    for key in {_literal_keys(re.escape(chr(c)), re.IGNORECASE, 1)[0] for c in range(0x250)} - {None}:
+        for ch in re.findall(re.escape(key), every, re.IGNORECASE):
+            assert owner.setdefault(ch, key) == key, (ch, key, owner[ch])
+            assert _literal_keys(re.escape(ch), re.IGNORECASE, 1)[0] == key, (ch, key)
 
 
 # --- the chrome-wrapper pretest -----------------------------------------------------------------

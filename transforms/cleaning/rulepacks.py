@@ -32,7 +32,13 @@ from typing import Literal
 
 import yaml
 
-from .regexfirst import first_char_class, last_char_class, max_width_on_normalized, required_substrings
+from .regexfirst import (
+    dispatched_groups,
+    first_char_class,
+    last_char_class,
+    max_width_on_normalized,
+    required_substrings,
+)
 from .prefilter import Prefilter
 
 RULES_DIR = Path(__file__).with_name("rules")
@@ -117,8 +123,10 @@ class Rule:
     # A template compiled once for every agency: its per-agency rules, tried on a hit to say which
     # agency fired (so matching costs the same with 5 or 50 packs).
     instances: tuple["Rule", ...] = ()
-    # For a merged template: finds the agency names in a match; group "_a<i>" is instances[i].
+    # For a merged template: finds the agency names in a match; group ``finder_groups[lastgroup]``
+    # is that of instances[i].
     finder: re.Pattern[str] | None = None
+    finder_groups: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     # Searched rules: strings one of which every match contains (lowercase unless case-sensitive).
     needles: tuple[str, ...] = ()
 
@@ -140,7 +148,8 @@ class Rule:
         if not self.instances:
             return self, m
         # Which agency's copy fired: only the agencies named inside the match are candidates.
-        named = {int(f.lastgroup[2:]) for f in self.finder.finditer(m.group(0))} if self.finder else set()
+        groups = self.finder_groups
+        named = {groups[f.lastgroup] for f in self.finder.finditer(m.group(0))} if self.finder else set()
         # (named first; then the rest, since a name found may be a prefix of the one that fired:
         # "UNI" inside "UNIAN")
         order = [i for i in range(len(self.instances)) if i in named]
@@ -380,9 +389,32 @@ def _read(path: Path) -> dict:
     return data
 
 
+def _alternatives(items: tuple[str, ...], literal: bool) -> list[str]:
+    """The alternatives of ``items`` (escaped if ``literal``), longest first, once each."""
+    return sorted({re.escape(i) if literal else i for i in items}, key=len, reverse=True)
+
+
 def _alternation(items: tuple[str, ...], literal: bool) -> str:
-    parts = sorted({re.escape(i) if literal else i for i in items}, key=len, reverse=True)
-    return "|".join(parts)
+    return "|".join(_alternatives(items, literal))
+
+
+def agency_finder(groups: list[tuple[str, ...]], flags: int) -> tuple[re.Pattern[str], dict[str, int]]:
+    """A pattern whose ``finditer`` finds what ``(?P<_a0>…)|(?P<_a1>…)|…`` of each agency's
+    alternatives (``groups[i]``, in order) finds, and the map from its group names to ``i``.
+
+    re tries every agency's alternatives at every position: the class of the characters a name
+    can start with lets it skip most positions with one test, and sorting the alternatives by their
+    first character (:func:`dispatched_groups`) leaves a few to try where a name may start."""
+    dispatched = dispatched_groups([list(g) for g in groups], flags)
+    if dispatched is None:
+        source = "|".join(f"(?P<_a{i}>" + "|".join(g) + ")" for i, g in enumerate(groups))
+        names = {f"_a{i}": i for i in range(len(groups))}
+    else:
+        source, names = dispatched
+    first = first_char_class(source, flags)
+    if first:
+        source = f"(?={first})(?:{source})"
+    return re.compile(source, flags), names
 
 
 def _agency_values(names: tuple[str, ...], tags: tuple[str, ...]) -> dict[str, str]:
@@ -602,17 +634,11 @@ def load_rules(directory: Path | str | None = None, *, prefilter: bool = True) -
                                pack="templates", agency=None, values=values,
                                where=f"templates.yaml#{i}", instances=inst)
         by_slug = {p.agency: p for p in agency_packs}
-        finder = "|".join(
-            f"(?P<_a{j}>" + _alternation(by_slug[r.agency].names, literal=True) + "|"
-            + _alternation(by_slug[r.agency].tags, literal=False) + ")"
-            for j, r in enumerate(inst))
-        finder_flags = 0 if merged.case_sensitive else re.IGNORECASE
-        # re tries every agency's alternatives at every position; the class of the characters a
-        # name can start with lets it skip most positions with one test (same matches, 3-5x faster).
-        first = first_char_class(finder, finder_flags)
-        if first:
-            finder = f"(?={first})(?:{finder})"
-        compiled.append(replace(merged, finder=re.compile(finder, finder_flags)))
+        finder, finder_groups = agency_finder(
+            [(*_alternatives(by_slug[r.agency].names, literal=True),
+              *_alternatives(by_slug[r.agency].tags, literal=False)) for r in inst],
+            0 if merged.case_sensitive else re.IGNORECASE)
+        compiled.append(replace(merged, finder=finder, finder_groups=finder_groups))
     packs.append(Pack(name="templates", version=templates["version"], description=templates["description"]))
     packs.append(Pack(name="generic", version=generic["version"], description=generic["description"]))
     for i, raw in enumerate(generic.get("rules") or ()):
