@@ -115,3 +115,20 @@ def test_clean_item_drops_learned_lines_and_they_keep_being_counted():
 def test_bad_config_is_rejected(kwargs):
     with pytest.raises(ValueError):
         LearnConfig(**kwargs)
+
+
+def test_forget_finds_stale_lines_however_they_arrived():
+    """forget skips its scan while no line can be stale; a line seen out of order, or a state
+    restored from a dict, still has its stale lines dropped."""
+    config = LearnConfig()
+    t0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    state = SourceLines("feed")
+    state.observe(["A line seen early on, in order."], at=t0, story="s1", config=config)
+    assert state.forget(t0 + timedelta(days=1), config) == 0
+    state.observe(["A line that arrives late but is old."], at=t0 - timedelta(days=config.window_days), story="s2",
+                  config=config)
+    assert state.forget(t0 + timedelta(days=1), config) == 1
+    assert [s.text for s in state.lines.values()] == ["A line seen early on, in order."]
+    restored = SourceLines.from_dict(state.to_dict())
+    assert restored.forget(t0 + timedelta(days=config.window_days + 1), config) == 1
+    assert not restored.lines

@@ -119,6 +119,9 @@ class SourceLines:
     source: str
     items_seen: int = 0
     lines: dict[str, LineStat] = field(default_factory=dict)
+    # No line was last seen before this (None: unknown), so :meth:`forget` scans the lines only
+    # once one may be stale: last_seen only grows, and a line added earlier lowers it.
+    _floor: datetime | None = field(default=None, compare=False, repr=False)
 
     # --- learning -------------------------------------------------------------------------------
 
@@ -134,14 +137,19 @@ class SourceLines:
         day = at.date().isoformat()
         self.items_seen += 1
         counted: list[str] = []
+        lines = self.lines
         for text, key in distinct_keys((t for t in paragraphs if len(t) <= config.max_line_chars),
-                                       self.lines, config):
-            stat = self.lines.get(key)
-            if stat is None:
-                if len(self.lines) >= config.max_lines and not self._evict(at, config):
+                                       lines, config):
+            stat = lines.get(key)
+            if stat is None:  # (most lines: a story's sentences, seen once)
+                if len(lines) >= config.max_lines and not self._evict(at, config):
                     continue
-                stat = self.lines[key] = LineStat(text=text, source_items_before=self.items_seen - 1,
-                                                  first_seen=at)
+                lines[key] = LineStat(text, 1, [day][-config.min_days:], [story][-config.min_stories:],
+                                      self.items_seen - 1, at, at)
+                if self._floor is not None and at < self._floor:
+                    self._floor = at
+                counted.append(key)
+                continue
             counted.append(key)
             stat.items += 1
             stat.last_seen = at if stat.last_seen is None or at > stat.last_seen else stat.last_seen
@@ -161,11 +169,18 @@ class SourceLines:
         self.forget(now, config)
         if len(self.lines) < config.max_lines:
             return True
-        candidates = sorted((s.items, s.last_seen or now, k) for k, s in self.lines.items()
-                            if not self.is_learned(k, config))
+        excess = len(self.lines) - config.max_lines + max(1, config.max_lines // 8)
+        # A line seen fewer than min_items times is not learned, and sorts before every line seen
+        # more often: when there are enough of those (body sentences, nearly always), they are the
+        # weakest, found without asking each line whether it is learned.
+        weak = [(s.items, s.last_seen or now, k) for k, s in self.lines.items() if s.items < config.min_items]
+        if len(weak) >= excess:
+            candidates = sorted(weak)
+        else:
+            candidates = sorted((s.items, s.last_seen or now, k) for k, s in self.lines.items()
+                                if not self.is_learned(k, config))
         if not candidates:
             return False
-        excess = len(self.lines) - config.max_lines + max(1, config.max_lines // 8)
         for _items, _seen, key in candidates[:excess]:
             del self.lines[key]
         return True
@@ -173,9 +188,14 @@ class SourceLines:
     def forget(self, now: datetime, config: LearnConfig = LearnConfig()) -> int:
         """Drop lines unseen for ``window_days``; returns how many were dropped."""
         cutoff = _utc(now) - timedelta(days=config.window_days)
+        if self._floor is not None and self._floor >= cutoff:
+            return 0  # no line was last seen before the floor: none is stale (no scan)
         stale = [k for k, s in self.lines.items() if s.last_seen is not None and s.last_seen < cutoff]
         for k in stale:
             del self.lines[k]
+        seen = [s.last_seen for s in self.lines.values()]
+        # (a line with no last_seen, from an old state, keeps the scan on)
+        self._floor = min(seen, default=cutoff) if None not in seen else None
         return len(stale)
 
     # --- using ----------------------------------------------------------------------------------
