@@ -204,6 +204,24 @@ class Matcher:
     # it (see :mod:`transforms.cleaning.prefilter`), built per re method on first use.
     filtered: bool = False
     prefilters: dict[str, Prefilter] = field(default_factory=dict, compare=False, repr=False)
+    # When every rule has needles (strings one of which each of its matches holds): all of them,
+    # case-sensitive ones and lowercase ones. A text holding none matches no rule (each rule's
+    # ``match`` would say so), answered before the cache and the regex.
+    needles: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+
+    def _may_hold_needle(self, text: str) -> bool:
+        sensitive, lower = self.needles
+        for n in sensitive:
+            if n in text:
+                return True
+        if lower:
+            low = text.lower()
+            for n in lower:
+                if n in low:
+                    return True
+            # (as Rule.match: a letter IGNORECASE takes for an ASCII one defeats the lowercase test)
+            return not text.isascii() and has_case_folds(text)
+        return False
 
     def _prefilter(self, how: str) -> Prefilter:
         pf = self.prefilters.get(how)
@@ -240,9 +258,10 @@ class Matcher:
         # of an LRU's bookkeeping on the many misses (body paragraphs are nearly all unique), and
         # the lines that repeat are back in it after a few items.
         m = self._bucket(text)
-        if m.regex is None:
-            # No rule can start (or end) with this text's edge character: most body paragraphs,
-            # answered without the cache (they would only push the repeating lines out of it).
+        if m.regex is None or (m.needles is not None and not m._may_hold_needle(text)):
+            # No rule can start (or end) with this text's edge character, or hold none of the
+            # strings every match of a rule holds: most body paragraphs, answered without the
+            # cache (they would only push the repeating lines out of it).
             return None
         if len(text) > _CACHED_CHARS:
             return self._answer(text, how, m)
@@ -560,8 +579,12 @@ def _matcher(rules: tuple[Rule, ...], edge: str | None = None, tiered: bool = Fa
     if gate and not edge:  # a matcher with an edge is only used through its buckets
         gates = tuple((i, needles, r.case_sensitive) for i, r in enumerate(rules)
                       if (needles := _gate(r.raw_source, 0 if r.case_sensitive else re.IGNORECASE)))
+    needles = None
+    if all(r.needles for r in rules):
+        needles = (tuple(dict.fromkeys(n for r in rules if r.case_sensitive for n in r.needles)),
+                   tuple(dict.fromkeys(n for r in rules if not r.case_sensitive for n in r.needles)))
     return Matcher(rules=rules, regex=regex, windowed=windowed, edge=edge, edge_tests=tests, widths=widths,
-                   gates=gates)
+                   gates=gates, needles=needles)
 
 
 def load_rules(directory: Path | str | None = None, *, prefilter: bool = True) -> RuleSet:
