@@ -42,6 +42,7 @@ _THRESHOLD_HELP = {
     "lead_containment": "share of a teaser's 3-grams (a body of one or two sentences, all of it in its lead) "
                         "that must be inside the longer body's opening, in order, to join it",
     "lead_shingles": "3-grams a teaser must share with the longer body's opening for the lead rule",
+    "lead_titled_shingles": "3-grams that suffice for the lead rule when both copies have the same headline",
 }
 
 # --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).

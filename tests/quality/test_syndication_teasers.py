@@ -49,7 +49,7 @@ def test_every_teaser_joins_its_story_and_nothing_joins_a_look_alike():
 
 
 def test_without_the_lead_rule_the_teasers_stay_apart():
-    without = evaluate(ITEMS, replace(DEFAULT_THRESHOLDS, lead_shingles=10_000))
+    without = evaluate(ITEMS, replace(DEFAULT_THRESHOLDS, lead_shingles=10_000, lead_titled_shingles=10_000))
     assert without.precision == 1.0 and without.recall < 0.7
 
 
@@ -76,6 +76,14 @@ def test_look_alikes_stay_apart_pair_by_pair():
             assert not verify_pair(_fingerprint(a), _fingerprint(b)), (a.article_id, b.article_id)
             # Not even unattributed: they share names and a headline, not ten words in a row.
             assert not verify_pair(fingerprint_body(a.body), fingerprint_body(b.body)), (a.article_id, b.article_id)
+
+
+def test_eight_words_under_the_story_headline_join_and_without_it_do_not():
+    ticker, story = _fingerprint(BY_ID["quake-lerin-ticker"]), _fingerprint(BY_ID["quake-lerin-kyodo"])
+    assert ticker.word_count == 9 and ticker.title == story.title
+    assert lead_match(ticker, story) and verify_pair(ticker, story)
+    assert not lead_match(replace(ticker, title=0), story)  # a template brief's opening alone
+    assert not verify_pair(ticker, _fingerprint(BY_ID["quake-tarsa-kyodo"]))
 
 
 def test_the_teaser_must_open_the_longer_text():

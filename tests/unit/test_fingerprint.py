@@ -268,7 +268,7 @@ def test_a_brief_trimmed_or_with_a_line_of_chrome_joins_the_brief_it_copies():
     # samples join it.
     assert match_rule(score_pair(full, trimmed)) is None
     assert not verify_pair(full, trimmed, MatchThresholds(teaser_shingles=10_000, passage_shingles=10_000,
-                                                          lead_shingles=10_000))
+                                                          lead_shingles=10_000, lead_titled_shingles=10_000))
     # Two template briefs about two quakes share most of their words, but not one passage.
     assert not verify_pair(fingerprint_body(QUAKE_A), fingerprint_body(QUAKE_B))
 

@@ -422,10 +422,12 @@ class _BandIndex:
         self._shingles = np.zeros(64, dtype=np.float64)
         self._words = np.zeros(64, dtype=np.int64)
         self._agencies = np.zeros(64, dtype=np.int64)
+        self._titles = np.zeros(64, dtype=np.int64)
 
     def __setstate__(self, state: dict) -> None:
         # An index pickled before fingerprints carried a lead: its rows have none.
         state.setdefault("_leads", [None if f is None else f.lead_values for f in state["_fingerprints"]])
+        state.setdefault("_titles", np.zeros(len(state["_words"]), dtype=np.int64))
         self.__dict__.update(state)
 
     def __len__(self) -> int:
@@ -445,7 +447,7 @@ class _BandIndex:
     def signature_stack(self, rows: np.ndarray) -> FingerprintStack:
         """The rows' signatures, sizes and agencies, without their samples (see :meth:`sample`)."""
         return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows],
-                                agencies=self._agencies[rows])
+                                agencies=self._agencies[rows], titles=self._titles[rows])
 
     def sample(self, row: int) -> np.ndarray:
         return self._samples[row]
@@ -472,11 +474,13 @@ class _BandIndex:
                 self._shingles = np.concatenate([self._shingles, np.zeros(grow)])
                 self._words = np.concatenate([self._words, np.zeros(grow, dtype=np.int64)])
                 self._agencies = np.concatenate([self._agencies, np.zeros(grow, dtype=np.int64)])
+                self._titles = np.concatenate([self._titles, np.zeros(grow, dtype=np.int64)])
         self._rows[article_id] = row
         self._samples[row] = fingerprint.sample_values
         self._leads[row] = fingerprint.lead_values
         self._seen[row] = seen
         self._agencies[row] = fingerprint.agency
+        self._titles[row] = fingerprint.title
         self._signatures[row] = fingerprint.values
         self._low[row] = fingerprint.values.astype(np.uint8)
         self._shingles[row] = fingerprint.shingle_count

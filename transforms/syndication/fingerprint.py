@@ -740,7 +740,10 @@ class MatchThresholds:
       cannot judge from its few sample values): at least ``lead_containment`` of its 3-grams, and
       ``lead_shingles``, inside the longer text's lead from its opening (``LEAD_OFFSET``), in the
       same order, and agencies that do not differ. That is the longer copy's opening carried word
-      for word (a follow-up repeating it as background further down is not its copy); two template briefs differ
+      for word (a follow-up repeating it as background further down is not its copy). Under one
+      headline (both copies' :func:`title_code` equal), ``lead_titled_shingles`` suffice: an
+      outlet's first sentence of eight or nine words, whose opening alone a template brief could
+      share, is the story's when it is published under the story's headline too; two template briefs differ
       inside their first sentence (the aftershock beside the quake: 0.79 of the shorter inside),
       and two agencies' reports of one event share names, not ten words in a row.
     """
@@ -764,6 +767,7 @@ class MatchThresholds:
     passage_shingles: int = 16
     lead_containment: float = 0.9
     lead_shingles: int = 8
+    lead_titled_shingles: int = 6
 
     def __post_init__(self) -> None:
         for name in ("jaccard", "containment", "min_length_ratio", "short_jaccard", "sample_containment",
@@ -774,8 +778,10 @@ class MatchThresholds:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
         if self.min_words < 1 or self.short_words < self.min_words:
             raise ValueError("need 1 <= min_words <= short_words")
-        if self.min_shared_shingles < 1 or self.teaser_shingles < 1 or self.passage_shingles < 1 or self.lead_shingles < 1:
-            raise ValueError("min_shared_shingles and teaser_shingles must be positive")
+        if (self.min_shared_shingles < 1 or self.teaser_shingles < 1 or self.passage_shingles < 1
+                or self.lead_shingles < 1 or self.lead_titled_shingles < 1):
+            raise ValueError("min_shared_shingles, teaser_shingles, passage_shingles and the lead_* shingles "
+                             "must be positive")
         if self.teaser_words < self.min_words:
             raise ValueError("need min_words <= teaser_words (teasers start at teaser_words, end at short_words)")
 
@@ -838,18 +844,22 @@ def verify_pair(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = DE
 
 def _lead_gate(w_a, w_b, t: MatchThresholds):
     """Pairs the lead rule may judge (scalars or arrays): the shorter text long enough to hold
-    ``lead_shingles`` 3-grams and short enough for its lead to be all of it."""
+    ``lead_titled_shingles`` 3-grams (or ``lead_shingles``, whichever is fewer) and short enough
+    for its lead to be all of it."""
     shorter = np.minimum(w_a, w_b)
-    return ((shorter >= max(t.min_words, t.lead_shingles + SHINGLE_SIZE - 1))
+    fewest = min(t.lead_shingles, t.lead_titled_shingles)
+    return ((shorter >= max(t.min_words, fewest + SHINGLE_SIZE - 1))
             & (shorter - (SHINGLE_SIZE - 1) <= LEAD))
 
 
-def _leads_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds) -> bool:
+def _leads_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds, same_title: bool = False) -> bool:
     """:func:`lead_match`'s test of two leads: the shorter's 3-grams found in the longer's, in
     order (the longest run in the same order), at least ``lead_containment`` of them and
-    ``lead_shingles``, from the longer's opening (the first within ``LEAD_OFFSET``)."""
+    ``lead_shingles`` (``lead_titled_shingles`` for two copies under one headline), from the
+    longer's opening (the first within ``LEAD_OFFSET``)."""
     short, long = (x, y) if len(x) <= len(y) else (y, x)
-    need = max(thresholds.lead_shingles, thresholds.lead_containment * len(short))
+    shingles = thresholds.lead_titled_shingles if same_title else thresholds.lead_shingles
+    need = max(shingles, thresholds.lead_containment * len(short))
     if not len(short) or len(short) < need:
         return False
     position: dict[int, int] = {}
@@ -871,19 +881,21 @@ def lead_match(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = DEF
         return False
     if not bool(_lead_gate(a.word_count, b.word_count, thresholds)):
         return False
-    return _leads_match(a.lead_values, b.lead_values, thresholds)
+    return _leads_match(a.lead_values, b.lead_values, thresholds, a.title != 0 and a.title == b.title)
 
 
 def _with_leads(verdicts: np.ndarray, a: Fingerprint, word_counts: np.ndarray, agencies: tuple,
-                lead_of: Callable[[int], np.ndarray], thresholds: MatchThresholds) -> np.ndarray:
+                lead_of: Callable[[int], np.ndarray], thresholds: MatchThresholds,
+                titles: np.ndarray | None = None) -> np.ndarray:
     """Where no rule said yes yet, :func:`lead_match` of ``a`` with row ``k`` (its lead
-    ``lead_of(k)``) for the rows its gate lets through."""
+    ``lead_of(k)``, its headline's code ``titles[k]``) for the rows its gate lets through."""
     if not a.lead or a.is_empty:
         return verdicts
     mine = a.lead_values
     gate = ~verdicts & ~_agencies_differ(*agencies) & _lead_gate(a.word_count, word_counts, thresholds)
     for k in np.flatnonzero(gate):
-        verdicts[k] = _leads_match(mine, lead_of(k), thresholds)
+        same_title = bool(a.title) and titles is not None and int(titles[k]) == a.title
+        verdicts[k] = _leads_match(mine, lead_of(k), thresholds, same_title)
     return verdicts
 
 
@@ -1104,7 +1116,7 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
     verdicts = _verdicts(j, *sizes, thresholds)
     agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
     verdicts = _with_leads(verdicts, a, others.word_counts, agencies, others.lead if lead_of is None else lead_of,
-                           thresholds)
+                           thresholds, others.titles)
     if not a.sample or a.is_empty:
         return verdicts
     mine = a.sample_values
@@ -1191,7 +1203,9 @@ def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
             codes = stack.agencies if stack.agencies is not None else np.zeros(len(stack), np.int64)
             gate = ~found & ~_agencies_differ(codes[l], codes[r]) & _lead_gate(near[2], near[3], thresholds)
             for k in np.flatnonzero(gate):
-                found[k] = _leads_match(stack.lead(l[k]), stack.lead(r[k]), thresholds)
+                title = stack.title(l[k])
+                found[k] = _leads_match(stack.lead(l[k]), stack.lead(r[k]), thresholds,
+                                        title != 0 and title == stack.title(r[k]))
         verdicts[maybe] = found
     return verdicts
 
