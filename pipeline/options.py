@@ -39,6 +39,10 @@ _THRESHOLD_HELP = {
     "passage_share": "share of the shorter body's sample that one passage shared word for word by both "
                      "bodies must cover to join them (rewritten ledes, chrome left in one copy)",
     "passage_shingles": "shingles that passage must hold (estimated from the sample)",
+    "lead_containment": "share of a teaser's 3-grams (a body of one or two sentences, all of it in its lead) "
+                        "that must be inside the longer body's opening, in order, to join it",
+    "lead_shingles": "3-grams a teaser must share with the longer body's opening for the lead rule",
+    "lead_titled_shingles": "3-grams that suffice for the lead rule when both copies have the same headline",
 }
 
 # --learn_<name> for the LearnConfig fields a user tunes, with their meaning (transforms.learning).

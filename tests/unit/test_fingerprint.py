@@ -26,6 +26,8 @@ from transforms.syndication import (
     estimate_jaccard,
     fingerprint_bodies,
     fingerprint_body,
+    lead_keys,
+    lead_match,
     match_rule,
     sample_match,
     score_pair,
@@ -36,7 +38,7 @@ from transforms.syndication import (
     word_shingles,
 )
 
-from transforms.syndication.fingerprint import ANCHORS
+from transforms.syndication.fingerprint import ANCHORS, LEAD
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,7 +145,7 @@ def test_signature_is_pinned_so_a_library_or_tokeniser_change_cannot_go_unnotice
     # FORMAT_VERSION (band keys and serialised fingerprints carry it) and update the digest.
     # The signature alone serialises as format 2, what releases before the sample wrote.
     fp = fingerprint_body(STORY)
-    digest = hashlib.sha256(replace(fp, sample=b"").to_bytes()).hexdigest()
+    digest = hashlib.sha256(replace(fp, sample=b"", lead=b"").to_bytes()).hexdigest()
     assert digest == GOLDEN_DIGEST
     # The sample is compared across workers and releases too: pinned the same way.
     assert hashlib.sha256(fp.sample).hexdigest() == GOLDEN_SAMPLE_DIGEST
@@ -220,11 +222,17 @@ def test_a_copy_trimmed_to_its_lead_joins_by_its_sample_where_the_estimate_canno
     assert not verify_pair(story.with_agency("afp"), trimmed.with_agency("efe"))
     assert verify_pair(story.with_agency("afp"), trimmed)  # an unattributed copy is not refused
     # The first paragraph alone is a teaser: nearly all of it inside the story, in order, so it
-    # joins; the same words in another order, or a sentence of it alone, do not.
+    # joins; the same words in another order do not.
     first = paragraphs(STORY)[0]
     assert 20 <= len(tokenize(first)) < 80 and verify_pair(story, fingerprint_body(first))
     assert not verify_pair(story, fingerprint_body(" ".join(reversed(tokenize(first)))))
-    assert not verify_pair(story, fingerprint_body(" ".join(tokenize(first)[:15])))
+    # Its first fifteen words are too few sample values for the sample rule, but they open the
+    # story word for word: the lead rule joins them. Fifteen words from further down do not open it.
+    opening = fingerprint_body(" ".join(tokenize(first)[:15]))
+    assert not sample_match(story, opening) and lead_match(story, opening) and verify_pair(story, opening)
+    assert not verify_pair(story.with_agency("afp"), opening.with_agency("efe"))
+    later = fingerprint_body(" ".join(tokenize(paragraphs(STORY)[3])[:15]))
+    assert not verify_pair(story, later)
 
 
 def test_the_sample_rule_wants_the_shared_text_in_order_and_enough_of_it():
@@ -259,7 +267,8 @@ def test_a_brief_trimmed_or_with_a_line_of_chrome_joins_the_brief_it_copies():
     # The signatures' rules refuse the pair (its Jaccard is a brief's, under short_jaccard): the
     # samples join it.
     assert match_rule(score_pair(full, trimmed)) is None
-    assert not verify_pair(full, trimmed, MatchThresholds(teaser_shingles=10_000, passage_shingles=10_000))
+    assert not verify_pair(full, trimmed, MatchThresholds(teaser_shingles=10_000, passage_shingles=10_000,
+                                                          lead_shingles=10_000, lead_titled_shingles=10_000))
     # Two template briefs about two quakes share most of their words, but not one passage.
     assert not verify_pair(fingerprint_body(QUAKE_A), fingerprint_body(QUAKE_B))
 
@@ -303,15 +312,20 @@ def test_empty_body_has_no_band_keys_and_matches_nothing():
 
 
 def test_fingerprint_round_trips_through_bytes():
-    fp = fingerprint_body(STORY).with_agency("afp")
+    fp = fingerprint_body(STORY).with_agency("afp").with_title("Flood barrier opens on the river delta")
     data = fp.to_bytes()
-    assert len(data) == 12 + 4 * 128 + 4 + len(fp.sample) and fp.sample and fp.agency
+    assert data[0] == 4 and fp.sample and fp.agency and fp.title and len(fp.lead) == 4 * LEAD
+    assert len(data) == 12 + 4 * 128 + 4 + len(fp.sample) + 6 + len(fp.lead)
     assert Fingerprint.from_bytes(data) == fp
     assert Fingerprint.from_bytes(memoryview(data)) == fp
-    # A fingerprint an older release wrote (signature only) still reads, without a sample.
-    old = replace(fp, sample=b"", agency=0).to_bytes()
+    # A fingerprint an older release wrote (with a sample, without a lead) still reads.
+    sampled = replace(fp, lead=b"", title=0).to_bytes()
+    assert sampled[0] == 3 and len(sampled) == 12 + 4 * 128 + 4 + len(fp.sample)
+    assert Fingerprint.from_bytes(sampled) == replace(fp, lead=b"", title=0)
+    # And one with the signature only, without a sample.
+    old = replace(fp, sample=b"", agency=0, lead=b"", title=0).to_bytes()
     assert old[0] == 2 and len(old) == 12 + 4 * 128
-    assert Fingerprint.from_bytes(old) == replace(fp, sample=b"", agency=0)
+    assert Fingerprint.from_bytes(old) == replace(fp, sample=b"", agency=0, lead=b"", title=0)
 
 
 @pytest.mark.parametrize(
@@ -319,8 +333,9 @@ def test_fingerprint_round_trips_through_bytes():
     [
         (b"\x01\x00", "too short"),
         (b"\x09" + fingerprint_body(STORY).to_bytes()[1:], "format version 9"),
-        (replace(fingerprint_body(STORY), sample=b"").to_bytes()[:-4], "must be 524 bytes"),
-        (fingerprint_body(STORY).to_bytes()[:-4], "with a sample of"),
+        (replace(fingerprint_body(STORY), sample=b"", lead=b"").to_bytes()[:-4], "must be 524 bytes"),
+        (replace(fingerprint_body(STORY), lead=b"").to_bytes()[:-4], "with a sample of"),
+        (fingerprint_body(STORY).to_bytes()[:-4], "and a lead of"),
     ],
 )
 def test_bad_fingerprint_bytes_are_refused_with_a_reason(data, message):
@@ -338,13 +353,19 @@ def test_fingerprint_rejects_malformed_fields():
 def test_band_keys_are_one_per_band_and_differ_between_bands_and_parameters():
     fp = fingerprint_body(STORY)
     keys = band_keys(fp)
-    bands, anchors = keys[:DEFAULT_LSH.bands], keys[DEFAULT_LSH.bands:]
+    bands, rest = keys[:DEFAULT_LSH.bands], keys[DEFAULT_LSH.bands:]
+    anchors, leads = rest[:len(anchor_keys(fp))], rest[len(anchor_keys(fp)):]
     assert len(bands) == 42 and all(isinstance(k, bytes) and len(k) == 8 for k in bands)
     # Then the lead's anchors: 9 bytes, so never equal to a band key, at most ANCHORS of them.
     assert anchors == anchor_keys(fp) and 0 < len(anchors) <= ANCHORS and all(len(k) == 9 for k in anchors)
+    # Then the opening's key (13 bytes), and the headline's (5 bytes) once the copy has one.
+    assert leads == lead_keys(fp) and [len(k) for k in leads] == [13]
+    titled = fp.with_title("Flood barrier opens on the river delta")
+    assert [len(k) for k in lead_keys(titled)] == [5, 13] and band_keys(titled)[-2:] == lead_keys(titled)
+    assert lead_keys(fp.with_title("Weather")) == leads  # too few words to name a story
     assert len(set(keys)) == len(keys)
     other = band_keys(fp, LSHParams(bands=32, rows=4))
-    assert not set(other[:32]) & set(bands) and other[32:] == anchors
+    assert not set(other[:32]) & set(bands) and other[32:] == rest
 
 
 def test_near_copies_share_band_keys_and_unrelated_stories_do_not():

@@ -413,6 +413,7 @@ class _BandIndex:
         self._ids: list[str | None] = []  # row -> held article (None: a free row)
         self._fingerprints: list[Fingerprint | None] = []
         self._samples: list[np.ndarray | None] = []  # each fingerprint's sample as an array (no copy)
+        self._leads: list[np.ndarray | None] = []  # and its lead
         self._keys: list[tuple[bytes, ...]] = []
         self._free: list[int] = []
         self._seen = np.zeros(64, dtype=np.int64)  # first seen, microseconds since the epoch
@@ -421,6 +422,13 @@ class _BandIndex:
         self._shingles = np.zeros(64, dtype=np.float64)
         self._words = np.zeros(64, dtype=np.int64)
         self._agencies = np.zeros(64, dtype=np.int64)
+        self._titles = np.zeros(64, dtype=np.int64)
+
+    def __setstate__(self, state: dict) -> None:
+        # An index pickled before fingerprints carried a lead: its rows have none.
+        state.setdefault("_leads", [None if f is None else f.lead_values for f in state["_fingerprints"]])
+        state.setdefault("_titles", np.zeros(len(state["_words"]), dtype=np.int64))
+        self.__dict__.update(state)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -439,10 +447,13 @@ class _BandIndex:
     def signature_stack(self, rows: np.ndarray) -> FingerprintStack:
         """The rows' signatures, sizes and agencies, without their samples (see :meth:`sample`)."""
         return FingerprintStack(self._signatures[rows], self._shingles[rows], self._words[rows],
-                                agencies=self._agencies[rows])
+                                agencies=self._agencies[rows], titles=self._titles[rows])
 
     def sample(self, row: int) -> np.ndarray:
         return self._samples[row]
+
+    def lead(self, row: int) -> np.ndarray:
+        return self._leads[row]
 
     def _store(self, article_id: str, seen: int, fingerprint: Fingerprint, keys: tuple[bytes, ...]) -> int:
         if self._free:
@@ -453,6 +464,7 @@ class _BandIndex:
             self._ids.append(article_id)
             self._fingerprints.append(fingerprint)
             self._samples.append(None)
+            self._leads.append(None)
             self._keys.append(keys)
             if row == len(self._words):
                 grow = len(self._words)
@@ -462,10 +474,13 @@ class _BandIndex:
                 self._shingles = np.concatenate([self._shingles, np.zeros(grow)])
                 self._words = np.concatenate([self._words, np.zeros(grow, dtype=np.int64)])
                 self._agencies = np.concatenate([self._agencies, np.zeros(grow, dtype=np.int64)])
+                self._titles = np.concatenate([self._titles, np.zeros(grow, dtype=np.int64)])
         self._rows[article_id] = row
         self._samples[row] = fingerprint.sample_values
+        self._leads[row] = fingerprint.lead_values
         self._seen[row] = seen
         self._agencies[row] = fingerprint.agency
+        self._titles[row] = fingerprint.title
         self._signatures[row] = fingerprint.values
         self._low[row] = fingerprint.values.astype(np.uint8)
         self._shingles[row] = fingerprint.shingle_count
@@ -508,6 +523,7 @@ class _BandIndex:
             return
         keys = self._keys[row]
         self._ids[row], self._fingerprints[row], self._samples[row], self._keys[row] = None, None, None, ()
+        self._leads[row] = None
         self._free.append(row)
         for key in keys:
             held = self._buckets.get(key)
@@ -583,7 +599,8 @@ class MatchIndex:
                 return ()
             listed = rows.tolist()
             verdicts = verify_many(fingerprint, index.signature_stack(rows), self.thresholds,
-                                   sample_of=lambda k: index.sample(listed[k]))
+                                   sample_of=lambda k: index.sample(listed[k]),
+                                   lead_of=lambda k: index.lead(listed[k]))
             found = rows[verdicts].tolist()
         return tuple(sorted(index.ids(found)))
 
@@ -654,7 +671,8 @@ class StoryClusterer:
     def add(self, article: StoryArticle, fingerprint: Fingerprint) -> ClusterUpdate:
         if article.article_id in self.graph:
             return self.graph.assign(article, ())
-        fingerprint = fingerprint.with_agency(article.agency)  # what the containment rule checks
+        # What the containment rule checks, and the headline's candidate key.
+        fingerprint = fingerprint.with_agency(article.agency).with_title(article.title)
         seen = _epoch_micros(article.first_seen)
         keys = band_keys(fingerprint, self.lsh)
         matches = self._matches.matches(article.article_id, seen, fingerprint, keys)

@@ -135,7 +135,7 @@ class _Route(beam.DoFn):
             yield with_cluster(unit, Assignment(None))
             return
         article = story_article(row, unit.feed_agency)
-        fingerprint = fingerprint_body(row["body"]).with_agency(article.agency)
+        fingerprint = fingerprint_body(row["body"]).with_agency(article.agency).with_title(article.title)
         keys = band_keys(fingerprint, self.config.lsh)
         yield TaggedOutput(_COLLECT, (article.article_id, (_REQUEST, unit, article, len(keys))))
         entry = (article.article_id, _micros(article.first_seen), fingerprint.to_bytes())
@@ -446,7 +446,7 @@ class _RouteLocal(beam.DoFn):
                 message = (_VERSION, unit)
             else:
                 article = story_article(unit.article, unit.feed_agency)
-                fingerprint = stack.fingerprint(row).with_agency(article.agency)
+                fingerprint = stack.fingerprint(row).with_agency(article.agency).with_title(article.title)
                 row += 1
                 message = (_REQUEST, unit, article, fingerprint.to_bytes(), band_keys(fingerprint, self.config.lsh))
             yield TaggedOutput(_INDEX, WindowedValue((INDEX_KEY, message), ts, (window,)))

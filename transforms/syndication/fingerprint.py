@@ -48,6 +48,9 @@ __all__ = [
     "LSHParams",
     "agency_code",
     "anchor_keys",
+    "lead_keys",
+    "lead_match",
+    "title_code",
     "sample_match",
     "MatchThresholds",
     "PairScore",
@@ -81,6 +84,8 @@ FORMAT_VERSION = 2
 # neither is written as format 2, byte for byte what earlier releases wrote and still read. Band
 # keys carry FORMAT_VERSION, the signature's: the sample does not change them.
 SAMPLED_FORMAT_VERSION = 3
+# Format 4 adds the lead and the headline's code after format 3's sample.
+LEAD_FORMAT_VERSION = 4
 
 # The shingle sample: every shingle whose hash is 0 modulo SAMPLE_RATE, in text order (first
 # occurrence), at most MAX_SAMPLE of them, as the upper 32 bits of the hash. Chosen by hash, not by
@@ -96,6 +101,21 @@ MAX_SAMPLE = 256
 # anchor_keys): copies trimmed to a few paragraphs share their lead, not enough of the whole to
 # meet in a band.
 ANCHORS = 24
+# The lead: the first LEAD 3-gram hashes of the body, every one, in text order (upper 32 bits, as
+# the sample's). A teaser (an outlet's first sentence or two of the story, 10 to 50 words) has one
+# to a dozen sample values, too few for the sample rule to tell a copy from a coincidence, but its
+# whole text is inside the full story's lead: the lead rule compares the two leads exactly (see
+# lead_match). 48 values cover a teaser of 50 words for 192 bytes, a sixth of a fingerprint.
+LEAD = 48
+# The longer text's lead must carry the teaser from its opening: the first 3-gram they share at
+# most this far in (a dateline or a place name before the first sentence), never a later paragraph
+# (a follow-up repeating yesterday's first sentence as its background).
+LEAD_OFFSET = 8
+# Candidate keys besides the bands and anchors, for teasers that share no band and too few sample
+# values for an anchor: the body's first LEAD_KEY_SHINGLES 3-grams (its first words), and the
+# headline folded as the body is (an aggregator's teaser keeps the headline; see title_code).
+LEAD_KEY_SHINGLES = 3
+TITLE_MIN_TOKENS = 4
 
 # Scripts written without spaces between words: each character is a token, so their "word
 # 3-grams" are character 3-grams, which is the usual unit for near-duplicate detection there.
@@ -111,6 +131,7 @@ _APOSTROPHES = ("'", "\u2019", "\u02bc")
 
 _HEADER = struct.Struct("<BBHII")  # format version, reserved, num_perm, word_count, shingle_count
 _SAMPLED = struct.Struct("<HH")  # format 3 adds: agency code, sample length (then the sample)
+_LEAD = struct.Struct("<IH")  # format 4 adds: title code, lead length (then the lead)
 
 
 def tokenize(text: str) -> list[str]:
@@ -239,7 +260,9 @@ def fingerprint_bodies(bodies: list[str], num_perm: int = NUM_PERM) -> "Fingerpr
     shingle_counts = np.zeros(n, dtype=np.int64)
     word_counts = np.zeros(n, dtype=np.int64)
     sample_counts = np.zeros(n, dtype=np.int64)
+    lead_counts = np.zeros(n, dtype=np.int64)
     samples: list[np.ndarray] = []
+    leads: list[np.ndarray] = []
     buffers = [_token_buffer(body) for body in bodies]
     # One (permutations x shingles) work array for every chunk: allocating it afresh each time
     # costs page faults that, in a busy process, outweigh the arithmetic.
@@ -250,14 +273,27 @@ def fingerprint_bodies(bodies: list[str], num_perm: int = NUM_PERM) -> "Fingerpr
         while last < n and (last == first or size + len(buffers[last]) <= _CHUNK_BYTES):
             size += len(buffers[last]) + 1
             last += 1
-        samples.append(_fingerprint_chunk(buffers[first:last], num_perm, signatures[first:last],
+        sample, lead = _fingerprint_chunk(buffers[first:last], num_perm, signatures[first:last],
                                           shingle_counts[first:last], word_counts[first:last],
-                                          sample_counts[first:last], scratch))
+                                          sample_counts[first:last], lead_counts[first:last], scratch)
+        samples.append(sample)
+        leads.append(lead)
         first = last
     values = np.concatenate(samples) if samples else np.empty(0, dtype=np.uint32)
     offsets = np.concatenate([[0], np.cumsum(sample_counts)]).astype(np.int64)
+    lead_values = np.concatenate(leads) if leads else np.empty(0, dtype=np.uint32)
+    lead_offsets = np.concatenate([[0], np.cumsum(lead_counts)]).astype(np.int64)
     return FingerprintStack(signatures, shingle_counts.astype(np.float64), word_counts, values, offsets,
-                            np.zeros(n, dtype=np.int64))
+                            np.zeros(n, dtype=np.int64), lead_values, lead_offsets, np.zeros(n, dtype=np.int64))
+
+
+def _lead(h: np.ndarray, who: np.ndarray, n: int, counts: np.ndarray) -> np.ndarray:
+    """The lead (``LEAD``) of every body from its 3-gram hashes in text order: its first ``LEAD``
+    hashes' upper 32 bits, repeats included; fills ``counts`` with each body's lead length."""
+    starts = np.searchsorted(who, np.arange(n))
+    keep = (np.arange(len(who)) - starts[who]) < LEAD
+    counts[:] = np.bincount(who[keep], minlength=n)
+    return (h[keep] >> _U64(32)).astype(np.uint32)
 
 
 def _sample(h: np.ndarray, who: np.ndarray, n: int, counts: np.ndarray) -> np.ndarray:
@@ -278,7 +314,7 @@ def _sample(h: np.ndarray, who: np.ndarray, n: int, counts: np.ndarray) -> np.nd
 
 def _fingerprint_chunk(buffers: list[bytes], num_perm: int, signatures: np.ndarray,
                        shingle_counts: np.ndarray, word_counts: np.ndarray, sample_counts: np.ndarray,
-                       scratch: list[np.ndarray]) -> np.ndarray:
+                       lead_counts: np.ndarray, scratch: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     th, owner = _token_hashes(buffers)
     n = len(buffers)
     counts = np.bincount(owner, minlength=n)
@@ -299,10 +335,11 @@ def _fingerprint_chunk(buffers: list[bytes], num_perm: int, signatures: np.ndarr
             parts.append(h)
             owners.append(short)
     if not parts:
-        return np.empty(0, dtype=np.uint32)
+        return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.uint32)
     h, who = _fmix64(np.concatenate(parts)), np.concatenate(owners)
     in_order = len(parts[0]) if len(th) >= SHINGLE_SIZE else 0  # the 3-grams, in text order
     sample = _sample(h[:in_order], who[:in_order], n, sample_counts)
+    lead = _lead(h[:in_order], who[:in_order], n, lead_counts)
     if len(parts) > 1:  # the short bodies' shingles were appended after the others
         order = np.argsort(who, kind="stable")
         h, who = h[order], who[order]
@@ -334,7 +371,7 @@ def _fingerprint_chunk(buffers: list[bytes], num_perm: int, signatures: np.ndarr
         permuted += b[:, None]
         signatures[with_shingles[i:j]] = np.minimum.reduceat(permuted, offsets[i:j] - lo, axis=1).T
         i = j
-    return sample
+    return sample, lead
 
 
 @lru_cache(maxsize=8)
@@ -360,6 +397,19 @@ def agency_code(agency: str | None) -> int:
                           "little") or 1
 
 
+def title_code(title: str | None) -> int:
+    """A 32-bit code of a headline's tokens (folded as :func:`tokenize` folds a body), 0 for none or
+    for a headline under ``TITLE_MIN_TOKENS`` tokens ("Weather", "Markets today" name no story).
+    Only a candidate key: two stories under one headline meet, and verification keeps them apart."""
+    if not title:
+        return 0
+    tokens = tokenize(title)
+    if len(tokens) < TITLE_MIN_TOKENS:
+        return 0
+    return int.from_bytes(hashlib.blake2b(" ".join(tokens).encode("utf-8"), digest_size=4,
+                                          person=b"nw-title").digest(), "little") or 1
+
+
 @dataclass(frozen=True)
 class Fingerprint:
     """MinHash signature of one body plus the counts needed to judge a match.
@@ -369,7 +419,9 @@ class Fingerprint:
     the stricter rules for short texts apply. ``sample`` (little-endian uint32 values, see
     ``SAMPLE_RATE``) and ``agency`` (:func:`agency_code` of the copy's agency, 0 if unknown) feed
     the containment rule of :func:`sample_match`; a fingerprint without a sample (written by an
-    older release) is judged by the signature alone.
+    older release) is judged by the signature alone. ``lead`` (the first ``LEAD`` 3-gram hashes,
+    little-endian uint32) feeds :func:`lead_match`, and ``title`` (:func:`title_code` of the
+    headline, 0 if none) is one more candidate key; a fingerprint written before them has neither.
     """
 
     signature: bytes
@@ -377,6 +429,8 @@ class Fingerprint:
     word_count: int
     sample: bytes = b""
     agency: int = 0
+    lead: bytes = b""
+    title: int = 0
 
     def __post_init__(self) -> None:
         if not self.signature or len(self.signature) % 4:
@@ -387,6 +441,10 @@ class Fingerprint:
             raise ValueError(f"sample must be a multiple of 4 bytes below 256 kB, got {len(self.sample)}")
         if not 0 <= self.agency <= 0xFFFF:
             raise ValueError(f"agency code must fit 16 bits, got {self.agency}")
+        if len(self.lead) % 4 or len(self.lead) > 4 * 0xFFFF:
+            raise ValueError(f"lead must be a multiple of 4 bytes below 256 kB, got {len(self.lead)}")
+        if not 0 <= self.title <= 0xFFFFFFFF:
+            raise ValueError(f"title code must fit 32 bits, got {self.title}")
 
     @property
     def num_perm(self) -> int:
@@ -403,6 +461,11 @@ class Fingerprint:
         return np.frombuffer(self.sample, dtype="<u4")
 
     @property
+    def lead_values(self) -> np.ndarray:
+        """The lead's 3-gram hashes in text order, as a read-only uint32 array (no copy)."""
+        return np.frombuffer(self.lead, dtype="<u4")
+
+    @property
     def is_empty(self) -> bool:
         """True for a body without a single token; such a fingerprint never matches anything."""
         return self.shingle_count == 0
@@ -412,13 +475,22 @@ class Fingerprint:
         code = agency_code(agency)
         return self if code == self.agency else replace(self, agency=code)
 
+    def with_title(self, title: str | None) -> "Fingerprint":
+        """This fingerprint for a copy headlined ``title`` (its :func:`title_code` is a candidate key)."""
+        code = title_code(title)
+        return self if code == self.title else replace(self, title=code)
+
     def to_bytes(self) -> bytes:
         """Compact, versioned form for Beam state and coders: a 12-byte header plus the signature,
-        then (format 3) the agency code, the sample length and the sample."""
-        if not self.sample and not self.agency:
+        then (format 3) the agency code, the sample length and the sample, then (format 4) the title
+        code, the lead length and the lead."""
+        if not self.sample and not self.agency and not self.lead and not self.title:
             return _HEADER.pack(FORMAT_VERSION, 0, self.num_perm, self.word_count, self.shingle_count) + self.signature
-        return (_HEADER.pack(SAMPLED_FORMAT_VERSION, 0, self.num_perm, self.word_count, self.shingle_count)
-                + self.signature + _SAMPLED.pack(self.agency, len(self.sample) // 4) + self.sample)
+        sampled = self.signature + _SAMPLED.pack(self.agency, len(self.sample) // 4) + self.sample
+        if not self.lead and not self.title:
+            return _HEADER.pack(SAMPLED_FORMAT_VERSION, 0, self.num_perm, self.word_count, self.shingle_count) + sampled
+        return (_HEADER.pack(LEAD_FORMAT_VERSION, 0, self.num_perm, self.word_count, self.shingle_count)
+                + sampled + _LEAD.pack(self.title, len(self.lead) // 4) + self.lead)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Fingerprint":
@@ -426,9 +498,10 @@ class Fingerprint:
         if len(data) < _HEADER.size:
             raise ValueError(f"fingerprint too short: {len(data)} bytes, the header alone is {_HEADER.size}")
         version, _reserved, num_perm, word_count, shingle_count = _HEADER.unpack_from(data)
-        if version not in (FORMAT_VERSION, SAMPLED_FORMAT_VERSION):
+        if version not in (FORMAT_VERSION, SAMPLED_FORMAT_VERSION, LEAD_FORMAT_VERSION):
             raise ValueError(
-                f"fingerprint format version {version} is not {FORMAT_VERSION} or {SAMPLED_FORMAT_VERSION}: it "
+                f"fingerprint format version {version} is not {FORMAT_VERSION}, {SAMPLED_FORMAT_VERSION} or "
+                f"{LEAD_FORMAT_VERSION}: it "
                 "was written with other MinHash parameters and cannot be compared; recompute it from the "
                 "article body"
             )
@@ -441,10 +514,23 @@ class Fingerprint:
             raise ValueError(f"fingerprint of {num_perm} permutations with a sample must be at least "
                              f"{end + _SAMPLED.size} bytes, got {len(data)}")
         agency, sample_length = _SAMPLED.unpack_from(data, end)
-        expected = end + _SAMPLED.size + 4 * sample_length
+        sample_end = end + _SAMPLED.size + 4 * sample_length
+        if version == SAMPLED_FORMAT_VERSION:
+            if len(data) != sample_end:
+                raise ValueError(f"fingerprint with a sample of {sample_length} must be {sample_end} bytes, "
+                                 f"got {len(data)}")
+            return cls(bytes(data[_HEADER.size:end]), shingle_count, word_count,
+                       bytes(data[end + _SAMPLED.size:sample_end]), agency)
+        if len(data) < sample_end + _LEAD.size:
+            raise ValueError(f"fingerprint with a sample of {sample_length} and a lead must be at least "
+                             f"{sample_end + _LEAD.size} bytes, got {len(data)}")
+        title, lead_length = _LEAD.unpack_from(data, sample_end)
+        expected = sample_end + _LEAD.size + 4 * lead_length
         if len(data) != expected:
-            raise ValueError(f"fingerprint with a sample of {sample_length} must be {expected} bytes, got {len(data)}")
-        return cls(bytes(data[_HEADER.size:end]), shingle_count, word_count, bytes(data[end + _SAMPLED.size:]), agency)
+            raise ValueError(f"fingerprint with a sample of {sample_length} and a lead of {lead_length} must be "
+                             f"{expected} bytes, got {len(data)}")
+        return cls(bytes(data[_HEADER.size:end]), shingle_count, word_count,
+                   bytes(data[end + _SAMPLED.size:sample_end]), agency, bytes(data[sample_end + _LEAD.size:]), title)
 
 
 def fingerprint_body(body: str, num_perm: int = NUM_PERM) -> Fingerprint:
@@ -507,7 +593,7 @@ def band_keys(fingerprint: Fingerprint, params: LSHParams = DEFAULT_LSH) -> tupl
         h = prefix.copy()
         h.update(sig[band * width : (band + 1) * width])
         keys.append(h.digest())
-    return (*keys, *anchor_keys(fingerprint))
+    return (*keys, *anchor_keys(fingerprint), *lead_keys(fingerprint))
 
 
 _ANCHOR = struct.Struct("<BII")
@@ -526,6 +612,30 @@ def anchor_keys(fingerprint: Fingerprint) -> tuple[bytes, ...]:
     """
     values = fingerprint.sample_values[: ANCHORS + 1]
     return tuple(dict.fromkeys(_ANCHOR.pack(_ANCHOR_TAG, int(a), int(b)) for a, b in zip(values[:-1], values[1:])))
+
+
+_TITLE_KEY = struct.Struct("<BI")  # 5 bytes
+_LEAD_KEY = struct.Struct("<BIII")  # 13 bytes: neither is ever equal to a band's or an anchor's key
+_TITLE_TAG, _LEAD_TAG = 0x7E, 0x1E
+
+
+def lead_keys(fingerprint: Fingerprint) -> tuple[bytes, ...]:
+    """Candidate keys for teasers: the headline's code (when the copy has one) and the body's
+    first ``LEAD_KEY_SHINGLES`` 3-grams.
+
+    A teaser of one or two sentences shares neither a band (its Jaccard with the full story is
+    under 0.1) nor, with one to five sample values, an anchor pair with it; but an aggregator's
+    teaser keeps the headline, and a copy trimmed to its first sentence begins with the story's
+    first words. Stories that share a headline or their first five words meet in these buckets
+    and are verified like any candidate.
+    """
+    keys = []
+    if fingerprint.title:
+        keys.append(_TITLE_KEY.pack(_TITLE_TAG, fingerprint.title))
+    lead = fingerprint.lead_values
+    if len(lead) >= LEAD_KEY_SHINGLES:
+        keys.append(_LEAD_KEY.pack(_LEAD_TAG, *(int(v) for v in lead[:LEAD_KEY_SHINGLES])))
+    return tuple(keys)
 
 
 @lru_cache(maxsize=8)
@@ -625,6 +735,17 @@ class MatchThresholds:
       passage 0.36 of a sample on the fixtures), a follow-up reusing background shares a passage
       a third of it (0.31); same-story pairs the containment test misses in the blind corpora
       have 0.64 and more.
+    - ``lead_*``: the lead rule (:func:`lead_match`), for a shorter text whose every 3-gram is in
+      its lead (at most ``LEAD`` + 2 words: a teaser of one or two sentences, which the sample rule
+      cannot judge from its few sample values): at least ``lead_containment`` of its 3-grams, and
+      ``lead_shingles``, inside the longer text's lead from its opening (``LEAD_OFFSET``), in the
+      same order, and agencies that do not differ. That is the longer copy's opening carried word
+      for word (a follow-up repeating it as background further down is not its copy). Under one
+      headline (both copies' :func:`title_code` equal), ``lead_titled_shingles`` suffice: an
+      outlet's first sentence of eight or nine words, whose opening alone a template brief could
+      share, is the story's when it is published under the story's headline too; two template briefs differ
+      inside their first sentence (the aftershock beside the quake: 0.79 of the shorter inside),
+      and two agencies' reports of one event share names, not ten words in a row.
     """
 
     jaccard: float = 0.5
@@ -644,17 +765,23 @@ class MatchThresholds:
     brief_gate: float = 0.8
     passage_share: float = 0.6
     passage_shingles: int = 16
+    lead_containment: float = 0.9
+    lead_shingles: int = 8
+    lead_titled_shingles: int = 6
 
     def __post_init__(self) -> None:
         for name in ("jaccard", "containment", "min_length_ratio", "short_jaccard", "sample_containment",
-                     "sample_order", "sample_gate", "teaser_containment", "brief_containment", "brief_gate", "passage_share"):
+                     "sample_order", "sample_gate", "teaser_containment", "brief_containment", "brief_gate", "passage_share",
+                     "lead_containment"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
         if self.min_words < 1 or self.short_words < self.min_words:
             raise ValueError("need 1 <= min_words <= short_words")
-        if self.min_shared_shingles < 1 or self.teaser_shingles < 1 or self.passage_shingles < 1:
-            raise ValueError("min_shared_shingles and teaser_shingles must be positive")
+        if (self.min_shared_shingles < 1 or self.teaser_shingles < 1 or self.passage_shingles < 1
+                or self.lead_shingles < 1 or self.lead_titled_shingles < 1):
+            raise ValueError("min_shared_shingles, teaser_shingles, passage_shingles and the lead_* shingles "
+                             "must be positive")
         if self.teaser_words < self.min_words:
             raise ValueError("need min_words <= teaser_words (teasers start at teaser_words, end at short_words)")
 
@@ -707,10 +834,69 @@ def verify_pair(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = DE
     score = score_pair(a, b)
     if match_rule(score, thresholds) is not None:
         return True
+    if lead_match(a, b, thresholds):
+        return True
     # The gate as _sample_gate computes it over arrays, in plain floats (the same arithmetic).
     if score.shorter_words < thresholds.teaser_words or score.containment < thresholds.sample_gate:
         return False
     return sample_match(a, b, thresholds)
+
+
+def _lead_gate(w_a, w_b, t: MatchThresholds):
+    """Pairs the lead rule may judge (scalars or arrays): the shorter text long enough to hold
+    ``lead_titled_shingles`` 3-grams (or ``lead_shingles``, whichever is fewer) and short enough
+    for its lead to be all of it."""
+    shorter = np.minimum(w_a, w_b)
+    fewest = min(t.lead_shingles, t.lead_titled_shingles)
+    return ((shorter >= max(t.min_words, fewest + SHINGLE_SIZE - 1))
+            & (shorter - (SHINGLE_SIZE - 1) <= LEAD))
+
+
+def _leads_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds, same_title: bool = False) -> bool:
+    """:func:`lead_match`'s test of two leads: the shorter's 3-grams found in the longer's, in
+    order (the longest run in the same order), at least ``lead_containment`` of them and
+    ``lead_shingles`` (``lead_titled_shingles`` for two copies under one headline), from the
+    longer's opening (the first within ``LEAD_OFFSET``)."""
+    short, long = (x, y) if len(x) <= len(y) else (y, x)
+    shingles = thresholds.lead_titled_shingles if same_title else thresholds.lead_shingles
+    need = max(shingles, thresholds.lead_containment * len(short))
+    if not len(short) or len(short) < need:
+        return False
+    position: dict[int, int] = {}
+    for at, value in enumerate(long.tolist()):
+        position.setdefault(value, at)
+    found = [position[v] for v in short.tolist() if v in position]
+    if len(found) < need or min(found) > LEAD_OFFSET:
+        return False
+    return _ordered_run(np.asarray(found)) >= need
+
+
+def lead_match(a: Fingerprint, b: Fingerprint, thresholds: MatchThresholds = DEFAULT_THRESHOLDS) -> bool:
+    """The lead rule: the shorter text, a teaser of one or two sentences whose 3-grams are all in
+    its lead, is (nearly) word for word inside the longer one's lead, in order, and the two
+    copies are not attributed to two different agencies (see ``MatchThresholds.lead_*``)."""
+    if a.is_empty or b.is_empty or not a.lead or not b.lead:
+        return False
+    if a.agency and b.agency and a.agency != b.agency:
+        return False
+    if not bool(_lead_gate(a.word_count, b.word_count, thresholds)):
+        return False
+    return _leads_match(a.lead_values, b.lead_values, thresholds, a.title != 0 and a.title == b.title)
+
+
+def _with_leads(verdicts: np.ndarray, a: Fingerprint, word_counts: np.ndarray, agencies: tuple,
+                lead_of: Callable[[int], np.ndarray], thresholds: MatchThresholds,
+                titles: np.ndarray | None = None) -> np.ndarray:
+    """Where no rule said yes yet, :func:`lead_match` of ``a`` with row ``k`` (its lead
+    ``lead_of(k)``, its headline's code ``titles[k]``) for the rows its gate lets through."""
+    if not a.lead or a.is_empty:
+        return verdicts
+    mine = a.lead_values
+    gate = ~verdicts & ~_agencies_differ(*agencies) & _lead_gate(a.word_count, word_counts, thresholds)
+    for k in np.flatnonzero(gate):
+        same_title = bool(a.title) and titles is not None and int(titles[k]) == a.title
+        verdicts[k] = _leads_match(mine, lead_of(k), thresholds, same_title)
+    return verdicts
 
 
 def _sample_gate(j, n_a, n_b, w_a, w_b, t: MatchThresholds):
@@ -840,9 +1026,20 @@ class FingerprintStack:
     sample_values: np.ndarray | None = None  # uint32, row after row
     sample_offsets: np.ndarray | None = None  # (n + 1,)
     agencies: np.ndarray | None = None  # (n,) agency codes
+    lead_values: np.ndarray | None = None  # uint32, row after row (ragged like the samples)
+    lead_offsets: np.ndarray | None = None  # (n + 1,)
+    titles: np.ndarray | None = None  # (n,) title codes
 
     def __len__(self) -> int:
         return len(self.word_counts)
+
+    def lead(self, row: int) -> np.ndarray:
+        if self.lead_offsets is None:
+            return np.empty(0, dtype=np.uint32)
+        return self.lead_values[self.lead_offsets[row]:self.lead_offsets[row + 1]]
+
+    def title(self, row: int) -> int:
+        return 0 if self.titles is None else int(self.titles[row])
 
     def sample(self, row: int) -> np.ndarray:
         if self.sample_offsets is None:
@@ -854,17 +1051,23 @@ class FingerprintStack:
 
     def fingerprint(self, row: int) -> Fingerprint:
         return Fingerprint(self.signatures[row].astype("<u4").tobytes(), int(self.shingle_counts[row]),
-                           int(self.word_counts[row]), self.sample(row).astype("<u4").tobytes(), self.agency(row))
+                           int(self.word_counts[row]), self.sample(row).astype("<u4").tobytes(), self.agency(row),
+                           self.lead(row).astype("<u4").tobytes(), self.title(row))
 
     def with_agencies(self, agencies: list[str | None]) -> "FingerprintStack":
         """The stack with each row's copy attributed to ``agencies[row]`` (slugs or None)."""
         return replace(self, agencies=np.array([agency_code(a) for a in agencies], dtype=np.int64))
+
+    def with_titles(self, titles: list[str | None]) -> "FingerprintStack":
+        """The stack with each row's copy headlined ``titles[row]`` (see :func:`title_code`)."""
+        return replace(self, titles=np.array([title_code(t) for t in titles], dtype=np.int64))
 
     @classmethod
     def of(cls, fingerprints: list[Fingerprint]) -> "FingerprintStack":
         if not fingerprints:
             raise ValueError("a stack needs at least one fingerprint")
         lengths = [len(f.sample) // 4 for f in fingerprints]
+        leads = [len(f.lead) // 4 for f in fingerprints]
         return cls(
             signatures=np.frombuffer(b"".join(f.signature for f in fingerprints), dtype="<u4").reshape(
                 len(fingerprints), -1),
@@ -873,6 +1076,9 @@ class FingerprintStack:
             sample_values=np.frombuffer(b"".join(f.sample for f in fingerprints), dtype="<u4"),
             sample_offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             agencies=np.array([f.agency for f in fingerprints], dtype=np.int64),
+            lead_values=np.frombuffer(b"".join(f.lead for f in fingerprints), dtype="<u4"),
+            lead_offsets=np.concatenate([[0], np.cumsum(leads)]).astype(np.int64),
+            titles=np.array([f.title for f in fingerprints], dtype=np.int64),
         )
 
 
@@ -892,13 +1098,15 @@ def _with_samples(verdicts: np.ndarray, gate: np.ndarray, agencies: tuple, sampl
 
 def verify_many(a: Fingerprint, others: FingerprintStack,
                 thresholds: MatchThresholds = DEFAULT_THRESHOLDS,
-                sample_of: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
+                sample_of: Callable[[int], np.ndarray] | None = None,
+                lead_of: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
     """:func:`verify_pair` of ``a`` with each fingerprint of ``others``, as a boolean array.
 
     The same arithmetic in the same order, so each answer equals verify_pair's (the tests check it);
     verifying a few hundred candidates costs what a handful cost one by one. ``sample_of(k)``, when
     given, is row ``k``'s sample values, and ``others`` need not hold the samples: only the few rows
-    that get past the signature rules to the sample rule read one.
+    that get past the signature rules to the sample rule read one. ``lead_of(k)`` is row ``k``'s
+    lead in the same way (read only for rows the lead rule's gate lets through).
     """
     if others.signatures.shape[1] != a.num_perm:
         raise ValueError(f"cannot compare signatures of {a.num_perm} and {others.signatures.shape[1]} permutations")
@@ -906,9 +1114,11 @@ def verify_many(a: Fingerprint, others: FingerprintStack,
     j = equal / a.num_perm
     sizes = (float(a.shingle_count), others.shingle_counts, a.word_count, others.word_counts)
     verdicts = _verdicts(j, *sizes, thresholds)
+    agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
+    verdicts = _with_leads(verdicts, a, others.word_counts, agencies, others.lead if lead_of is None else lead_of,
+                           thresholds, others.titles)
     if not a.sample or a.is_empty:
         return verdicts
-    agencies = (np.int64(a.agency), others.agencies if others.agencies is not None else np.zeros(len(others), np.int64))
     mine = a.sample_values
     kinds = _sample_kind(j, *sizes, thresholds)
     sample = others.sample if sample_of is None else sample_of
@@ -949,7 +1159,8 @@ def signature_bound(a: Fingerprint, low: np.ndarray, shingle_counts: np.ndarray,
 
 def _may_pass(bound: np.ndarray, sizes: tuple, thresholds: MatchThresholds) -> np.ndarray:
     """Where a similarity ``bound`` (from above) lets the signature rules or the sample gate pass."""
-    return _verdicts(bound, *sizes, thresholds) | _sample_gate(bound, *sizes, thresholds)
+    return (_verdicts(bound, *sizes, thresholds) | _sample_gate(bound, *sizes, thresholds)
+            | _lead_gate(sizes[2], sizes[3], thresholds))
 
 
 def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
@@ -987,6 +1198,14 @@ def verify_rows(stack: FingerprintStack, left: np.ndarray, right: np.ndarray,
             gate[gate] = _shared_enough(stack, l[gate], r[gate], kinds[gate], thresholds)
             found = _with_samples(found, gate, (codes[l], codes[r]),
                                   lambda k: (stack.sample(l[k]), stack.sample(r[k])), kinds, thresholds)
+        if stack.lead_offsets is not None:
+            l, r = left[maybe], right[maybe]
+            codes = stack.agencies if stack.agencies is not None else np.zeros(len(stack), np.int64)
+            gate = ~found & ~_agencies_differ(codes[l], codes[r]) & _lead_gate(near[2], near[3], thresholds)
+            for k in np.flatnonzero(gate):
+                title = stack.title(l[k])
+                found[k] = _leads_match(stack.lead(l[k]), stack.lead(r[k]), thresholds,
+                                        title != 0 and title == stack.title(r[k]))
         verdicts[maybe] = found
     return verdicts
 

@@ -51,6 +51,7 @@ from .clustering import (
 )
 from .fingerprint import (
     ANCHORS,
+    LEAD_KEY_SHINGLES,
     DEFAULT_LSH,
     DEFAULT_THRESHOLDS,
     Fingerprint,
@@ -188,7 +189,8 @@ def cluster_input(unit: Unit, content: str = "fingerprint") -> ClusterInput | No
         return ClusterInput(unit.message_id, article, body=row["body"])
     if content != "fingerprint":
         raise ValueError(f"content must be 'fingerprint', 'body' or 'none', got {content!r}")
-    return ClusterInput(unit.message_id, article, fingerprint=fingerprint_body(row["body"]).with_agency(article.agency))
+    return ClusterInput(unit.message_id, article, fingerprint=fingerprint_body(row["body"]).with_agency(article.agency)
+                        .with_title(article.title))
 
 
 def with_cluster(unit: Unit, assignment: Assignment) -> Unit:
@@ -357,7 +359,8 @@ def cluster_batch(inputs: Iterable[ClusterInput], config: ClusterConfig = Cluste
         else:
             stack = FingerprintStack.of([i.fingerprint or fingerprint_body(i.body, config.lsh.num_perm)
                                          for i in firsts])
-        stack = stack.with_agencies([i.article.agency for i in firsts])  # what the containment rule checks
+        # What the containment rule checks, and the headlines' candidate keys.
+        stack = stack.with_agencies([i.article.agency for i in firsts]).with_titles([i.article.title for i in firsts])
         times = np.array([_micros(i.article.first_seen) for i in firsts], dtype=np.int64)
         matches = batch_matches(stack, times, config)
         matched_later = np.zeros(len(firsts), dtype=bool)
@@ -425,7 +428,9 @@ def batch_matches(stack: FingerprintStack, times: np.ndarray, config: ClusterCon
     keys = keys.ravel()
     held = np.repeat(stack.shingle_counts > 0, lsh.bands)  # an empty text has no band keys
     anchors, owners = _anchor_keys(stack)
-    keys, article = np.concatenate([keys[held], anchors]), np.concatenate([article[held], owners])
+    leads, lead_owners = _lead_keys(stack)
+    keys = np.concatenate([keys[held], anchors, leads])
+    article = np.concatenate([article[held], owners, lead_owners])
     order = np.argsort(keys, kind="stable")  # stable: arrival order within a bucket
     keys, article = keys[order], article[order]
     run = np.concatenate([[0], np.cumsum(keys[1:] != keys[:-1])])
@@ -480,6 +485,32 @@ def _anchor_keys(stack: FingerprintStack) -> tuple[np.ndarray, np.ndarray]:
     once = np.ones(len(keys), dtype=bool)
     once[1:] = (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])
     return keys[once], owners[once]
+
+
+def _lead_keys(stack: FingerprintStack) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's :func:`~transforms.syndication.lead_keys` as 64-bit keys (the headline's code,
+    the first ``LEAD_KEY_SHINGLES`` lead values), with the row of each, rows ascending."""
+    keys, owners = [], []
+    n = len(stack)
+    if stack.titles is not None:
+        titled = np.flatnonzero(stack.titles != 0)
+        k = (stack.titles[titled].astype(np.uint64) | (np.uint64(0x7E) << np.uint64(40))) * _BAND_MIX[1]
+        keys.append((k ^ (k >> np.uint64(29))) * _BAND_MIX[3])
+        owners.append(titled)
+    if stack.lead_offsets is not None:
+        starts, lengths = stack.lead_offsets[:-1], np.diff(stack.lead_offsets)
+        led = np.flatnonzero((lengths >= LEAD_KEY_SHINGLES) & (stack.shingle_counts > 0))
+        k = np.full(len(led), np.uint64(0x1E), dtype=np.uint64)
+        for i in range(LEAD_KEY_SHINGLES):
+            k = (k ^ stack.lead_values[starts[led] + i].astype(np.uint64)) * _BAND_MIX[(i + 2) % len(_BAND_MIX)]
+            k ^= k >> np.uint64(31)
+        keys.append(k)
+        owners.append(led)
+    if not keys:
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+    keys_all, owners_all = np.concatenate(keys), np.concatenate(owners).astype(np.int64)
+    order = np.argsort(owners_all, kind="stable")
+    return keys_all[order], owners_all[order]
 
 
 def _seconds_micros(delta: timedelta) -> int:
