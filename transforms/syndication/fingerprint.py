@@ -1012,6 +1012,13 @@ def _samples_match(x: np.ndarray, y: np.ndarray, thresholds: MatchThresholds, ki
     return passage >= thresholds.passage_share * len(short) and passage * SAMPLE_RATE >= thresholds.passage_shingles
 
 
+def _ragged_row(values: np.ndarray | None, offsets: np.ndarray | None, row: int) -> np.ndarray:
+    """Row ``row`` of a ragged array stored as values and ``(n + 1,)`` offsets (empty when absent)."""
+    if offsets is None:
+        return np.empty(0, dtype=np.uint32)
+    return values[offsets[row]:offsets[row + 1]]
+
+
 @dataclass(frozen=True)
 class FingerprintStack:
     """Many fingerprints as arrays, to verify a newcomer against all of them in one step.
@@ -1034,17 +1041,13 @@ class FingerprintStack:
         return len(self.word_counts)
 
     def lead(self, row: int) -> np.ndarray:
-        if self.lead_offsets is None:
-            return np.empty(0, dtype=np.uint32)
-        return self.lead_values[self.lead_offsets[row]:self.lead_offsets[row + 1]]
+        return _ragged_row(self.lead_values, self.lead_offsets, row)
 
     def title(self, row: int) -> int:
         return 0 if self.titles is None else int(self.titles[row])
 
     def sample(self, row: int) -> np.ndarray:
-        if self.sample_offsets is None:
-            return np.empty(0, dtype=np.uint32)
-        return self.sample_values[self.sample_offsets[row]:self.sample_offsets[row + 1]]
+        return _ragged_row(self.sample_values, self.sample_offsets, row)
 
     def agency(self, row: int) -> int:
         return 0 if self.agencies is None else int(self.agencies[row])
